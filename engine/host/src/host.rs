@@ -1,0 +1,211 @@
+//! The host: one wasmtime engine and linker, shared by every flow.
+
+use crate::bindings::{autolaunched, evaluation, log, screen};
+use crate::config::{HostConfig, SandboxLimits};
+use crate::failure::FlowFailure;
+use crate::flow::{Flow, FlowKind, FlowPre, Stage};
+use crate::invocation::Invocation;
+use crate::load::{self, LoadError};
+use crate::sandbox::FlowState;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+use tokio::sync::Semaphore;
+use tokio::time::error::Elapsed;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    Trap,
+};
+
+/// The host could not be set up.
+#[derive(Debug, Error)]
+pub enum HostError {
+    /// The configuration is unusable.
+    #[error("invalid host configuration: {0}")]
+    Config(String),
+    /// wasmtime refused the engine or cache setup.
+    #[error("cannot start the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+/// Fuel burned between two yields to the async executor, so a guest in a
+/// tight loop still lets the deadline timer and other tasks run.
+const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
+
+/// Runs flows. Create one per process and share it: it owns the compiler,
+/// the instance pool and the concurrency limit.
+#[derive(Clone)]
+pub struct FlowHost {
+    inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    engine: Engine,
+    linker: Linker<FlowState>,
+    pub(crate) limits: SandboxLimits,
+    pub(crate) permits: Semaphore,
+}
+
+impl FlowHost {
+    /// Sets up the engine, the instance pool and the sandbox's imports.
+    pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        let HostConfig {
+            limits,
+            max_concurrent_invocations: slots,
+            cache_dir,
+        } = config;
+        if slots == 0 {
+            return Err(HostError::Config(
+                "max_concurrent_invocations must be at least 1".into(),
+            ));
+        }
+        if limits.fuel == 0 || limits.memory_bytes == 0 || limits.timeout.is_zero() {
+            return Err(HostError::Config(
+                "fuel, memory_bytes and timeout must all be positive".into(),
+            ));
+        }
+        let engine_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
+
+        let mut config = Config::new();
+        config.wasm_component_model(true).consume_fuel(true);
+        if let Some(dir) = cache_dir {
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(Cache::new(cache).map_err(engine_error)?));
+        }
+        // Instances come from a pool sized for `slots` concurrent invocations:
+        // instantiation is a few slot assignments plus copy-on-write memory.
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(16))
+            .total_memories(slots.saturating_mul(4))
+            .total_tables(slots.saturating_mul(16))
+            .total_stacks(slots)
+            .max_memory_size(limits.memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(engine_error)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
+        log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
+
+        Ok(Self {
+            inner: Arc::new(HostInner {
+                engine,
+                linker,
+                permits: Semaphore::new(slots as usize),
+                limits,
+            }),
+        })
+    }
+
+    /// The limits every invocation runs under.
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.inner.limits
+    }
+
+    /// Validates, compiles and pre-instantiates a component as a flow of
+    /// `kind`. Compilation is CPU-heavy: call it from a blocking context
+    /// (`tokio::task::spawn_blocking`) in async code.
+    pub fn load(&self, kind: FlowKind, bytes: &[u8]) -> Result<Flow, LoadError> {
+        load::check_header(bytes)?;
+        let inner = &self.inner;
+        let component = Component::new(&inner.engine, bytes).map_err(|e| LoadError::Invalid {
+            reason: format!("{e:#}"),
+        })?;
+        load::check_exports(&inner.engine, &component, kind)?;
+        let instance_pre =
+            inner
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| LoadError::UnsupportedImport {
+                    reason: format!("{e:#}"),
+                })?;
+        let incompatible = |e: wasmtime::Error| LoadError::Incompatible {
+            expected: kind,
+            reason: format!("{e:#}"),
+        };
+        let pre = match kind {
+            FlowKind::Autolaunched => FlowPre::Autolaunched(
+                autolaunched::AutolaunchedFlowPre::new(instance_pre).map_err(incompatible)?,
+            ),
+            FlowKind::Evaluation => FlowPre::Evaluation(
+                evaluation::EvaluationFlowPre::new(instance_pre).map_err(incompatible)?,
+            ),
+            FlowKind::Screen => {
+                FlowPre::Screen(screen::ScreenFlowPre::new(instance_pre).map_err(incompatible)?)
+            }
+        };
+        Ok(Flow {
+            host: Arc::clone(&self.inner),
+            pre: Arc::new(pre),
+            digest: hex::encode(Sha256::digest(bytes)).into(),
+        })
+    }
+}
+
+impl HostInner {
+    /// A store for one invocation, with its full budget.
+    pub(crate) fn new_store(&self) -> Store<FlowState> {
+        let mut store = Store::new(&self.engine, FlowState::new(&self.limits));
+        store.limiter(|state| &mut state.limiter);
+        // Fuel is enabled on the engine, so neither call can fail.
+        let _ = store.set_fuel(self.limits.fuel);
+        let _ = store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL));
+        store
+    }
+
+    /// Turns the raw result of an invocation into an [`Invocation`].
+    pub(crate) fn finish<R, T>(
+        &self,
+        mut store: Store<FlowState>,
+        started: Instant,
+        result: Result<Result<R, Stage>, Elapsed>,
+        decode: impl FnOnce(R) -> Result<T, FlowFailure>,
+    ) -> Invocation<T> {
+        let elapsed = started.elapsed();
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let outcome = match result {
+            Err(_) => Err(FlowFailure::Timeout {
+                timeout: self.limits.timeout,
+            }),
+            Ok(Ok(raw)) => decode(raw),
+            Ok(Err(stage)) => Err(self.classify(stage, &store)),
+        };
+        Invocation {
+            outcome,
+            log: store.data_mut().take_log(),
+            fuel_consumed: self.limits.fuel.saturating_sub(fuel_left),
+            elapsed,
+        }
+    }
+
+    fn classify(&self, stage: Stage, store: &Store<FlowState>) -> FlowFailure {
+        let (error, instantiating) = match stage {
+            Stage::Instantiate(error) => (error, true),
+            Stage::Call(error) => (error, false),
+        };
+        if store.data().limiter.exceeded {
+            return FlowFailure::MemoryLimit {
+                limit_bytes: self.limits.memory_bytes,
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => FlowFailure::CpuBudgetExhausted {
+                budget: self.limits.fuel,
+            },
+            Some(_) => FlowFailure::Trap {
+                message: format!("{error:?}"),
+            },
+            None if instantiating => FlowFailure::Instantiation {
+                reason: format!("{error:#}"),
+            },
+            None => FlowFailure::Trap {
+                message: format!("{error:#}"),
+            },
+        }
+    }
+}
