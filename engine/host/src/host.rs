@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::time::error::Elapsed;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
     Trap,
 };
 
@@ -33,6 +33,7 @@ pub enum HostError {
 /// Fuel burned between two yields to the async executor, so a guest in a
 /// tight loop still lets the deadline timer and other tasks run.
 const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
+
 
 /// Runs flows. Create one per process and share it: it owns the compiler,
 /// the instance pool and the concurrency limit.
@@ -83,7 +84,14 @@ impl FlowHost {
             .total_memories(slots.saturating_mul(4))
             .total_tables(slots.saturating_mul(16))
             .total_stacks(slots)
-            .max_memory_size(limits.memory_bytes);
+            .max_memory_size(limits.memory_bytes)
+            // Keep a slot's first pages mapped between invocations and reset
+            // only the dirty ones (PAGEMAP_SCAN where the kernel has it):
+            // page faults and madvise otherwise dominate a short call.
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(2 << 20)
+            .async_stack_keep_resident(2 << 20)
+            .pagemap_scan(Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(engine_error)?;
 
