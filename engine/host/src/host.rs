@@ -15,8 +15,8 @@ use tokio::sync::Semaphore;
 use tokio::time::error::Elapsed;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
-    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-    Trap,
+    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
+    PoolingAllocationConfig, Store, Trap,
 };
 
 /// The host could not be set up.
@@ -33,7 +33,6 @@ pub enum HostError {
 /// Fuel burned between two yields to the async executor, so a guest in a
 /// tight loop still lets the deadline timer and other tasks run.
 const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
-
 
 /// Runs flows. Create one per process and share it: it owns the compiler,
 /// the instance pool and the concurrency limit.

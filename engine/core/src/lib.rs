@@ -1,0 +1,36 @@
+//! Stagecraft core: orchestration definitions, their deploy-time validation, and the pure
+//! state machine that runs them.
+//!
+//! Nothing here performs I/O, reads a clock or draws random numbers: [`start`] and [`handle`]
+//! take the current time as an argument and return the new [`Run`] state plus the
+//! [`Action`]s (run a flow, evaluate a condition, create a work item, ...) that the engine
+//! performs after committing it. Results come back as [`Event`]s.
+//!
+//! ```text
+//! Orchestration ──validate──▶ Plan ──start──▶ Transition { Run, [Action] }
+//!                                   ──handle(Run, Event, now)──▶ Transition { Run, [Action] }
+//! ```
+
+pub mod action;
+pub mod catalog;
+pub mod definition;
+pub mod event;
+pub mod limits;
+mod machine;
+mod plan;
+pub mod reference;
+pub mod requirement;
+pub mod run;
+mod schema;
+pub mod validation;
+
+pub use action::Action;
+pub use catalog::{Catalog, FlowKind};
+pub use definition::Orchestration;
+pub use event::{Actor, Event, FlowFailure, FlowFailureKind, Unavailability};
+pub use limits::Limits;
+pub use machine::{EventError, InputProblem, Transition, handle, start};
+pub use plan::Plan;
+pub use run::{Run, RunId, RunStatus};
+pub use schema::json_schema;
+pub use validation::{ValidationError, ValidationErrors, validate};

@@ -1,0 +1,22 @@
+//! Tunable limits of the state machine.
+
+use jiff::SignedDuration;
+
+/// Limits a [`crate::Plan`] runs under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// How long after a recoverable error a run may still be resumed (default 14 days).
+    pub recovery_window: SignedDuration,
+    /// How many stages one event may enter before the run is failed as looping without ever
+    /// waiting for work (guards Go To loops whose stages complete instantly).
+    pub max_stage_entries_per_event: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            recovery_window: SignedDuration::from_hours(14 * 24),
+            max_stage_entries_per_event: 1_000,
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Errors recorded on a run: where, when, what, and whether resume can fix them.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{FlowFailureKind, Unavailability};
+
+/// What went wrong (SPEC §3 decides from it whether the run may be resumed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A step's flow failed (recoverable).
+    Flow(FlowFailureKind),
+    /// An evaluation flow failed (recoverable, deliberate choice).
+    Evaluation(FlowFailureKind),
+    /// The assignee is frozen, inactive (recoverable) or unresolvable (fatal).
+    AssigneeUnavailable(Unavailability),
+    /// A step input could not be prepared (fatal).
+    InputMapping,
+    /// A result did not match the declared outputs (fatal).
+    OutputProcessing,
+    /// An external action failed (fatal).
+    ExternalAction,
+    /// The assignee reference resolved to no valid user, group or queue (fatal).
+    MisconfiguredAssignee,
+    /// Stages kept completing instantly in a loop (fatal).
+    Looping,
+}
+
+impl ErrorKind {
+    /// Whether a run stopped by this error may be resumed.
+    pub fn recoverable(&self) -> bool {
+        match self {
+            Self::Flow(_) | Self::Evaluation(_) => true,
+            Self::AssigneeUnavailable(reason) => *reason != Unavailability::Unresolvable,
+            Self::InputMapping
+            | Self::OutputProcessing
+            | Self::ExternalAction
+            | Self::MisconfiguredAssignee
+            | Self::Looping => false,
+        }
+    }
+}
+
+/// An error of a stage (and possibly one of its steps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunError {
+    /// When it happened; the recovery window counts from here.
+    pub at: Timestamp,
+    /// The stage element.
+    pub stage: String,
+    /// Index of the stage run in [`crate::Run::stages`].
+    pub stage_run: usize,
+    /// The step, when the error is a step's.
+    pub step: Option<String>,
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Details for people.
+    pub message: String,
+}
+
+impl RunError {
+    /// Whether a run stopped by this error may be resumed (within the recovery window).
+    pub fn recoverable(&self) -> bool {
+        self.kind.recoverable()
+    }
+}

@@ -1,0 +1,91 @@
+//! C-VERSION-PIN, and exactly-once recording of results.
+
+use serde_json::json;
+use stagecraft_core::run::StepStatus;
+use stagecraft_core::{Event, EventError, RunStatus};
+
+use crate::support::{Driver, bg, orchestration, plan, stage};
+
+fn def() -> serde_json::Value {
+    orchestration(json!([
+        stage("s", json!([bg("a")]), json!("t")),
+        stage("t", json!([bg("b")]), json!(null))
+    ]))
+}
+
+/// C-VERSION-PIN: a run keeps the orchestration version it started with; a plan of another
+/// version (or orchestration) is refused.
+#[test]
+fn c_version_pin_run_keeps_its_orchestration_version() {
+    let v3 = plan(def()).with_version(3);
+    let mut run = Driver::start(v3, json!({}));
+    assert_eq!(run.run.version, 3);
+    let event = run.flow_event("a", Ok(json!({})));
+    let v4 = plan(def()).with_version(4);
+    let refused = stagecraft_core::handle(&run.run, &v4, event.clone(), run.now);
+    assert!(matches!(refused, Err(EventError::WrongPlan { .. })));
+    let mut other = def();
+    other["name"] = json!("other");
+    let other = plan(other).with_version(3);
+    let refused = stagecraft_core::handle(&run.run, &other, event.clone(), run.now);
+    assert!(matches!(refused, Err(EventError::WrongPlan { .. })));
+    run.ok(event);
+    assert_eq!(run.step_status("s", "a"), StepStatus::Completed);
+}
+
+/// C-VERSION-PIN: a step records the flow version it ran, which the engine picked when the
+/// step started.
+#[test]
+fn c_version_pin_step_records_the_flow_version_it_started_with() {
+    let mut run = Driver::of(def());
+    let (step, attempt) = run.call("a");
+    run.ok(Event::FlowFinished {
+        step,
+        attempt,
+        flow_version: 7,
+        result: Ok(json!({})),
+    });
+    assert_eq!(run.stage("s").steps[0].flow_version, Some(7));
+}
+
+/// Results are recorded exactly once: duplicates, unknown steps and past stage runs are refused.
+#[test]
+fn duplicate_and_stale_results_are_refused() {
+    let mut run = Driver::of(def());
+    let event = run.flow_event("a", Ok(json!({})));
+    run.ok(event.clone());
+    let duplicate = run.send(event);
+    assert!(matches!(duplicate, Err(EventError::StepNotCurrent { .. })));
+    let (mut key, attempt) = run.call("b");
+    key.step = "nope".into();
+    let unknown = run.send(Event::FlowFinished {
+        step: key,
+        attempt,
+        flow_version: 1,
+        result: Ok(json!({})),
+    });
+    assert!(matches!(unknown, Err(EventError::UnknownStep { .. })));
+    let twice = run.flow_event("b", Ok(json!({})));
+    run.ok(twice.clone());
+    assert_eq!(run.status(), RunStatus::Completed);
+    assert!(matches!(
+        run.send(twice),
+        Err(EventError::RunFinished { .. })
+    ));
+}
+
+/// A duplicate result within the same stage run is refused as already recorded.
+#[test]
+fn duplicate_result_in_current_stage_is_refused() {
+    let mut run = Driver::of(orchestration(json!([stage(
+        "s",
+        json!([bg("a"), bg("b")]),
+        json!(null)
+    )])));
+    let event = run.flow_event("a", Ok(json!({})));
+    run.ok(event.clone());
+    assert!(matches!(
+        run.send(event),
+        Err(EventError::AlreadyRecorded { .. })
+    ));
+}
