@@ -16,7 +16,7 @@ use tokio::time::error::Elapsed;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig, Store, Trap,
+    PoolingAllocationConfig, Store, Trap, WasmBacktrace,
 };
 
 /// The host could not be set up.
@@ -204,8 +204,12 @@ impl HostInner {
             Some(Trap::OutOfFuel) => FlowFailure::CpuBudgetExhausted {
                 budget: self.limits.fuel,
             },
-            Some(_) => FlowFailure::Trap {
-                message: format!("{error:?}"),
+            Some(trap) => FlowFailure::Trap {
+                // The trap first, then where it happened in the guest.
+                message: match error.downcast_ref::<WasmBacktrace>() {
+                    Some(backtrace) => format!("{trap}\n{backtrace}"),
+                    None => trap.to_string(),
+                },
             },
             None if instantiating => FlowFailure::Instantiation {
                 reason: format!("{error:#}"),

@@ -191,11 +191,15 @@ impl CappedPipe {
     fn drain_into(&self, stream: LogStream, log: &mut Vec<LogLine>) {
         let mut captured = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let text = String::from_utf8_lossy(&captured.bytes);
-        log.extend(text.lines().map(|line| LogLine {
-            stream,
-            message: line.to_owned(),
-            fields: Vec::new(),
-        }));
+        log.extend(
+            text.lines()
+                .filter(|line| !line.is_empty())
+                .map(|line| LogLine {
+                    stream,
+                    message: line.to_owned(),
+                    fields: Vec::new(),
+                }),
+        );
         if captured.truncated {
             log.push(host_note(&format!("{stream:?} truncated")));
         }
