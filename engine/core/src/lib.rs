@@ -4,7 +4,8 @@
 //! Nothing here performs I/O, reads a clock or draws random numbers: [`start`] and [`handle`]
 //! take the current time as an argument and return the new [`Run`] state plus the
 //! [`Action`]s (run a flow, evaluate a condition, create a work item, ...) that the engine
-//! performs after committing it. Results come back as [`Event`]s.
+//! performs after committing it. Results come back as [`Event`]s. After a crash,
+//! [`outstanding_actions`] re-derives from a committed [`Run`] the actions still in flight.
 //!
 //! ```text
 //! Orchestration ──validate──▶ Plan ──start──▶ Transition { Run, [Action] }
@@ -29,7 +30,7 @@ pub use catalog::{Catalog, FlowKind};
 pub use definition::Orchestration;
 pub use event::{Actor, Event, FlowFailure, FlowFailureKind, Unavailability};
 pub use limits::Limits;
-pub use machine::{EventError, InputProblem, Transition, handle, start};
+pub use machine::{EventError, InputProblem, Transition, handle, outstanding_actions, start};
 pub use plan::Plan;
 pub use run::{Run, RunId, RunStatus};
 pub use schema::json_schema;

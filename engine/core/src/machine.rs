@@ -5,6 +5,7 @@ mod failure;
 mod inputs;
 mod manual;
 mod progress;
+mod recovery;
 mod resolve;
 mod results;
 mod step;
@@ -13,6 +14,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 pub use error::{EventError, InputProblem};
+pub use recovery::outstanding_actions;
 
 use crate::action::Action;
 use crate::event::Event;

@@ -280,6 +280,8 @@ impl Ctx<'_> {
             request,
             stage_run: cur,
             target: target.clone(),
+            flow: call.flow.clone(),
+            inputs: inputs.clone(),
         });
         self.actions.push(Action::Evaluate {
             request,

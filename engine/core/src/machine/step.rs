@@ -26,6 +26,7 @@ impl Ctx<'_> {
         step.ended_at = None;
         step.error = None;
         step.pending = None;
+        step.inputs = None;
         let attempt = step.attempt;
         let previous_work_item = step.work_item.clone();
         self.step_milestone(cur, index, MilestoneKind::StartStep);
@@ -34,6 +35,7 @@ impl Ctx<'_> {
             Ok(inputs) => inputs,
             Err(message) => return self.fail(Some(index), ErrorKind::InputMapping, message),
         };
+        self.step_run_mut(cur, index)?.inputs = Some(inputs.clone());
         let action = match &plan_step.kind {
             PlanStepKind::Background { flow } => Action::RunFlow {
                 step: key,

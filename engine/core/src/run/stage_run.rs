@@ -95,6 +95,11 @@ pub struct StepRun {
     /// A result that arrived while the run could not process it; processed on resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingResult>,
+    /// The inputs its current attempt was started with: references are resolved when the
+    /// step starts, and the resources they name may change while it runs, so crash recovery
+    /// ([`crate::outstanding_actions`]) re-issues its action with these, not re-resolved ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<serde_json::Value>,
     /// Its open or last work item (interactive steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_item: Option<WorkItemId>,
@@ -115,6 +120,7 @@ impl StepRun {
             flow_version: None,
             outputs: None,
             pending: None,
+            inputs: None,
             work_item: None,
             error: None,
         }
@@ -167,7 +173,8 @@ pub enum EvalTarget {
     },
 }
 
-/// An evaluation request whose result is awaited.
+/// An evaluation request whose result is awaited; it keeps what was sent, so that crash
+/// recovery ([`crate::outstanding_actions`]) can send exactly the same request again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingEvaluation {
     /// The request.
@@ -176,4 +183,8 @@ pub struct PendingEvaluation {
     pub stage_run: usize,
     /// The condition it decides.
     pub target: EvalTarget,
+    /// The evaluation flow.
+    pub flow: String,
+    /// Its inputs as resolved when the request was issued (an object).
+    pub inputs: serde_json::Value,
 }

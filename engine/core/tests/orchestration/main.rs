@@ -8,6 +8,7 @@ mod fault;
 mod history;
 mod manual;
 mod properties;
+mod recovery;
 mod resume;
 mod sequencing;
 mod step;

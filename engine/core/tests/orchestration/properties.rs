@@ -12,7 +12,7 @@ use stagecraft_core::{
 use crate::support::{Driver, FakeCatalog, failure, plan};
 
 #[derive(Debug, Clone)]
-struct StepSpec {
+pub(crate) struct StepSpec {
     kind: u8,
     assignee: u8,
     entry: u8,
@@ -21,7 +21,7 @@ struct StepSpec {
 }
 
 #[derive(Debug, Clone)]
-struct StageSpec {
+pub(crate) struct StageSpec {
     steps: Vec<StepSpec>,
     exit: u8,
     fault: u8,
@@ -29,7 +29,7 @@ struct StageSpec {
     decision: Option<(i64, usize)>,
 }
 
-fn step_spec() -> impl Strategy<Value = StepSpec> {
+pub(crate) fn step_spec() -> impl Strategy<Value = StepSpec> {
     (0u8..3, 0u8..4, 0u8..4, 0u8..3, any::<bool>()).prop_map(
         |(kind, assignee, entry, exit, outputs)| StepSpec {
             kind,
@@ -41,7 +41,7 @@ fn step_spec() -> impl Strategy<Value = StepSpec> {
     )
 }
 
-fn stage_spec() -> impl Strategy<Value = StageSpec> {
+pub(crate) fn stage_spec() -> impl Strategy<Value = StageSpec> {
     (
         prop::collection::vec(step_spec(), 1..4),
         0u8..3,
@@ -65,6 +65,9 @@ fn completed(stage: &str, step: &str) -> Value {
 
 fn step_json(stage: &str, index: usize, spec: &StepSpec) -> Value {
     let name = format!("s{index}");
+    // The status of the stage's first step changes while other steps run and while
+    // evaluations are awaited: inputs referencing it test that what was sent is kept.
+    let first = json!({"ref": format!("step.{stage}.s0.status")});
     let kind = match spec.kind {
         0 => json!({"type": "background", "flow": "auto"}),
         1 => json!({"type": "external", "action": "notify"}),
@@ -78,7 +81,9 @@ fn step_json(stage: &str, index: usize, spec: &StepSpec) -> Value {
             let exit = match spec.exit {
                 0 => json!("screen_completed"),
                 1 => json!({"requirements": completed(stage, "s0")}),
-                _ => json!({"evaluation_flow": {"flow": "eval"}}),
+                _ => {
+                    json!({"evaluation_flow": {"flow": "eval", "inputs": {"first": first.clone()}}})
+                }
             };
             json!({"type": "interactive", "flow": "screen", "assignee": assignee, "exit": exit})
         }
@@ -87,7 +92,8 @@ fn step_json(stage: &str, index: usize, spec: &StepSpec) -> Value {
         1 if index > 0 => json!({"after_step": {"step": format!("s{}", index - 1)}}),
         2 => json!({"requirements": {"conditions": [
             {"resource": "input.amount", "operator": "greater_than", "value": {"value": 3}}]}}),
-        3 => json!({"evaluation_flow": {"flow": "eval", "inputs": {"a": {"ref": "input.amount"}}}}),
+        3 => json!({"evaluation_flow": {"flow": "eval",
+            "inputs": {"a": {"ref": "input.amount"}, "first": first.clone()}}}),
         _ => json!("stage_start"),
     };
     let outputs = if spec.outputs && spec.kind == 0 {
@@ -96,12 +102,12 @@ fn step_json(stage: &str, index: usize, spec: &StepSpec) -> Value {
         json!([])
     };
     json!({"name": name, "entry": entry, "kind": kind, "outputs": outputs,
-           "inputs": {"amount": {"ref": "input.amount"}}})
+           "inputs": {"amount": {"ref": "input.amount"}, "first": first}})
 }
 
 /// Builds a valid definition: main stages m0..mN in sequence, optional decisions that may
 /// loop back, fault paths (empty Go To, End, a stage, a stage with a nested fault path).
-fn definition(stages: &[StageSpec]) -> Value {
+pub(crate) fn definition(stages: &[StageSpec]) -> Value {
     let count = stages.len();
     let main = |i: usize| (i < count).then(|| format!("m{i}"));
     let mut elements = Vec::new();
@@ -117,7 +123,8 @@ fn definition(stages: &[StageSpec]) -> Value {
         let exit = match spec.exit {
             0 => json!("all_steps_completed"),
             1 => json!({"requirements": completed(&name, "s0")}),
-            _ => json!({"evaluation_flow": {"flow": "eval"}}),
+            _ => json!({"evaluation_flow": {"flow": "eval",
+                "inputs": {"first": {"ref": format!("step.{name}.s0.status")}}}}),
         };
         let next = match spec.decision {
             Some((threshold, back)) => {
@@ -161,8 +168,18 @@ fn definition(stages: &[StageSpec]) -> Value {
         {"name": "who", "type": "any"}], "elements": elements})
 }
 
+/// The `who` input: a user, a group, or values that are no assignee.
+pub(crate) fn who() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!("user:alice")),
+        Just(json!("group:g")),
+        Just(json!("robot:x")),
+        Just(json!(7))
+    ]
+}
+
 #[derive(Debug, Clone)]
-enum Choice {
+pub(crate) enum Choice {
     Flow(usize, u8),
     Action(usize, u8),
     Work(usize, bool, u8),
@@ -175,7 +192,7 @@ enum Choice {
     Wait(i64),
 }
 
-fn choice() -> impl Strategy<Value = Choice> {
+pub(crate) fn choice() -> impl Strategy<Value = Choice> {
     prop_oneof![
         24 => (any::<usize>(), 0u8..6).prop_map(|(p, o)| Choice::Flow(p, o)),
         12 => (any::<usize>(), 0u8..4).prop_map(|(p, o)| Choice::Action(p, o)),
@@ -196,7 +213,7 @@ fn pick<T: Clone>(items: &[T], index: usize) -> Option<T> {
 
 /// Turns a choice into a concrete event, using the actions issued so far (old ones make
 /// stale and duplicate results).
-fn event(run: &Driver, choice: &Choice) -> Option<Event> {
+pub(crate) fn event(run: &Driver, choice: &Choice) -> Option<Event> {
     let trap = || failure(FlowFailureKind::Trap);
     Some(match choice {
         Choice::Flow(p, o) => {
@@ -303,7 +320,7 @@ fn event(run: &Driver, choice: &Choice) -> Option<Event> {
 }
 
 /// The consistency rules of SPEC's tables that hold after every transition.
-fn check_invariants(run: &Run) {
+pub(crate) fn check_invariants(run: &Run) {
     let live = |s: StageStatus| matches!(s, StageStatus::InProgress | StageStatus::Suspended);
     let live_stages = run.stages.iter().filter(|s| live(s.status)).count();
     assert!(live_stages <= 1, "two stages in progress: {run:#?}");
@@ -404,7 +421,7 @@ proptest! {
     fn random_runs_keep_the_tables(
         stages in prop::collection::vec(stage_spec(), 1..4),
         amount in 0i64..10,
-        who in prop_oneof![Just(json!("user:alice")), Just(json!("group:g")), Just(json!("robot:x")), Just(json!(7))],
+        who in who(),
         choices in prop::collection::vec(choice(), 0..40),
     ) {
         let def = definition(&stages);
