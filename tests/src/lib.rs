@@ -55,3 +55,25 @@ pub fn flow(kind: FlowKind, path: &'static str) -> Flow {
         })
         .clone()
 }
+
+/// An orchestration of `stages` stages with one background step each, all
+/// running the no-op flow deployed as `noop`: the shape of the engine
+/// benchmark and the crash test.
+pub fn chain_orchestration(name: &str, stages: usize) -> serde_json::Value {
+    let elements: Vec<serde_json::Value> = (0..stages)
+        .map(|i| {
+            let next = (i + 1 < stages).then(|| format!("stage_{}", i + 1));
+            serde_json::json!({
+                "type": "stage",
+                "name": format!("stage_{i}"),
+                "steps": [{
+                    "name": "work",
+                    "kind": {"type": "background", "flow": "noop"},
+                    "inputs": {"n": {"value": i}}
+                }],
+                "next": next
+            })
+        })
+        .collect();
+    serde_json::json!({"format": 1, "name": name, "elements": elements})
+}

@@ -1,0 +1,38 @@
+use jiff::SignedDuration;
+use stagecraft_host::SandboxLimits;
+use stagecraft_store::Synchronous;
+use std::path::PathBuf;
+
+/// How an engine is set up. [`EngineConfig::new`] gives production defaults.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Holds the database (`stagecraft.db`) and the compiled-component cache
+    /// (`compiled/`). Must be private to the engine.
+    pub data_dir: PathBuf,
+    /// Limits of each flow invocation.
+    pub limits: SandboxLimits,
+    /// Flow invocations (background steps, evaluations, screens) running at
+    /// once; more wait for a slot.
+    pub max_concurrent_flows: u32,
+    /// External action calls running at once.
+    pub max_concurrent_actions: usize,
+    /// How long after an error a run may still be resumed (SPEC: 14 days).
+    pub recovery_window: SignedDuration,
+    /// Whether every commit is fsynced (`Full`, the default) or only
+    /// flushed to the OS (`Normal`: survives a process crash, not power loss).
+    pub synchronous: Synchronous,
+}
+
+impl EngineConfig {
+    /// Defaults, with data in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            limits: SandboxLimits::default(),
+            max_concurrent_flows: 64,
+            max_concurrent_actions: 64,
+            recovery_window: SignedDuration::from_hours(14 * 24),
+            synchronous: Synchronous::Full,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Performing actions after their transition is committed: running flows
+//! and evaluations in the sandbox, calling external actions, checking
+//! assignees. Each result goes back to the executor as an event.
+//!
+//! Everything runs in its own task, bounded by the host's invocation slots
+//! (flows) or a semaphore (external actions), so a slow or hostile flow
+//! holds one slot and stalls nothing else.
+
+use crate::executor::Command;
+use crate::registry::Registry;
+use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
+use stagecraft_core::{Action, Event, FlowFailure, FlowFailureKind, Unavailability};
+use stagecraft_host::FlowFailure as HostFailure;
+use stagecraft_store::{Store, StoreResult, UserStatus};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc};
+
+/// How long to wait before applying results again after a failed commit.
+const REDELIVERY_DELAY: Duration = Duration::from_millis(200);
+
+pub(crate) struct Dispatcher<S> {
+    /// Weak, so that the executor's own handle does not keep its channel open.
+    pub(crate) commands: mpsc::WeakSender<Command>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) store: Arc<S>,
+    pub(crate) action_permits: Arc<Semaphore>,
+}
+
+impl<S: Store> Dispatcher<S> {
+    /// Performs `actions`, which a committed transition of `run` produced.
+    pub(crate) fn perform(&self, run: &Run, actions: Vec<Action>) {
+        for action in actions {
+            self.perform_one(run.id.clone(), action);
+        }
+    }
+
+    fn perform_one(&self, run: RunId, action: Action) {
+        match action {
+            Action::RunFlow {
+                step,
+                attempt,
+                flow,
+                inputs,
+            } => {
+                let registry = Arc::clone(&self.registry);
+                self.spawn_result(run, async move {
+                    let Some(active) = registry.flow(&flow) else {
+                        return Event::FlowFinished {
+                            step,
+                            attempt,
+                            flow_version: 0,
+                            result: Err(missing_flow(&flow)),
+                        };
+                    };
+                    let invocation = active.flow.run(&inputs).await;
+                    log_invocation(&flow, active.version, &invocation.log);
+                    Event::FlowFinished {
+                        step,
+                        attempt,
+                        flow_version: active.version,
+                        result: invocation.outcome.map_err(failure),
+                    }
+                });
+            }
+            Action::Evaluate {
+                request,
+                flow,
+                inputs,
+                ..
+            } => {
+                let registry = Arc::clone(&self.registry);
+                self.spawn_result(run, async move {
+                    let result = match registry.flow(&flow) {
+                        None => Err(missing_flow(&flow)),
+                        Some(active) => {
+                            let invocation = active.flow.evaluate(&inputs).await;
+                            log_invocation(&flow, active.version, &invocation.log);
+                            invocation.outcome.map_err(failure)
+                        }
+                    };
+                    Event::EvaluationFinished { request, result }
+                });
+            }
+            Action::CallAction {
+                step,
+                attempt,
+                action,
+                inputs,
+            } => {
+                let handler = self.registry.actions.get(&action).cloned();
+                let permits = Arc::clone(&self.action_permits);
+                self.spawn_result(run, async move {
+                    let result = match handler {
+                        None => Err(format!("no external action named {action:?} is registered")),
+                        Some(handler) => match permits.acquire_owned().await {
+                            Ok(_permit) => handler.call(inputs).await,
+                            Err(_) => Err("the engine is shutting down".to_owned()),
+                        },
+                    };
+                    Event::ActionFinished {
+                        step,
+                        attempt,
+                        result,
+                    }
+                });
+            }
+            Action::CreateWorkItem {
+                work_item,
+                assignee,
+                ..
+            } => self.check_assignee(run, work_item, assignee),
+            // The work item's status is part of the committed run state.
+            Action::CloseWorkItem { .. } => {}
+        }
+    }
+
+    /// A work item is created by committing the run; what is left is to
+    /// find out whether its assignee can take it.
+    fn check_assignee(&self, run: RunId, work_item: WorkItemId, assignee: Principal) {
+        let store = Arc::clone(&self.store);
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            let reason = match availability(&*store, &assignee).await {
+                Ok(None) => return,
+                Ok(Some(reason)) => reason,
+                Err(error) => {
+                    tracing::error!(%run, %error, "cannot check the assignee of {work_item}");
+                    return;
+                }
+            };
+            send(
+                &commands,
+                run,
+                Event::AssigneeUnavailable { work_item, reason },
+            )
+            .await;
+        });
+    }
+
+    /// Runs `task` and sends the event it produces to the executor.
+    fn spawn_result(
+        &self,
+        run: RunId,
+        task: impl std::future::Future<Output = Event> + Send + 'static,
+    ) {
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            let event = task.await;
+            send(&commands, run, event).await;
+        });
+    }
+
+    /// Queues results again after a failed commit.
+    pub(crate) fn redeliver(&self, results: Vec<(RunId, Event)>) {
+        if results.is_empty() {
+            return;
+        }
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(REDELIVERY_DELAY).await;
+            for (run, event) in results {
+                send(&commands, run, event).await;
+            }
+        });
+    }
+}
+
+/// Why `assignee` cannot take work, if it cannot.
+async fn availability(
+    store: &impl Store,
+    assignee: &Principal,
+) -> StoreResult<Option<Unavailability>> {
+    Ok(match assignee {
+        Principal::User(id) => match store.user(id).await? {
+            None => Some(Unavailability::Unresolvable),
+            Some(user) => match user.status {
+                UserStatus::Active => None,
+                UserStatus::Frozen => Some(Unavailability::Frozen),
+                UserStatus::Inactive => Some(Unavailability::Inactive),
+            },
+        },
+        Principal::Group(id) => store
+            .group(id)
+            .await?
+            .is_none()
+            .then_some(Unavailability::Unresolvable),
+        Principal::Queue(id) => store
+            .queue(id)
+            .await?
+            .is_none()
+            .then_some(Unavailability::Unresolvable),
+    })
+}
+
+async fn send(commands: &mpsc::WeakSender<Command>, run: RunId, event: Event) {
+    // After shutdown the result is dropped; recovery re-derives the work.
+    if let Some(commands) = commands.upgrade() {
+        let _ = commands
+            .send(Command::Event {
+                run,
+                event,
+                reply: None,
+            })
+            .await;
+    }
+}
+
+fn missing_flow(name: &str) -> FlowFailure {
+    FlowFailure {
+        kind: FlowFailureKind::Trap,
+        message: format!("no flow named {name:?} is deployed"),
+    }
+}
+
+/// The host's typed failure, in the state machine's terms.
+pub(crate) fn failure(failure: HostFailure) -> FlowFailure {
+    let kind = match &failure {
+        HostFailure::Trap { .. } | HostFailure::Instantiation { .. } => FlowFailureKind::Trap,
+        HostFailure::CpuBudgetExhausted { .. } => FlowFailureKind::CpuBudget,
+        HostFailure::MemoryLimit { .. } => FlowFailureKind::MemoryLimit,
+        HostFailure::Timeout { .. } => FlowFailureKind::Timeout,
+        HostFailure::FlowError { .. } => FlowFailureKind::FlowError,
+        HostFailure::BadOutput { .. } => FlowFailureKind::BadOutput,
+    };
+    FlowFailure {
+        kind,
+        message: failure.to_string(),
+    }
+}
+
+fn log_invocation(flow: &str, version: u32, log: &[stagecraft_host::LogLine]) {
+    for line in log {
+        tracing::info!(flow, version, stream = ?line.stream, "{}", line.message);
+    }
+}

@@ -1,0 +1,711 @@
+//! The engine's public API.
+
+use crate::action::ExternalAction;
+use crate::clock::{Clock, SystemClock};
+use crate::config::EngineConfig;
+use crate::dispatch::{Dispatcher, failure};
+use crate::error::EngineError;
+use crate::executor::{Command, Executor, RunUpdate};
+use crate::registry::{ActiveFlow, Registry, core_kind};
+use jiff::Timestamp;
+use serde_json::Value;
+use stagecraft_core::run::{Principal, Run, RunId, RunStatus, WorkItemId, WorkItemStatus};
+use stagecraft_core::{Actor, Event, Limits, Orchestration};
+use stagecraft_host::{FieldError, Flow, FlowHost, FlowKind, Form, HostConfig, Submission};
+use stagecraft_store::{
+    FlowRecord, Group, NewFlow, NewOrchestration, OrchestrationRecord, Queue, RunFilter,
+    RunSummary, SqliteConfig, SqliteStore, Store, User, WorkItemFilter, WorkItemRecord,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Commands waiting for the executor, at most; callers wait beyond that.
+const QUEUE_DEPTH: usize = 16 * 1024;
+
+/// Sets up an [`Engine`]: external actions, clock, then [`EngineBuilder::open`].
+pub struct EngineBuilder {
+    config: EngineConfig,
+    actions: HashMap<String, Arc<dyn ExternalAction>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl EngineBuilder {
+    /// Registers an external action under `name`, for external-action steps.
+    #[must_use]
+    pub fn action(mut self, name: impl Into<String>, action: impl ExternalAction) -> Self {
+        self.actions.insert(name.into(), Arc::new(action));
+        self
+    }
+
+    /// Replaces the system clock (tests move time by hand with
+    /// [`crate::ManualClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Opens the store in the data directory, compiles the active flows,
+    /// loads every orchestration version, picks unfinished runs back up and
+    /// starts the executor.
+    pub async fn open(self) -> Result<Engine, EngineError> {
+        let EngineBuilder {
+            config,
+            actions,
+            clock,
+        } = self;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            EngineError::BadRequest(format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let mut store_config = SqliteConfig::new(config.data_dir.join("stagecraft.db"));
+        store_config.synchronous = config.synchronous;
+        let store = SqliteStore::open(store_config)?;
+        let host = FlowHost::new(HostConfig {
+            limits: config.limits.clone(),
+            max_concurrent_invocations: config.max_concurrent_flows,
+            cache_dir: Some(config.data_dir.join("compiled")),
+        })?;
+        Engine::start(store, host, config, actions, clock).await
+    }
+}
+
+/// A running Stagecraft engine on a [`Store`]. Cheap to clone; every clone
+/// drives the same engine.
+pub struct Engine<S: Store = SqliteStore> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: Store> Clone for Engine<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<S> {
+    store: Arc<S>,
+    host: FlowHost,
+    registry: Arc<Registry>,
+    limits: Limits,
+    commands: mpsc::Sender<Command>,
+    updates: broadcast::Sender<RunUpdate>,
+    executor: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What became of a work item submission.
+#[derive(Debug, Clone)]
+pub enum Completion {
+    /// The screen flow accepted the answers; the run moved on.
+    Completed(Arc<Run>),
+    /// The answers are invalid; the work item stays open.
+    Invalid(Vec<FieldError>),
+}
+
+impl Engine<SqliteStore> {
+    /// Starts building an engine that keeps its data in `data_dir`.
+    pub fn builder(config: EngineConfig) -> EngineBuilder {
+        EngineBuilder {
+            config,
+            actions: HashMap::new(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Starts an engine on an already opened store and host.
+    pub async fn start(
+        store: S,
+        host: FlowHost,
+        config: EngineConfig,
+        actions: HashMap<String, Arc<dyn ExternalAction>>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, EngineError> {
+        let store = Arc::new(store);
+        let registry = Arc::new(Registry::new(actions));
+        let limits = Limits {
+            recovery_window: config.recovery_window,
+            ..Limits::default()
+        };
+        load_flows(&*store, &host, &registry).await?;
+        load_orchestrations(&*store, &registry, &limits).await?;
+
+        let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let (updates, _) = broadcast::channel(16 * 1024);
+        let dispatcher = Dispatcher {
+            commands: commands.downgrade(),
+            registry: Arc::clone(&registry),
+            store: Arc::clone(&store),
+            action_permits: Arc::new(Semaphore::new(config.max_concurrent_actions.max(1))),
+        };
+        let mut runs = HashMap::new();
+        let mut recovered = Vec::new();
+        for run in store.unfinished_runs().await? {
+            let run = Arc::new(run);
+            match registry.plan(&run.orchestration, run.version) {
+                Some(plan) => recovered.push((
+                    Arc::clone(&run),
+                    stagecraft_core::outstanding_actions(&run, &plan),
+                )),
+                None => {
+                    tracing::error!(run = %run.id, "orchestration {} v{} is missing", run.orchestration, run.version)
+                }
+            }
+            runs.insert(run.id.clone(), run);
+        }
+        for (run, actions) in recovered {
+            tracing::info!(run = %run.id, actions = actions.len(), "resuming in-flight work");
+            dispatcher.perform(&run, actions);
+        }
+        let executor = Executor {
+            store: Arc::clone(&store),
+            registry: Arc::clone(&registry),
+            clock,
+            dispatcher,
+            updates: updates.clone(),
+            runs,
+        };
+        let handle = tokio::spawn(executor.run(receiver));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                host,
+                registry,
+                limits,
+                commands,
+                updates,
+                executor: std::sync::Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// The store underneath, for queries the engine does not wrap.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    // ---- flows ---------------------------------------------------------------
+
+    /// Deploys a new version of a flow: validates the component as `kind`,
+    /// compiles it, stores it and makes it active. Steps that start from now
+    /// on use it; steps already running finish on the version they started
+    /// with (a hot swap).
+    pub async fn deploy_flow(
+        &self,
+        name: &str,
+        kind: FlowKind,
+        bytes: Vec<u8>,
+        by: &str,
+    ) -> Result<FlowRecord, EngineError> {
+        check_name("flow", name)?;
+        if let Some(existing) = self.inner.registry.flow(name)
+            && existing.flow.kind() != kind
+        {
+            return Err(EngineError::BadRequest(format!(
+                "flow {name:?} is a {} flow; a new version cannot be a {kind} flow",
+                existing.flow.kind()
+            )));
+        }
+        let (flow, bytes) = self.compile(name, kind, bytes).await?;
+        let record = self
+            .inner
+            .store
+            .insert_flow(NewFlow {
+                name: name.to_owned(),
+                kind: core_kind(kind),
+                digest: flow.digest().to_owned(),
+                bytes,
+                deployed_by: by.to_owned(),
+                deployed_at: Timestamp::now(),
+            })
+            .await?;
+        self.inner.registry.activate_flow(
+            name,
+            ActiveFlow {
+                version: record.version,
+                flow,
+            },
+        );
+        tracing::info!(flow = name, version = record.version, by, "flow deployed");
+        Ok(record)
+    }
+
+    /// Makes an older (or newer) stored version of a flow active again.
+    pub async fn activate_flow(
+        &self,
+        name: &str,
+        version: u32,
+        by: &str,
+    ) -> Result<FlowRecord, EngineError> {
+        let bytes = self
+            .inner
+            .store
+            .flow_bytes(name, version)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("flow {name:?} v{version}")))?;
+        let kind = self
+            .inner
+            .registry
+            .flow(name)
+            .map(|active| active.flow.kind())
+            .ok_or_else(|| EngineError::NotFound(format!("flow {name:?}")))?;
+        let (flow, _) = self.compile(name, kind, bytes).await?;
+        let record = self.inner.store.activate_flow(name, version).await?;
+        self.inner
+            .registry
+            .activate_flow(name, ActiveFlow { version, flow });
+        tracing::info!(flow = name, version, by, "flow version activated");
+        Ok(record)
+    }
+
+    /// Every version of every flow.
+    pub async fn flows(&self) -> Result<Vec<FlowRecord>, EngineError> {
+        Ok(self.inner.store.flows().await?)
+    }
+
+    async fn compile(
+        &self,
+        name: &str,
+        kind: FlowKind,
+        bytes: Vec<u8>,
+    ) -> Result<(Flow, Vec<u8>), EngineError> {
+        let host = self.inner.host.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let flow = host.load(kind, &bytes);
+            (flow, bytes)
+        })
+        .await
+        .map_err(|_| EngineError::ShuttingDown)?;
+        match result {
+            (Ok(flow), bytes) => Ok((flow, bytes)),
+            (Err(source), _) => Err(EngineError::FlowRejected {
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    // ---- orchestrations --------------------------------------------------------
+
+    /// Deploys a new version of an orchestration from its JSON definition,
+    /// after validating it against the deployed flows and registered actions.
+    /// Runs already started keep the version they started with.
+    pub async fn deploy_orchestration(
+        &self,
+        definition: Value,
+        by: &str,
+    ) -> Result<OrchestrationRecord, EngineError> {
+        let parsed: Orchestration = serde_json::from_value(definition.clone())
+            .map_err(|e| EngineError::DefinitionSyntax(e.to_string()))?;
+        let plan = stagecraft_core::validate(&parsed, &*self.inner.registry)
+            .map_err(EngineError::DefinitionInvalid)?;
+        let record = self
+            .inner
+            .store
+            .insert_orchestration(NewOrchestration {
+                name: parsed.name.clone(),
+                definition,
+                deployed_by: by.to_owned(),
+                deployed_at: Timestamp::now(),
+            })
+            .await?;
+        self.inner.registry.add_plan(
+            plan.with_version(record.version)
+                .with_limits(self.inner.limits.clone()),
+            true,
+        );
+        tracing::info!(orchestration = %record.name, version = record.version, by, "orchestration deployed");
+        Ok(record)
+    }
+
+    /// Every version of every orchestration.
+    pub async fn orchestrations(&self) -> Result<Vec<OrchestrationRecord>, EngineError> {
+        Ok(self.inner.store.orchestrations().await?)
+    }
+
+    // ---- runs ----------------------------------------------------------------
+
+    /// Starts a run of the active version of `orchestration`. Returns once
+    /// the start is durable, with the run's state at that point.
+    pub async fn start_run(
+        &self,
+        orchestration: &str,
+        inputs: Value,
+    ) -> Result<Arc<Run>, EngineError> {
+        let plan = self
+            .inner
+            .registry
+            .active_plan(orchestration)
+            .ok_or_else(|| EngineError::NotFound(format!("orchestration {orchestration:?}")))?;
+        let id = RunId(uuid::Uuid::now_v7().to_string());
+        self.request(|reply| Command::Start {
+            plan,
+            id,
+            inputs,
+            reply,
+        })
+        .await
+    }
+
+    /// A run's current state.
+    pub async fn run(&self, id: &RunId) -> Result<Arc<Run>, EngineError> {
+        self.inner
+            .store
+            .run(id)
+            .await?
+            .map(Arc::new)
+            .ok_or_else(|| EngineError::NotFound(format!("run {id}")))
+    }
+
+    /// Runs by status and orchestration, newest first.
+    pub async fn runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>, EngineError> {
+        Ok(self.inner.store.runs(filter).await?)
+    }
+
+    /// Publishes an orchestration event to a run: its conditions are
+    /// evaluated again.
+    pub async fn publish_event(&self, run: &RunId, name: &str) -> Result<Arc<Run>, EngineError> {
+        self.event(
+            run,
+            Event::EventPublished {
+                name: name.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// Suspends a run (SPEC §4).
+    pub async fn suspend(&self, run: &RunId, by: &str) -> Result<Arc<Run>, EngineError> {
+        self.event(run, Event::Suspend { by: by.to_owned() }).await
+    }
+
+    /// Resumes a suspended run, or a run in recoverable Error within its
+    /// recovery window. Restarted steps run the flow version active now.
+    pub async fn resume(&self, run: &RunId, by: &str) -> Result<Arc<Run>, EngineError> {
+        self.event(run, Event::Resume { by: by.to_owned() }).await
+    }
+
+    /// Cancels a run; it cannot be resumed afterwards.
+    pub async fn cancel(&self, run: &RunId, by: &str) -> Result<Arc<Run>, EngineError> {
+        self.event(run, Event::Cancel { by: by.to_owned() }).await
+    }
+
+    /// Committed run changes, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunUpdate> {
+        self.inner.updates.subscribe()
+    }
+
+    /// Waits until `condition` holds for the run's committed state, and
+    /// returns that state.
+    pub async fn wait_for(
+        &self,
+        run: &RunId,
+        condition: impl Fn(&Run) -> bool,
+    ) -> Result<Arc<Run>, EngineError> {
+        let mut updates = self.subscribe();
+        let current = self.run(run).await?;
+        if condition(&current) {
+            return Ok(current);
+        }
+        loop {
+            match updates.recv().await {
+                Ok(update) if update.run.id == *run && condition(&update.run) => {
+                    return Ok(update.run);
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let current = self.run(run).await?;
+                    if condition(&current) {
+                        return Ok(current);
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return Err(EngineError::ShuttingDown),
+            }
+        }
+    }
+
+    /// Waits until the run is no longer In Progress.
+    pub async fn wait_until_settled(&self, run: &RunId) -> Result<Arc<Run>, EngineError> {
+        self.wait_for(run, |run| run.status != RunStatus::InProgress)
+            .await
+    }
+
+    // ---- work items ------------------------------------------------------------
+
+    /// Open work items that `user` may complete: assigned to them, or to a
+    /// group or queue they belong to.
+    pub async fn work_items_for(&self, user: &str) -> Result<Vec<WorkItemRecord>, EngineError> {
+        let actor = self.actor(user).await?;
+        let mut assignees = vec![Principal::User(actor.user.clone())];
+        assignees.extend(actor.groups.iter().cloned().map(Principal::Group));
+        assignees.extend(actor.queues.iter().cloned().map(Principal::Queue));
+        Ok(self
+            .inner
+            .store
+            .work_items(WorkItemFilter {
+                assignees,
+                open_only: true,
+                run: None,
+            })
+            .await?)
+    }
+
+    /// The form of a work item's screen flow, for `user`.
+    pub async fn work_item_form(&self, id: &WorkItemId, user: &str) -> Result<Form, EngineError> {
+        let (record, _, inputs) = self.open_item(id, user).await?;
+        let flow = self.screen_flow(&record.item.screen_flow)?;
+        let invocation = flow.render(&inputs).await;
+        invocation.outcome.map_err(|failure| {
+            EngineError::BadRequest(format!("the form cannot be shown: {failure}"))
+        })
+    }
+
+    /// Completes a work item with `user`'s answers. The screen flow checks
+    /// them; invalid answers leave the item open. Only the assignee, or a
+    /// member of the assigned group or queue, may complete it.
+    pub async fn complete_work_item(
+        &self,
+        id: &WorkItemId,
+        user: &str,
+        answers: Value,
+    ) -> Result<Completion, EngineError> {
+        let (record, actor, inputs) = self.open_item(id, user).await?;
+        let flow = self.screen_flow(&record.item.screen_flow)?;
+        let result = match flow.submit(&inputs, &answers).await.outcome {
+            Ok(Submission::Invalid(errors)) => return Ok(Completion::Invalid(errors)),
+            Ok(Submission::Accepted(outputs)) => Ok(outputs),
+            Err(error) => Err(failure(error)),
+        };
+        let run = self
+            .event(
+                &record.run,
+                Event::WorkItemCompleted {
+                    work_item: id.clone(),
+                    by: actor,
+                    result,
+                },
+            )
+            .await?;
+        Ok(Completion::Completed(run))
+    }
+
+    /// An open work item `user` may act on, with their memberships and the
+    /// step inputs its screen flow sees.
+    async fn open_item(
+        &self,
+        id: &WorkItemId,
+        user: &str,
+    ) -> Result<(WorkItemRecord, Actor, Value), EngineError> {
+        let record = self
+            .inner
+            .store
+            .work_item(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("work item {id}")))?;
+        if record.item.status != WorkItemStatus::Assigned {
+            return Err(EngineError::Refused(
+                stagecraft_core::EventError::WorkItemClosed {
+                    work_item: id.clone(),
+                },
+            ));
+        }
+        let actor = self.actor(user).await?;
+        let allowed = match &record.item.assignee {
+            Principal::User(assignee) => *assignee == actor.user,
+            Principal::Group(group) => actor.groups.contains(group),
+            Principal::Queue(queue) => actor.queues.contains(queue),
+        };
+        if !allowed {
+            return Err(EngineError::Forbidden(format!(
+                "{user} is not the assignee of work item {id} nor a member of its group or queue"
+            )));
+        }
+        // The screen flow sees the inputs its step resolved when it started.
+        let run = self.run(&record.run).await?;
+        let inputs = run
+            .stages
+            .get(record.item.step.stage_run)
+            .and_then(|stage| stage.steps.iter().find(|s| s.name == record.item.step.step))
+            .and_then(|step| step.inputs.clone())
+            .unwrap_or(Value::Null);
+        Ok((record, actor, inputs))
+    }
+
+    fn screen_flow(&self, name: &str) -> Result<Flow, EngineError> {
+        self.inner
+            .registry
+            .flow(name)
+            .map(|active| active.flow)
+            .ok_or_else(|| EngineError::NotFound(format!("screen flow {name:?}")))
+    }
+
+    async fn actor(&self, user: &str) -> Result<Actor, EngineError> {
+        if self.inner.store.user(user).await?.is_none() {
+            return Err(EngineError::NotFound(format!("user {user:?}")));
+        }
+        let memberships = self.inner.store.memberships(user).await?;
+        Ok(Actor {
+            user: user.to_owned(),
+            groups: memberships.groups,
+            queues: memberships.queues,
+        })
+    }
+
+    // ---- directory -------------------------------------------------------------
+
+    /// Creates or replaces a user.
+    pub async fn put_user(&self, user: User) -> Result<(), EngineError> {
+        check_name("user", &user.id)?;
+        Ok(self.inner.store.put_user(user).await?)
+    }
+
+    /// Creates or replaces a group.
+    pub async fn put_group(&self, group: Group) -> Result<(), EngineError> {
+        check_name("group", &group.id)?;
+        Ok(self.inner.store.put_group(group).await?)
+    }
+
+    /// Creates or replaces a queue.
+    pub async fn put_queue(&self, queue: Queue) -> Result<(), EngineError> {
+        check_name("queue", &queue.id)?;
+        Ok(self.inner.store.put_queue(queue).await?)
+    }
+
+    // ---- lifecycle -------------------------------------------------------------
+
+    /// Stops taking commands, finishes the queued ones and waits for the
+    /// executor. Flow invocations still running are abandoned; they are
+    /// re-run when the engine opens again.
+    pub async fn shutdown(self) {
+        let handle = self
+            .inner
+            .executor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        drop(self);
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+
+    async fn event(&self, run: &RunId, event: Event) -> Result<Arc<Run>, EngineError> {
+        let run = run.clone();
+        self.request(|reply| Command::Event {
+            run,
+            event,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    async fn request(
+        &self,
+        command: impl FnOnce(crate::executor::Reply) -> Command,
+    ) -> Result<Arc<Run>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .commands
+            .send(command(reply))
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), EngineError> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
+    if valid {
+        Ok(())
+    } else {
+        Err(EngineError::BadRequest(format!(
+            "invalid {what} name {name:?}: use 1 to 128 letters, digits, '_', '-', '.' or '@'"
+        )))
+    }
+}
+
+/// Compiles the active version of every flow (from the compile cache when
+/// it is there).
+async fn load_flows(
+    store: &impl Store,
+    host: &FlowHost,
+    registry: &Registry,
+) -> Result<(), EngineError> {
+    for record in store.flows().await?.into_iter().filter(|r| r.active) {
+        let bytes = store
+            .flow_bytes(&record.name, record.version)
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "bytes of flow {:?} v{}",
+                    record.name, record.version
+                ))
+            })?;
+        let kind = host_kind(record.kind);
+        let host = host.clone();
+        let loaded = tokio::task::spawn_blocking(move || host.load(kind, &bytes))
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        match loaded {
+            Ok(flow) => registry.activate_flow(
+                &record.name,
+                ActiveFlow {
+                    version: record.version,
+                    flow,
+                },
+            ),
+            Err(source) => {
+                return Err(EngineError::FlowRejected {
+                    name: record.name,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds the plan of every stored orchestration version.
+async fn load_orchestrations(
+    store: &impl Store,
+    registry: &Registry,
+    limits: &Limits,
+) -> Result<(), EngineError> {
+    for record in store.orchestrations().await? {
+        let parsed: Orchestration = serde_json::from_value(record.definition).map_err(|e| {
+            EngineError::DefinitionSyntax(format!(
+                "stored {} v{}: {e}",
+                record.name, record.version
+            ))
+        })?;
+        match stagecraft_core::validate(&parsed, registry) {
+            Ok(plan) => registry.add_plan(
+                plan.with_version(record.version)
+                    .with_limits(limits.clone()),
+                record.active,
+            ),
+            Err(errors) => {
+                tracing::error!(orchestration = %record.name, version = record.version, %errors, "stored orchestration no longer validates")
+            }
+        }
+    }
+    Ok(())
+}
+
+fn host_kind(kind: stagecraft_core::FlowKind) -> FlowKind {
+    match kind {
+        stagecraft_core::FlowKind::Autolaunched => FlowKind::Autolaunched,
+        stagecraft_core::FlowKind::Evaluation => FlowKind::Evaluation,
+        stagecraft_core::FlowKind::Screen => FlowKind::Screen,
+    }
+}

@@ -1,0 +1,48 @@
+//! The durable Stagecraft engine: the pure state machine of
+//! `stagecraft-core`, the WebAssembly host of `stagecraft-host` and a
+//! [`Store`](stagecraft_store::Store) joined into one engine you embed in
+//! your Rust service.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), stagecraft_engine::EngineError> {
+//! use stagecraft_engine::{Engine, EngineConfig, FlowKind};
+//! use serde_json::json;
+//!
+//! let engine = Engine::builder(EngineConfig::new("./data"))
+//!     .action("credit_bureau", |_inputs| async { Ok(json!({"score": 710})) })
+//!     .open()
+//!     .await?;
+//! let bytes = std::fs::read("risk_score.wasm").expect("component");
+//! engine.deploy_flow("risk_score", FlowKind::Autolaunched, bytes, "admin").await?;
+//! let definition = serde_json::from_str(&std::fs::read_to_string("loan.json").expect("file"))
+//!     .expect("JSON");
+//! engine.deploy_orchestration(definition, "admin").await?;
+//! let run = engine.start_run("loan_approval", json!({"amount": 5000})).await?;
+//! let run = engine.wait_until_settled(&run.id).await?;
+//! println!("{:?}", run.status);
+//! # Ok(()) }
+//! ```
+//!
+//! Every state change goes through one executor that applies the state
+//! machine, group-commits the new states, and only then acknowledges and
+//! performs the resulting actions; after a crash, [`Engine`] re-derives
+//! the in-flight work from the committed states (flows run at least once,
+//! their completion is recorded exactly once).
+
+mod action;
+mod clock;
+mod config;
+mod dispatch;
+mod engine;
+mod error;
+mod executor;
+mod registry;
+
+pub use action::{ActionFuture, ExternalAction};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::EngineConfig;
+pub use engine::{Completion, Engine, EngineBuilder};
+pub use error::EngineError;
+pub use executor::RunUpdate;
+pub use stagecraft_host::{FlowKind, SandboxLimits};
+pub use stagecraft_store::{Group, Queue, RunFilter, User, UserStatus};

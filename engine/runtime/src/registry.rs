@@ -1,0 +1,89 @@
+//! What the engine has deployed, in memory: the active version of each flow
+//! (compiled and ready), every orchestration plan, and the external actions.
+//! Swapping an entry is atomic, which is what makes a deploy a hot swap.
+
+use crate::action::ExternalAction;
+use stagecraft_core::{Catalog, Plan};
+use stagecraft_host::{Flow, FlowKind};
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// A compiled flow version.
+#[derive(Clone)]
+pub(crate) struct ActiveFlow {
+    pub(crate) version: u32,
+    pub(crate) flow: Flow,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    flows: RwLock<HashMap<String, ActiveFlow>>,
+    plans: RwLock<HashMap<(String, u32), Arc<Plan>>>,
+    active_orchestrations: RwLock<HashMap<String, u32>>,
+    pub(crate) actions: HashMap<String, Arc<dyn ExternalAction>>,
+}
+
+impl Registry {
+    pub(crate) fn new(actions: HashMap<String, Arc<dyn ExternalAction>>) -> Self {
+        Self {
+            actions,
+            ..Self::default()
+        }
+    }
+
+    /// The version new steps of `name` use, ready to run.
+    pub(crate) fn flow(&self, name: &str) -> Option<ActiveFlow> {
+        read(&self.flows).get(name).cloned()
+    }
+
+    /// Makes `version` of `name` the active one. Steps already running keep
+    /// the `Flow` they hold and finish on it.
+    pub(crate) fn activate_flow(&self, name: &str, active: ActiveFlow) {
+        write(&self.flows).insert(name.to_owned(), active);
+    }
+
+    pub(crate) fn plan(&self, name: &str, version: u32) -> Option<Arc<Plan>> {
+        read(&self.plans).get(&(name.to_owned(), version)).cloned()
+    }
+
+    /// The plan new runs of `name` use.
+    pub(crate) fn active_plan(&self, name: &str) -> Option<Arc<Plan>> {
+        let version = *read(&self.active_orchestrations).get(name)?;
+        self.plan(name, version)
+    }
+
+    pub(crate) fn add_plan(&self, plan: Plan, active: bool) {
+        let key = (plan.name().to_owned(), plan.version());
+        if active {
+            write(&self.active_orchestrations).insert(key.0.clone(), key.1);
+        }
+        write(&self.plans).insert(key, Arc::new(plan));
+    }
+}
+
+impl Catalog for Registry {
+    fn flow_kind(&self, name: &str) -> Option<stagecraft_core::FlowKind> {
+        self.flow(name).map(|active| core_kind(active.flow.kind()))
+    }
+
+    fn has_action(&self, name: &str) -> bool {
+        self.actions.contains_key(name)
+    }
+}
+
+/// The host's and the core's names for the same three kinds.
+pub(crate) fn core_kind(kind: FlowKind) -> stagecraft_core::FlowKind {
+    match kind {
+        FlowKind::Autolaunched => stagecraft_core::FlowKind::Autolaunched,
+        FlowKind::Evaluation => stagecraft_core::FlowKind::Evaluation,
+        FlowKind::Screen => stagecraft_core::FlowKind::Screen,
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}

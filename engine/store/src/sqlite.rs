@@ -1,0 +1,301 @@
+//! The embedded SQLite store.
+//!
+//! One SQLite file in WAL mode. All writes go through a single writer thread
+//! that owns the only write connection; [`Store::commit_runs`] calls that
+//! arrive while it is busy are committed together in one transaction (group
+//! commit), so throughput is not bounded by one fsync per transition. Reads
+//! use a small pool of read-only connections, which WAL lets run while the
+//! writer writes.
+//!
+//! Every timestamp column holds integer nanoseconds since the Unix epoch: it
+//! sorts correctly and round-trips a [`jiff::Timestamp`] exactly (years 1678
+//! to 2261; anything outside is refused on write). A run's state is stored
+//! whole as JSON, the source of truth; the other run and work-item columns are
+//! projections of it for queries.
+
+mod catalog;
+mod codec;
+mod directory;
+mod readers;
+mod runs;
+mod schema;
+mod work_items;
+mod writer;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction};
+use stagecraft_core::run::{Run, RunId, WorkItemId};
+
+use crate::{
+    FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
+    RunFilter, RunSummary, Store, StoreError, StoreResult, User, WorkItemFilter, WorkItemRecord,
+};
+use readers::Readers;
+use writer::Writer;
+
+/// When SQLite flushes a commit to stable storage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync on every commit (`PRAGMA synchronous = FULL`): an acknowledged
+    /// commit survives a power loss. With group commit that is one fsync per
+    /// batch, not per run.
+    #[default]
+    Full,
+    /// fsync only at WAL checkpoints (`PRAGMA synchronous = NORMAL`): commits
+    /// survive a crash of the process (kill -9) but the latest ones may be lost
+    /// on a power loss or an OS crash.
+    Normal,
+}
+
+/// How to open a [`SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The database file; created with its parent directories if missing.
+    pub path: PathBuf,
+    /// Durability of commits.
+    pub synchronous: Synchronous,
+    /// Most runs written in one group-commit transaction (at least 1). A
+    /// single [`Store::commit_runs`] call is never split, so a batch may
+    /// exceed this by the runs of its last call.
+    pub max_batch: usize,
+    /// Number of read-only connections (at least 1).
+    pub readers: usize,
+    /// How long a connection waits for a lock held by another process (or a
+    /// checkpoint) before the operation fails.
+    pub busy_timeout: Duration,
+}
+
+impl SqliteConfig {
+    /// The defaults for `path`: [`Synchronous::Full`], batches of up to 512
+    /// runs, 4 readers, a 5 s busy timeout.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            synchronous: Synchronous::Full,
+            max_batch: 512,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The embedded [`Store`]: one SQLite file, one writer thread, a pool of
+/// readers.
+///
+/// Cheap to clone (the clones share the same database). When the last clone
+/// is dropped, the writer thread commits whatever is still queued and exits;
+/// the drop waits for it, so the file can be reopened right after.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+/// What the clones share. Field order matters: the readers close first, so
+/// the writer's connection is the last one and checkpoints the WAL into the
+/// database file as it closes.
+struct Inner {
+    readers: Arc<Readers>,
+    writer: Writer,
+    path: PathBuf,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("transactions_committed", &self.transactions_committed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database, migrating its schema to the latest
+    /// version, and starts the writer thread.
+    ///
+    /// Synchronous: it does file I/O (and may run migrations), so async code
+    /// that cares about blocking should call it inside
+    /// `tokio::task::spawn_blocking`. It needs no runtime itself, but the
+    /// store's methods must be awaited inside a Tokio runtime.
+    ///
+    /// Fails with [`StoreError::Backend`] if the file is not a SQLite
+    /// database, belongs to another application, or has a schema newer than
+    /// this build knows.
+    pub fn open(config: SqliteConfig) -> StoreResult<Self> {
+        let path = config.path.clone();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let conn = schema::open_writer(&config)?;
+        let readers = Readers::open(&config)?;
+        let writer = Writer::start(conn, config.max_batch.max(1))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                readers: Arc::new(readers),
+                writer,
+                path,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// How many write transactions the writer has committed since the store
+    /// was opened (group commits and single writes alike). Far fewer than
+    /// the number of [`Store::commit_runs`] calls under concurrency: that is
+    /// what group commit buys.
+    pub fn transactions_committed(&self) -> u64 {
+        self.inner.writer.transactions_committed()
+    }
+
+    /// Runs `read` on a pooled read-only connection, off the async runtime.
+    async fn read<T, F>(&self, read: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        Readers::read(&self.inner.readers, read).await
+    }
+
+    /// Runs `write` in its own transaction on the writer thread.
+    async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.inner.writer.write(write).await
+    }
+}
+
+impl Store for SqliteStore {
+    async fn commit_runs(&self, runs: Vec<Arc<Run>>) -> StoreResult<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        // Encoded here, on the caller's task, so the writer thread only
+        // executes statements.
+        let encoded = runs
+            .iter()
+            .map(|run| codec::EncodedRun::new(run))
+            .collect::<StoreResult<Vec<_>>>()?;
+        drop(runs);
+        self.inner.writer.commit(encoded).await
+    }
+
+    async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
+        self.read(runs::unfinished).await
+    }
+
+    async fn run(&self, id: &RunId) -> StoreResult<Option<Run>> {
+        let id = id.clone();
+        self.read(move |conn| runs::run(conn, &id)).await
+    }
+
+    async fn runs(&self, filter: RunFilter) -> StoreResult<Vec<RunSummary>> {
+        self.read(move |conn| runs::list(conn, &filter)).await
+    }
+
+    async fn work_items(&self, filter: WorkItemFilter) -> StoreResult<Vec<WorkItemRecord>> {
+        self.read(move |conn| work_items::list(conn, &filter)).await
+    }
+
+    async fn work_item(&self, id: &WorkItemId) -> StoreResult<Option<WorkItemRecord>> {
+        let id = id.clone();
+        self.read(move |conn| work_items::one(conn, &id)).await
+    }
+
+    async fn insert_flow(&self, flow: NewFlow) -> StoreResult<FlowRecord> {
+        self.write(move |tx| catalog::insert_flow(tx, &flow)).await
+    }
+
+    async fn activate_flow(&self, name: &str, version: u32) -> StoreResult<FlowRecord> {
+        let name = name.to_owned();
+        self.write(move |tx| catalog::activate_flow(tx, &name, version))
+            .await
+    }
+
+    async fn flows(&self) -> StoreResult<Vec<FlowRecord>> {
+        self.read(catalog::flows).await
+    }
+
+    async fn flow_bytes(&self, name: &str, version: u32) -> StoreResult<Option<Vec<u8>>> {
+        let name = name.to_owned();
+        self.read(move |conn| catalog::flow_bytes(conn, &name, version))
+            .await
+    }
+
+    async fn insert_orchestration(
+        &self,
+        orchestration: NewOrchestration,
+    ) -> StoreResult<OrchestrationRecord> {
+        self.write(move |tx| catalog::insert_orchestration(tx, &orchestration))
+            .await
+    }
+
+    async fn orchestrations(&self) -> StoreResult<Vec<OrchestrationRecord>> {
+        self.read(catalog::orchestrations).await
+    }
+
+    async fn put_user(&self, user: User) -> StoreResult<()> {
+        self.write(move |tx| directory::put_user(tx, &user)).await
+    }
+
+    async fn put_group(&self, group: Group) -> StoreResult<()> {
+        self.write(move |tx| {
+            directory::put_set(
+                tx,
+                directory::Set::Group,
+                &group.id,
+                &group.name,
+                &group.members,
+            )
+        })
+        .await
+    }
+
+    async fn put_queue(&self, queue: Queue) -> StoreResult<()> {
+        self.write(move |tx| {
+            directory::put_set(
+                tx,
+                directory::Set::Queue,
+                &queue.id,
+                &queue.name,
+                &queue.members,
+            )
+        })
+        .await
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.read(move |conn| directory::user(conn, &id)).await
+    }
+
+    async fn group(&self, id: &str) -> StoreResult<Option<Group>> {
+        let id = id.to_owned();
+        self.read(move |conn| directory::group(conn, &id)).await
+    }
+
+    async fn queue(&self, id: &str) -> StoreResult<Option<Queue>> {
+        let id = id.to_owned();
+        self.read(move |conn| directory::queue(conn, &id)).await
+    }
+
+    async fn directory(&self) -> StoreResult<(Vec<User>, Vec<Group>, Vec<Queue>)> {
+        self.read(directory::all).await
+    }
+
+    async fn memberships(&self, user: &str) -> StoreResult<Memberships> {
+        let user = user.to_owned();
+        self.read(move |conn| directory::memberships(conn, &user))
+            .await
+    }
+}

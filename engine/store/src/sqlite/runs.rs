@@ -1,0 +1,181 @@
+//! The `runs` table and its work-item projection: the hot write and the run
+//! queries.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use stagecraft_core::run::{Run, RunId, RunStatus};
+
+use super::codec::{EncodedRun, corrupt, db, from_json, from_name, name_of, timestamp, version};
+use crate::{RunFilter, RunSummary, StoreResult};
+
+/// Runs listed when the filter sets no limit.
+const DEFAULT_LIMIT: u32 = 100;
+/// Most runs one listing returns.
+const MAX_LIMIT: u32 = 1000;
+
+/// Inserts or replaces a run and replaces its work-item rows.
+pub(super) fn write(tx: &Transaction<'_>, run: &EncodedRun) -> rusqlite::Result<()> {
+    // `started_at` is kept from the first write: the start never moves.
+    tx.prepare_cached(
+        "INSERT INTO runs (id, orchestration, version, status, started_at, updated_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET
+             orchestration = excluded.orchestration,
+             version = excluded.version,
+             status = excluded.status,
+             updated_at = excluded.updated_at,
+             state = excluded.state",
+    )?
+    .execute(params![
+        run.id,
+        run.orchestration,
+        run.version,
+        run.status,
+        run.started_at,
+        run.updated_at,
+        run.state,
+    ])?;
+    tx.prepare_cached("DELETE FROM work_items WHERE run_id = ?1")?
+        .execute([&run.id])?;
+    if run.work_items.is_empty() {
+        return Ok(());
+    }
+    // An id seen twice (in a malformed state) keeps its last row rather than
+    // failing the whole group commit.
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO work_items (id, run_id, assignee_kind, assignee_id, status, created_at, item)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET
+             run_id = excluded.run_id,
+             assignee_kind = excluded.assignee_kind,
+             assignee_id = excluded.assignee_id,
+             status = excluded.status,
+             created_at = excluded.created_at,
+             item = excluded.item",
+    )?;
+    for item in &run.work_items {
+        insert.execute(params![
+            item.id,
+            run.id,
+            item.assignee_kind,
+            item.assignee_id,
+            item.status,
+            item.created_at,
+            item.item,
+        ])?;
+    }
+    Ok(())
+}
+
+/// One run.
+pub(super) fn run(conn: &Connection, id: &RunId) -> StoreResult<Option<Run>> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([&id.0], |row| row.get(0)).optional())
+        .map_err(db)?;
+    state.map(|state| decode(&id.0, &state)).transpose()
+}
+
+/// Runs that are In Progress, Suspended or in Error, oldest first. A state
+/// that does not decode fails the whole call: silently skipping a run would
+/// strand it.
+pub(super) fn unfinished(conn: &Connection) -> StoreResult<Vec<Run>> {
+    let statuses = [
+        RunStatus::InProgress,
+        RunStatus::Suspended,
+        RunStatus::Error,
+    ]
+    .iter()
+    .map(name_of)
+    .collect::<StoreResult<Vec<_>>>()?;
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, state FROM runs WHERE status IN (?1, ?2, ?3) ORDER BY started_at, id",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(params_from_iter(statuses), |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(db)?;
+    rows.map(|row| {
+        let (id, state) = row.map_err(db)?;
+        decode(&id, &state)
+    })
+    .collect()
+}
+
+/// Runs matching `filter`, newest first.
+pub(super) fn list(conn: &Connection, filter: &RunFilter) -> StoreResult<Vec<RunSummary>> {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    if let Some(status) = &filter.status {
+        conditions.push("status = ?");
+        values.push(SqlValue::Text(name_of(status)?));
+    }
+    if let Some(orchestration) = &filter.orchestration {
+        conditions.push("orchestration = ?");
+        values.push(SqlValue::Text(orchestration.clone()));
+    }
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    values.push(SqlValue::Integer(i64::from(limit)));
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT id, orchestration, version, status, started_at, updated_at FROM runs {filter}
+         ORDER BY started_at DESC, id DESC LIMIT ?"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+    let rows = stmt
+        .query_map(params_from_iter(values), |row| {
+            Ok(Row {
+                id: row.get(0)?,
+                orchestration: row.get(1)?,
+                version: row.get(2)?,
+                status: row.get(3)?,
+                started_at: row.get(4)?,
+                updated_at: row.get(5)?,
+            })
+        })
+        .map_err(db)?;
+    rows.map(|row| row.map_err(db)?.summary()).collect()
+}
+
+/// The columns of a run listing.
+struct Row {
+    id: String,
+    orchestration: String,
+    version: i64,
+    status: String,
+    started_at: i64,
+    updated_at: i64,
+}
+
+impl Row {
+    fn summary(self) -> StoreResult<RunSummary> {
+        let what = format!("run {}", self.id);
+        Ok(RunSummary {
+            version: version(self.version, &what)?,
+            status: from_name(self.status, &what)?,
+            started_at: timestamp(self.started_at, &what)?,
+            updated_at: timestamp(self.updated_at, &what)?,
+            orchestration: self.orchestration,
+            id: RunId(self.id),
+        })
+    }
+}
+
+/// A run's state column back; names the run when it does not decode.
+fn decode(id: &str, state: &str) -> StoreResult<Run> {
+    let run: Run = from_json(state, &format!("run {id}"))?;
+    if run.id.0 != id {
+        return Err(corrupt(
+            format!("run {id}"),
+            format!("its state is that of run {}", run.id),
+        ));
+    }
+    Ok(run)
+}

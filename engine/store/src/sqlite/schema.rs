@@ -1,0 +1,135 @@
+//! Opening connections: identity and version checks, pragmas, migrations.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{M, MigrationDefinitionError, Migrations};
+
+use super::codec::db;
+use super::{SqliteConfig, Synchronous};
+use crate::{StoreError, StoreResult};
+
+/// The schema migrations, applied in order; the schema version (SQLite's
+/// `user_version`) is the number applied. Never edit one that shipped: add
+/// the next.
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema/001_initial.sql"))];
+
+/// `PRAGMA application_id` of a Stagecraft store ("STGC"), set by migration 1.
+const APPLICATION_ID: i64 = 0x5354_4743;
+
+/// The schema version this build writes.
+fn latest_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// Opens the write connection: checks the file is a Stagecraft store this
+/// build understands (or a new file), switches to WAL and migrates.
+pub(super) fn open_writer(config: &SqliteConfig) -> StoreResult<Connection> {
+    let path = &config.path;
+    let mut conn = Connection::open(path).map_err(|e| failed(path, e))?;
+    conn.busy_timeout(config.busy_timeout)
+        .map_err(|e| failed(path, e))?;
+    // The first statements read the file header: a file that is not SQLite
+    // fails here, before anything is written to it.
+    check_identity(&conn, path)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(|e| failed(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "{}: cannot switch to WAL mode (journal mode is {mode})",
+            path.display()
+        )));
+    }
+    let synchronous = match config.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)
+        .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
+        .map_err(|e| failed(path, e))?;
+    Migrations::from_slice(MIGRATIONS)
+        .to_latest(&mut conn)
+        .map_err(|e| migration_failed(path, e))?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection; the writer must have opened the file first.
+pub(super) fn open_reader(config: &SqliteConfig) -> StoreResult<Connection> {
+    let path = &config.path;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| failed(path, e))?;
+    conn.busy_timeout(config.busy_timeout)
+        .map_err(|e| failed(path, e))?;
+    Ok(conn)
+}
+
+/// Refuses files that are not a Stagecraft store: another application's
+/// database, or a schema version newer than this build.
+fn check_identity(conn: &Connection, path: &Path) -> StoreResult<()> {
+    let pragma = |name: &str| -> StoreResult<i64> {
+        conn.pragma_query_value(None, name, |row| row.get(0))
+            .map_err(|e| failed(path, e))
+    };
+    let application_id = pragma("application_id")?;
+    let version = pragma("user_version")?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(|e| failed(path, e))?;
+    let empty = application_id == 0 && version == 0 && objects == 0;
+    if application_id != APPLICATION_ID && !empty {
+        return Err(StoreError::Backend(format!(
+            "{} is a SQLite database but not a Stagecraft store (application_id {application_id:#x})",
+            path.display()
+        )));
+    }
+    if version > latest_version() {
+        return Err(newer_schema(path, Some(version)));
+    }
+    Ok(())
+}
+
+fn newer_schema(path: &Path, version: Option<i64>) -> StoreError {
+    let found = version.map_or_else(String::new, |v| format!(" {v}"));
+    StoreError::Backend(format!(
+        "{}: schema version{found} is newer than this build of Stagecraft knows ({}); \
+         open it with a newer Stagecraft",
+        path.display(),
+        latest_version()
+    ))
+}
+
+fn failed(path: &Path, error: rusqlite::Error) -> StoreError {
+    match db(error) {
+        StoreError::Backend(reason) => {
+            StoreError::Backend(format!("cannot open {}: {reason}", path.display()))
+        }
+        other => other,
+    }
+}
+
+fn migration_failed(path: &Path, error: rusqlite_migration::Error) -> StoreError {
+    match error {
+        rusqlite_migration::Error::MigrationDefinition(
+            MigrationDefinitionError::DatabaseTooFarAhead,
+        ) => newer_schema(path, None),
+        error => StoreError::Backend(format!(
+            "cannot migrate {} to schema version {}: {error}",
+            path.display(),
+            latest_version()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The migration list is well formed (rusqlite_migration's own check).
+    #[test]
+    fn migrations_are_valid() {
+        assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+}

@@ -1,0 +1,119 @@
+//! Users, groups, queues and memberships.
+
+use stagecraft_store::{Group, Memberships, Queue, Store, User, UserStatus};
+
+use crate::support::TestStore;
+
+fn user(id: &str, status: UserStatus) -> User {
+    User {
+        id: id.to_owned(),
+        name: id.to_uppercase(),
+        status,
+    }
+}
+
+fn members(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|id| (*id).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn users_are_created_and_replaced() {
+    let test = TestStore::new();
+    test.store
+        .put_user(user("alice", UserStatus::Active))
+        .await
+        .unwrap();
+    test.store
+        .put_user(user("bob", UserStatus::Active))
+        .await
+        .unwrap();
+    let frozen = user("alice", UserStatus::Frozen);
+    test.store.put_user(frozen.clone()).await.unwrap();
+    assert_eq!(test.store.user("alice").await.unwrap(), Some(frozen));
+    assert_eq!(test.store.user("nobody").await.unwrap(), None);
+    let inactive = user("bob", UserStatus::Inactive);
+    test.store.put_user(inactive.clone()).await.unwrap();
+    assert_eq!(test.store.user("bob").await.unwrap(), Some(inactive));
+}
+
+#[tokio::test]
+async fn groups_and_queues_replace_their_members_and_give_memberships() {
+    let test = TestStore::new();
+    test.store
+        .put_user(user("alice", UserStatus::Active))
+        .await
+        .unwrap();
+    let underwriters = Group {
+        id: "underwriters".into(),
+        name: "Underwriters".into(),
+        members: members(&["carol", "alice", "bob", "alice"]),
+    };
+    test.store.put_group(underwriters).await.unwrap();
+    let auditors = Group {
+        id: "auditors".into(),
+        name: "Auditors".into(),
+        members: members(&["alice"]),
+    };
+    test.store.put_group(auditors.clone()).await.unwrap();
+    let intake = Queue {
+        id: "intake".into(),
+        name: "Intake".into(),
+        members: members(&["alice", "dave"]),
+    };
+    test.store.put_queue(intake.clone()).await.unwrap();
+
+    // Members come back as a sorted set.
+    let stored = test.store.group("underwriters").await.unwrap().unwrap();
+    assert_eq!(stored.members, members(&["alice", "bob", "carol"]));
+    assert_eq!(
+        test.store.queue("intake").await.unwrap(),
+        Some(intake.clone())
+    );
+    assert_eq!(
+        test.store.memberships("alice").await.unwrap(),
+        Memberships {
+            groups: members(&["auditors", "underwriters"]),
+            queues: members(&["intake"]),
+        }
+    );
+
+    // Replacing a group replaces its members.
+    let renamed = Group {
+        id: "underwriters".into(),
+        name: "Credit underwriters".into(),
+        members: members(&["bob"]),
+    };
+    test.store.put_group(renamed.clone()).await.unwrap();
+    assert_eq!(
+        test.store.group("underwriters").await.unwrap(),
+        Some(renamed.clone())
+    );
+    assert_eq!(
+        test.store.memberships("alice").await.unwrap().groups,
+        members(&["auditors"])
+    );
+    assert_eq!(
+        test.store.memberships("bob").await.unwrap(),
+        Memberships {
+            groups: members(&["underwriters"]),
+            queues: Vec::new(),
+        }
+    );
+    assert_eq!(
+        test.store.memberships("nobody").await.unwrap(),
+        Memberships::default()
+    );
+    assert_eq!(test.store.group("nope").await.unwrap(), None);
+    assert_eq!(test.store.queue("nope").await.unwrap(), None);
+
+    let empty = Queue {
+        id: "empty".into(),
+        name: "Empty".into(),
+        members: Vec::new(),
+    };
+    test.store.put_queue(empty.clone()).await.unwrap();
+    let (users, groups, queues) = test.store.directory().await.unwrap();
+    assert_eq!(users, [user("alice", UserStatus::Active)]);
+    assert_eq!(groups, [auditors, renamed]);
+    assert_eq!(queues, [empty, intake]);
+}

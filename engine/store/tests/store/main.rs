@@ -1,0 +1,8 @@
+//! Integration tests of the SQLite store, one module per area.
+
+mod catalog;
+mod directory;
+mod group_commit;
+mod open;
+mod runs;
+mod support;

@@ -1,0 +1,246 @@
+//! Run commits, their projections, and the run and work-item queries.
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use stagecraft_core::run::{RunId, WorkItemStatus};
+use stagecraft_core::{Run, RunStatus};
+use stagecraft_store::{RunFilter, Store, StoreError, WorkItemFilter};
+
+use crate::support::{Loan, TestStore, group, renamed, t, user};
+
+/// `run` under another id, with another status and orchestration, started
+/// `minutes` after `t(0)`.
+fn variant(id: &str, status: RunStatus, orchestration: &str, minutes: i64) -> Arc<Run> {
+    let mut run = Loan::start(id).run;
+    run.status = status;
+    run.orchestration = orchestration.to_owned();
+    for milestone in &mut run.history {
+        milestone.at = t(minutes);
+    }
+    Arc::new(run)
+}
+
+fn ids(summaries: &[stagecraft_store::RunSummary]) -> Vec<&str> {
+    summaries.iter().map(|s| s.id.0.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_realistic_run_round_trips_exactly() {
+    let test = TestStore::new();
+    let mut loan = Loan::waiting_for_review("run-1");
+    loan.approve();
+    assert!(!loan.run.history.is_empty() && !loan.run.work_items.is_empty());
+    test.store.commit_runs(vec![loan.shared()]).await.unwrap();
+
+    let stored = test.store.run(&RunId("run-1".into())).await.unwrap();
+    assert_eq!(stored, Some(loan.run.clone()));
+    let summaries = test.store.runs(RunFilter::default()).await.unwrap();
+    assert_eq!(summaries.len(), 1);
+    let summary = &summaries[0];
+    assert_eq!(summary.orchestration, "loan");
+    assert_eq!(summary.version, loan.run.version);
+    assert_eq!(summary.status, RunStatus::InProgress);
+    // Nanosecond-exact: t() has a .123456789 s part.
+    assert_eq!(summary.started_at, t(0));
+    assert_eq!(summary.updated_at, loan.now);
+    assert_eq!(test.store.run(&RunId("nope".into())).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn committing_a_run_again_replaces_it() {
+    let test = TestStore::new();
+    let mut loan = Loan::start("run-1");
+    test.store.commit_runs(vec![loan.shared()]).await.unwrap();
+    let first = test.store.runs(RunFilter::default()).await.unwrap();
+    loan.finish_score();
+    loan.approve();
+    test.store.commit_runs(vec![loan.shared()]).await.unwrap();
+
+    let stored = test.store.run(&RunId("run-1".into())).await.unwrap();
+    assert_eq!(stored, Some(loan.run.clone()));
+    let summaries = test.store.runs(RunFilter::default()).await.unwrap();
+    assert_eq!(ids(&summaries), ["run-1"], "replaced, not added");
+    assert_eq!(summaries[0].started_at, first[0].started_at);
+    assert_eq!(summaries[0].updated_at, loan.now);
+    assert!(summaries[0].updated_at > first[0].updated_at);
+}
+
+#[tokio::test]
+async fn work_item_rows_follow_the_run_state() {
+    let test = TestStore::new();
+    let mut loan = Loan::waiting_for_review("run-1");
+    test.store.commit_runs(vec![loan.shared()]).await.unwrap();
+    let alice_open = WorkItemFilter {
+        assignees: vec![user("alice")],
+        open_only: true,
+        run: None,
+    };
+    let open = test.store.work_items(alice_open.clone()).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].run, RunId("run-1".into()));
+    assert_eq!(open[0].item, loan.work_item("review"));
+    assert_eq!(open[0].item.status, WorkItemStatus::Assigned);
+    let review = loan.work_item("review").id;
+    assert_eq!(
+        test.store.work_item(&review).await.unwrap(),
+        Some(open[0].clone())
+    );
+
+    loan.approve();
+    test.store.commit_runs(vec![loan.shared()]).await.unwrap();
+
+    assert!(test.store.work_items(alice_open).await.unwrap().is_empty());
+    let closed = test.store.work_item(&review).await.unwrap().unwrap();
+    assert_eq!(closed.item.status, WorkItemStatus::Completed);
+    assert_eq!(closed.item, loan.work_item("review"));
+    // The sign-off is now open for the underwriters group, and for a user
+    // asking with their memberships.
+    let underwriters = WorkItemFilter {
+        assignees: vec![user("uma"), group("underwriters")],
+        open_only: true,
+        run: None,
+    };
+    let open = test.store.work_items(underwriters).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].item, loan.work_item("sign_off"));
+    // Every item of the run, oldest first.
+    let all = test
+        .store
+        .work_items(WorkItemFilter {
+            run: Some(RunId("run-1".into())),
+            ..WorkItemFilter::default()
+        })
+        .await
+        .unwrap();
+    let items: Vec<_> = all.into_iter().map(|record| record.item).collect();
+    assert_eq!(items, loan.run.work_items);
+    let other_run = WorkItemFilter {
+        run: Some(RunId("run-2".into())),
+        ..WorkItemFilter::default()
+    };
+    assert!(test.store.work_items(other_run).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn runs_are_listed_newest_first_filtered_and_limited() {
+    let test = TestStore::new();
+    test.store
+        .commit_runs(vec![
+            variant("a", RunStatus::Completed, "loan", 1),
+            variant("b", RunStatus::InProgress, "loan", 2),
+            variant("c", RunStatus::InProgress, "lease", 3),
+            variant("d", RunStatus::Error, "loan", 4),
+        ])
+        .await
+        .unwrap();
+    let list = |filter| test.store.runs(filter);
+
+    assert_eq!(
+        ids(&list(RunFilter::default()).await.unwrap()),
+        ["d", "c", "b", "a"]
+    );
+    let in_progress = RunFilter {
+        status: Some(RunStatus::InProgress),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(&list(in_progress.clone()).await.unwrap()), ["c", "b"]);
+    let loans = RunFilter {
+        orchestration: Some("loan".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(&list(loans.clone()).await.unwrap()), ["d", "b", "a"]);
+    let both = RunFilter {
+        orchestration: Some("loan".into()),
+        ..in_progress
+    };
+    assert_eq!(ids(&list(both).await.unwrap()), ["b"]);
+    let two = RunFilter {
+        limit: Some(2),
+        ..loans
+    };
+    assert_eq!(ids(&list(two).await.unwrap()), ["d", "b"]);
+}
+
+#[tokio::test]
+async fn listings_default_to_100_runs_and_cap_at_1000() {
+    let test = TestStore::new();
+    let template = Loan::start("template").run;
+    let runs: Vec<Arc<Run>> = (0..1001)
+        .map(|i| renamed(&template, &format!("run-{i:04}")))
+        .collect();
+    test.store.commit_runs(runs).await.unwrap();
+    let default = test.store.runs(RunFilter::default()).await.unwrap();
+    assert_eq!(default.len(), 100);
+    let huge = RunFilter {
+        limit: Some(5000),
+        ..RunFilter::default()
+    };
+    assert_eq!(test.store.runs(huge).await.unwrap().len(), 1000);
+}
+
+#[tokio::test]
+async fn unfinished_runs_are_in_progress_suspended_or_in_error() {
+    let test = TestStore::new();
+    let runs = vec![
+        variant("a", RunStatus::InProgress, "loan", 1),
+        variant("b", RunStatus::Completed, "loan", 2),
+        variant("c", RunStatus::Suspended, "loan", 3),
+        variant("d", RunStatus::Canceled, "loan", 4),
+        variant("e", RunStatus::Error, "loan", 5),
+    ];
+    test.store.commit_runs(runs.clone()).await.unwrap();
+    let unfinished = test.store.unfinished_runs().await.unwrap();
+    let expected: Vec<Run> = [&runs[0], &runs[2], &runs[4]]
+        .into_iter()
+        .map(|run| (**run).clone())
+        .collect();
+    assert_eq!(unfinished, expected);
+}
+
+#[tokio::test]
+async fn a_state_that_does_not_decode_is_reported_as_corrupt() {
+    let test = TestStore::new();
+    test.store
+        .commit_runs(vec![
+            Loan::waiting_for_review("good").shared(),
+            Loan::waiting_for_review("bad").shared(),
+        ])
+        .await
+        .unwrap();
+    let conn = Connection::open(test.path()).unwrap();
+    conn.execute(
+        "UPDATE runs SET state = '{\"id\": \"bad\", \"stages\": ' WHERE id = 'bad'",
+        [],
+    )
+    .unwrap();
+    conn.execute("UPDATE work_items SET item = '[]' WHERE run_id = 'bad'", [])
+        .unwrap();
+
+    let corrupt_run = |error: StoreError, what: &str| match error {
+        StoreError::Corrupt { what: named, .. } => assert_eq!(named, what),
+        other => panic!("expected a corrupt record, got {other:?}"),
+    };
+    corrupt_run(
+        test.store.run(&RunId("bad".into())).await.unwrap_err(),
+        "run bad",
+    );
+    corrupt_run(test.store.unfinished_runs().await.unwrap_err(), "run bad");
+    let item = Loan::waiting_for_review("bad").work_item("review").id;
+    corrupt_run(
+        test.store.work_item(&item).await.unwrap_err(),
+        &format!("work item {}", item.0),
+    );
+    // What does not need the state still works.
+    assert!(
+        test.store
+            .run(&RunId("good".into()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        test.store.runs(RunFilter::default()).await.unwrap().len(),
+        2
+    );
+}
