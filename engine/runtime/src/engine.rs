@@ -7,6 +7,7 @@ use crate::dispatch::{Dispatcher, failure};
 use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate};
 use crate::registry::{ActiveFlow, Registry, core_kind};
+use crate::watch::Watchers;
 use jiff::Timestamp;
 use serde_json::Value;
 use stagecraft_core::run::{Principal, Run, RunId, RunStatus, WorkItemId, WorkItemStatus};
@@ -95,6 +96,7 @@ struct Inner<S> {
     limits: Limits,
     commands: mpsc::Sender<Command>,
     updates: broadcast::Sender<RunUpdate>,
+    watchers: Arc<Watchers>,
     executor: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -138,6 +140,7 @@ impl<S: Store> Engine<S> {
 
         let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (updates, _) = broadcast::channel(16 * 1024);
+        let watchers = Arc::new(Watchers::default());
         let dispatcher = Dispatcher {
             commands: commands.downgrade(),
             registry: Arc::clone(&registry),
@@ -169,6 +172,7 @@ impl<S: Store> Engine<S> {
             clock,
             dispatcher,
             updates: updates.clone(),
+            watchers: Arc::clone(&watchers),
             runs,
         };
         let handle = tokio::spawn(executor.run(receiver));
@@ -180,6 +184,7 @@ impl<S: Store> Engine<S> {
                 limits,
                 commands,
                 updates,
+                watchers,
                 executor: std::sync::Mutex::new(Some(handle)),
             }),
         })
@@ -408,24 +413,21 @@ impl<S: Store> Engine<S> {
         run: &RunId,
         condition: impl Fn(&Run) -> bool,
     ) -> Result<Arc<Run>, EngineError> {
-        let mut updates = self.subscribe();
+        // Watch before reading, so no commit falls in between.
+        let mut watcher = self.inner.watchers.watch(run);
         let current = self.run(run).await?;
         if condition(&current) {
             return Ok(current);
         }
         loop {
-            match updates.recv().await {
-                Ok(update) if update.run.id == *run && condition(&update.run) => {
-                    return Ok(update.run);
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let current = self.run(run).await?;
-                    if condition(&current) {
-                        return Ok(current);
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return Err(EngineError::ShuttingDown),
+            watcher
+                .changed()
+                .await
+                .map_err(|_| EngineError::ShuttingDown)?;
+            if let Some(state) = watcher.borrow_and_update().clone()
+                && condition(&state)
+            {
+                return Ok(state);
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::dispatch::Dispatcher;
 use crate::error::EngineError;
 use crate::registry::Registry;
+use crate::watch::Watchers;
 use stagecraft_core::run::{Run, RunId, RunStatus};
 use stagecraft_core::{Action, Event, Plan, Transition};
 use stagecraft_store::{Store, StoreError};
@@ -54,6 +55,7 @@ pub(crate) struct Executor<S> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) dispatcher: Dispatcher<S>,
     pub(crate) updates: broadcast::Sender<RunUpdate>,
+    pub(crate) watchers: Arc<Watchers>,
     /// Unfinished runs, as last committed.
     pub(crate) runs: HashMap<RunId, Arc<Run>>,
 }
@@ -92,6 +94,7 @@ impl<S: Store> Executor<S> {
             self.commit_failed(&error, applied);
             return;
         }
+        self.watchers.notify(staged.values());
         for (id, run) in staged {
             // Subscribers may have gone; that is fine.
             let _ = self.updates.send(RunUpdate {

@@ -37,6 +37,7 @@ mod engine;
 mod error;
 mod executor;
 mod registry;
+mod watch;
 
 pub use action::{ActionFuture, ExternalAction};
 pub use clock::{Clock, ManualClock, SystemClock};
