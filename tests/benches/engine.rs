@@ -2,7 +2,8 @@
 //!
 //! 1. throughput and latency: runs of a 3-stage orchestration, one background
 //!    step per stage running the no-op flow; runs/s, and p50/p99 from
-//!    `start_run` to the commit of Completed;
+//!    `start_run` to the commit of Completed, with 256 runs in flight
+//!    (saturated) and with one at a time (unloaded latency);
 //! 2. footprint: runs waiting on a work item each; resident memory and
 //!    database size.
 //!
@@ -35,12 +36,15 @@ async fn main() -> Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(100_000);
-    throughput(runs).await?;
+    // Saturated: how many runs per second the engine sustains.
+    throughput(runs, CONCURRENCY).await?;
+    // Unloaded: how long one run takes from start to completion.
+    throughput(runs.min(2000), 1).await?;
     footprint(waiting).await?;
     Ok(())
 }
 
-async fn throughput(total: usize) -> Result<()> {
+async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let engine = Engine::builder(EngineConfig::new(dir.path()))
         .open()
@@ -57,56 +61,62 @@ async fn throughput(total: usize) -> Result<()> {
         .deploy_orchestration(chain_orchestration("chain", 3), "bench")
         .await?;
 
-    // Completion times come from the stream of committed updates.
+    // Completion times come from the stream of committed updates, which
+    // also frees a client slot: at most CONCURRENCY runs are in flight.
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut updates = engine.subscribe();
     let done: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let collector = {
         let done = Arc::clone(&done);
+        let slots = Arc::clone(&slots);
         tokio::spawn(async move {
-            while let Ok(update) = updates.recv().await {
-                if update.run.status == RunStatus::Completed {
-                    done.lock()
-                        .await
-                        .insert(update.run.id.0.clone(), Instant::now());
+            loop {
+                match updates.recv().await {
+                    Ok(update) if update.run.status == RunStatus::Completed => {
+                        done.lock()
+                            .await
+                            .insert(update.run.id.0.clone(), Instant::now());
+                        slots.add_permits(1);
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("collector lagged by {n} updates");
+                    }
+                    Err(_) => break,
                 }
             }
         })
     };
 
     let started_at = Instant::now();
-    let starts: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
-    let mut tasks = Vec::new();
-    for worker in 0..CONCURRENCY {
+    let mut starters = Vec::with_capacity(total);
+    for _ in 0..total {
+        slots.acquire().await?.forget();
         let engine = engine.clone();
-        let starts = Arc::clone(&starts);
-        tasks.push(tokio::spawn(async move {
-            for _ in (worker..total).step_by(CONCURRENCY) {
-                let begin = Instant::now();
-                let run = engine.start_run("chain", json!({})).await?;
-                let id = run.id.0.clone();
-                starts.lock().await.push((id.clone(), begin));
-                engine.wait_until_settled(&run.id).await?;
-            }
-            Ok::<_, anyhow::Error>(())
+        starters.push(tokio::spawn(async move {
+            let begin = Instant::now();
+            let run = engine.start_run("chain", json!({})).await?;
+            Ok::<_, anyhow::Error>((run.id.0.clone(), begin))
         }));
     }
-    for task in tasks {
-        task.await??;
+    let mut starts = Vec::with_capacity(total);
+    for starter in starters {
+        starts.push(starter.await??);
     }
+    // Wait for the last runs to complete.
+    let _ = slots.acquire_many(u32::try_from(concurrency)?).await?;
     let elapsed = started_at.elapsed();
     collector.abort();
 
     let done = done.lock().await;
     let mut latencies: Vec<Duration> = starts
-        .lock()
-        .await
         .iter()
         .filter_map(|(id, begin)| done.get(id).map(|end| end.duration_since(*begin)))
         .collect();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "throughput: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples)",
+        "{concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples)",
         total as f64 / elapsed.as_secs_f64(),
         pct(0.50),
         pct(0.99),

@@ -112,6 +112,19 @@ async fn c_resume_swap_trap_hot_swap_resume_completes() {
     assert!(error.recoverable(), "{error:?}");
     assert!(error.message.contains("unreachable"), "{}", error.message);
     assert_eq!(step(&failed, "scoring", "score").status, StepStatus::Error);
+    // The panic message the flow printed is in the step's log.
+    let logs = engine.step_logs(&run.id).await.unwrap();
+    assert_eq!(
+        (logs.len(), logs[0].attempt, logs[0].flow_version),
+        (1, 1, 1)
+    );
+    assert!(
+        logs[0]
+            .lines
+            .iter()
+            .any(|l| l.stream == "stderr" && l.message.contains("divide by zero")),
+        "{logs:?}"
+    );
 
     let fixed = engine
         .deploy_flow(

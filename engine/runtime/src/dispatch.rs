@@ -11,13 +11,10 @@ use crate::registry::Registry;
 use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
 use stagecraft_core::{Action, Event, FlowFailure, FlowFailureKind, Unavailability};
 use stagecraft_host::FlowFailure as HostFailure;
-use stagecraft_store::{Store, StoreResult, UserStatus};
+use stagecraft_host::{LogLine, LogStream};
+use stagecraft_store::{StepLog, StepLogLine, Store, StoreResult, UserStatus};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
-
-/// How long to wait before applying results again after a failed commit.
-const REDELIVERY_DELAY: Duration = Duration::from_millis(200);
 
 pub(crate) struct Dispatcher<S> {
     /// Weak, so that the executor's own handle does not keep its channel open.
@@ -44,6 +41,8 @@ impl<S: Store> Dispatcher<S> {
                 inputs,
             } => {
                 let registry = Arc::clone(&self.registry);
+                let store = Arc::clone(&self.store);
+                let log_run = run.clone();
                 self.spawn_result(run, async move {
                     let Some(active) = registry.flow(&flow) else {
                         return Event::FlowFinished {
@@ -55,6 +54,20 @@ impl<S: Store> Dispatcher<S> {
                     };
                     let invocation = active.flow.run(&inputs).await;
                     log_invocation(&flow, active.version, &invocation.log);
+                    if !invocation.log.is_empty() {
+                        let log = StepLog {
+                            run: log_run,
+                            step: step.clone(),
+                            attempt,
+                            flow_version: active.version,
+                            recorded_at: jiff::Timestamp::now(),
+                            lines: invocation.log.iter().map(log_line).collect(),
+                        };
+                        // The log is the operator's; losing it must not lose the result.
+                        if let Err(error) = store.put_step_log(log).await {
+                            tracing::error!(%error, "cannot store the log of step {}", step.step);
+                        }
+                    }
                     Event::FlowFinished {
                         step,
                         attempt,
@@ -150,20 +163,6 @@ impl<S: Store> Dispatcher<S> {
             send(&commands, run, event).await;
         });
     }
-
-    /// Queues results again after a failed commit.
-    pub(crate) fn redeliver(&self, results: Vec<(RunId, Event)>) {
-        if results.is_empty() {
-            return;
-        }
-        let commands = self.commands.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(REDELIVERY_DELAY).await;
-            for (run, event) in results {
-                send(&commands, run, event).await;
-            }
-        });
-    }
 }
 
 /// Why `assignee` cannot take work, if it cannot.
@@ -227,6 +226,21 @@ pub(crate) fn failure(failure: HostFailure) -> FlowFailure {
         kind,
         message: failure.to_string(),
     }
+}
+
+/// A host log line as stored with the step.
+fn log_line(line: &LogLine) -> StepLogLine {
+    let stream = match line.stream {
+        LogStream::Stdout => "stdout".to_owned(),
+        LogStream::Stderr => "stderr".to_owned(),
+        LogStream::Host => "host".to_owned(),
+        LogStream::Log(level) => format!("{level:?}").to_lowercase(),
+    };
+    let mut message = line.message.clone();
+    for (key, value) in &line.fields {
+        message.push_str(&format!(" {key}={value}"));
+    }
+    StepLogLine { stream, message }
 }
 
 fn log_invocation(flow: &str, version: u32, log: &[stagecraft_host::LogLine]) {

@@ -15,7 +15,7 @@ use stagecraft_core::{Actor, Event, Limits, Orchestration};
 use stagecraft_host::{FieldError, Flow, FlowHost, FlowKind, Form, HostConfig, Submission};
 use stagecraft_store::{
     FlowRecord, Group, NewFlow, NewOrchestration, OrchestrationRecord, Queue, RunFilter,
-    RunSummary, SqliteConfig, SqliteStore, Store, User, WorkItemFilter, WorkItemRecord,
+    RunSummary, SqliteConfig, SqliteStore, StepLog, Store, User, WorkItemFilter, WorkItemRecord,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -366,6 +366,11 @@ impl<S: Store> Engine<S> {
             .await?
             .map(Arc::new)
             .ok_or_else(|| EngineError::NotFound(format!("run {id}")))
+    }
+
+    /// What each step's flow printed and logged, per attempt.
+    pub async fn step_logs(&self, run: &RunId) -> Result<Vec<StepLog>, EngineError> {
+        Ok(self.inner.store.step_logs(run).await?)
     }
 
     /// Runs by status and orchestration, newest first.

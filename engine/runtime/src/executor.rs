@@ -2,10 +2,16 @@
 //!
 //! Commands queue on a channel. The loop takes every queued command at once,
 //! applies each to the pure state machine (chaining commands on the same run
-//! within the batch), writes all the new states in one group commit, and
-//! only then answers callers and performs the resulting actions. So a
-//! transition is never acknowledged or acted on before it is durable, and a
-//! busy engine pays one fsync for many transitions.
+//! within and across batches), and hands the new states to the store as one
+//! group commit. It does not wait for that commit to apply the next batch:
+//! up to [`MAX_IN_FLIGHT`] commits are pending at once, finished in order.
+//! Callers are answered and actions performed only when their batch's
+//! commit is durable, so nothing is acknowledged or acted on before it is on
+//! disk.
+//!
+//! If a commit fails, the in-memory states built on it are not durable: the
+//! executor reloads every unfinished run from the store and re-derives its
+//! in-flight work, exactly as after a crash.
 
 use crate::clock::Clock;
 use crate::dispatch::Dispatcher;
@@ -14,13 +20,19 @@ use crate::registry::Registry;
 use crate::watch::Watchers;
 use stagecraft_core::run::{Run, RunId, RunStatus};
 use stagecraft_core::{Action, Event, Plan, Transition};
-use stagecraft_store::{Store, StoreError};
-use std::collections::HashMap;
+use stagecraft_store::{Store, StoreError, StoreResult};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 /// Commands taken per batch, at most.
 const MAX_BATCH: usize = 1024;
+/// Commits pending at once; the loop stops taking commands beyond that.
+const MAX_IN_FLIGHT: usize = 4;
+/// Wait between attempts to reload state from a failing store.
+const RELOAD_RETRY: Duration = Duration::from_millis(500);
 
 /// Reply channel of a command.
 pub(crate) type Reply = oneshot::Sender<Result<Arc<Run>, EngineError>>;
@@ -56,29 +68,54 @@ pub(crate) struct Executor<S> {
     pub(crate) dispatcher: Dispatcher<S>,
     pub(crate) updates: broadcast::Sender<RunUpdate>,
     pub(crate) watchers: Arc<Watchers>,
-    /// Unfinished runs, as last committed.
+    /// Unfinished runs, including states whose commit is still pending.
     pub(crate) runs: HashMap<RunId, Arc<Run>>,
 }
 
-/// One command's effect within a batch, waiting for the commit.
+/// One command's effect, waiting for its batch's commit.
 struct Applied {
     reply: Option<Reply>,
     /// The run's state right after this command.
     state: Arc<Run>,
     actions: Vec<Action>,
-    /// An action's result, kept to be applied again if the commit fails.
-    retry: Option<(RunId, Event)>,
+}
+
+/// A batch whose commit is under way.
+struct Pending {
+    commit: JoinHandle<StoreResult<()>>,
+    applied: Vec<Applied>,
+    states: Vec<Arc<Run>>,
 }
 
 impl<S: Store> Executor<S> {
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while commands.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.process(&mut batch).await;
+        let mut in_flight: VecDeque<Pending> = VecDeque::new();
+        loop {
+            tokio::select! {
+                biased;
+                result = oldest(&mut in_flight), if !in_flight.is_empty() => {
+                    if let Some(pending) = in_flight.pop_front() {
+                        self.finish(pending, result, &mut in_flight).await;
+                    }
+                }
+                taken = commands.recv_many(&mut batch, MAX_BATCH), if in_flight.len() < MAX_IN_FLIGHT => {
+                    if taken == 0 {
+                        break;
+                    }
+                    in_flight.extend(self.process(&mut batch));
+                }
+            }
+        }
+        // Shutting down: let what is pending become durable and answered.
+        while let Some(mut pending) = in_flight.pop_front() {
+            let result = join(&mut pending.commit).await;
+            self.finish(pending, result, &mut in_flight).await;
         }
     }
 
-    async fn process(&mut self, batch: &mut Vec<Command>) {
+    /// Applies a batch and starts its commit.
+    fn process(&mut self, batch: &mut Vec<Command>) -> Option<Pending> {
         let mut staged: HashMap<RunId, Arc<Run>> = HashMap::new();
         let mut applied = Vec::with_capacity(batch.len());
         for command in batch.drain(..) {
@@ -87,30 +124,56 @@ impl<S: Store> Executor<S> {
             }
         }
         if staged.is_empty() {
-            return;
+            return None;
         }
-        let runs: Vec<Arc<Run>> = staged.values().cloned().collect();
-        if let Err(error) = self.store.commit_runs(runs).await {
-            self.commit_failed(&error, applied);
-            return;
-        }
-        self.watchers.notify(staged.values());
-        for (id, run) in staged {
-            // Subscribers may have gone; that is fine.
-            let _ = self.updates.send(RunUpdate {
-                run: Arc::clone(&run),
-            });
-            if finished(run.status) {
-                self.runs.remove(&id);
+        let states: Vec<Arc<Run>> = staged.into_values().collect();
+        for state in &states {
+            if finished(state.status) {
+                self.runs.remove(&state.id);
             } else {
-                self.runs.insert(id, run);
+                self.runs.insert(state.id.clone(), Arc::clone(state));
             }
+        }
+        let store = Arc::clone(&self.store);
+        let to_write = states.clone();
+        Some(Pending {
+            commit: tokio::spawn(async move { store.commit_runs(to_write).await }),
+            applied,
+            states,
+        })
+    }
+
+    /// Answers and acts on a batch whose commit finished.
+    async fn finish(
+        &mut self,
+        pending: Pending,
+        result: StoreResult<()>,
+        in_flight: &mut VecDeque<Pending>,
+    ) {
+        let Pending {
+            applied, states, ..
+        } = pending;
+        if let Err(error) = result {
+            tracing::error!(%error, "commit failed; reloading state from the store");
+            for Applied { reply, .. } in applied {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(EngineError::Store(StoreError::Backend(
+                        error.to_string(),
+                    ))));
+                }
+            }
+            self.reload(in_flight).await;
+            return;
+        }
+        self.watchers.notify(states.iter());
+        for state in states {
+            // Subscribers may have gone; that is fine.
+            let _ = self.updates.send(RunUpdate { run: state });
         }
         for Applied {
             reply,
             state,
             actions,
-            ..
         } in applied
         {
             self.dispatcher.perform(&state, actions);
@@ -120,10 +183,47 @@ impl<S: Store> Executor<S> {
         }
     }
 
-    /// Applies one command on top of this batch's staged states.
+    /// Replaces the in-memory states with the durable ones and performs
+    /// their in-flight work again. Commits still pending are finished first:
+    /// their states may or may not have become durable.
+    async fn reload(&mut self, in_flight: &mut VecDeque<Pending>) {
+        while let Some(mut pending) = in_flight.pop_front() {
+            let result = join(&mut pending.commit).await;
+            for Applied { reply, state, .. } in pending.applied {
+                if let Some(reply) = reply {
+                    let answer = match &result {
+                        Ok(()) => Ok(state),
+                        Err(error) => {
+                            Err(EngineError::Store(StoreError::Backend(error.to_string())))
+                        }
+                    };
+                    let _ = reply.send(answer);
+                }
+            }
+        }
+        let runs = loop {
+            match self.store.unfinished_runs().await {
+                Ok(runs) => break runs,
+                Err(error) => {
+                    tracing::error!(%error, "cannot reload runs; retrying");
+                    tokio::time::sleep(RELOAD_RETRY).await;
+                }
+            }
+        };
+        self.runs.clear();
+        for run in runs {
+            let run = Arc::new(run);
+            if let Some(plan) = self.registry.plan(&run.orchestration, run.version) {
+                let actions = stagecraft_core::outstanding_actions(&run, &plan);
+                self.dispatcher.perform(&run, actions);
+            }
+            self.runs.insert(run.id.clone(), run);
+        }
+    }
+
+    /// Applies one command on top of the latest states.
     fn apply(&self, command: Command, staged: &mut HashMap<RunId, Arc<Run>>) -> Option<Applied> {
         let now = self.clock.now();
-        let mut retry = None;
         let (run_id, reply, transition) = match command {
             Command::Start {
                 plan,
@@ -135,9 +235,6 @@ impl<S: Store> Executor<S> {
                 (id, Some(reply), transition.map_err(EngineError::from))
             }
             Command::Event { run, event, reply } => {
-                if reply.is_none() {
-                    retry = Some((run.clone(), event.clone()));
-                }
                 let transition = match staged.get(&run).or_else(|| self.runs.get(&run)) {
                     None => Err(EngineError::NotFound(format!("unfinished run {run}"))),
                     Some(state) => match self.registry.plan(&state.orchestration, state.version) {
@@ -160,7 +257,6 @@ impl<S: Store> Executor<S> {
                     reply,
                     state,
                     actions,
-                    retry,
                 })
             }
             Err(error) => {
@@ -174,21 +270,22 @@ impl<S: Store> Executor<S> {
             }
         }
     }
+}
 
-    /// The batch did not become durable: nothing happened. Callers get the
-    /// error; results of actions are queued again, so none is lost.
-    fn commit_failed(&mut self, error: &StoreError, applied: Vec<Applied>) {
-        tracing::error!(%error, "commit failed; the batch is not applied");
-        let mut results = Vec::new();
-        for Applied { reply, retry, .. } in applied {
-            if let Some(reply) = reply {
-                let _ = reply.send(Err(EngineError::Store(StoreError::Backend(
-                    error.to_string(),
-                ))));
-            }
-            results.extend(retry);
-        }
-        self.dispatcher.redeliver(results);
+/// Waits for the oldest pending commit.
+async fn oldest(in_flight: &mut VecDeque<Pending>) -> StoreResult<()> {
+    match in_flight.front_mut() {
+        Some(pending) => join(&mut pending.commit).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn join(commit: &mut JoinHandle<StoreResult<()>>) -> StoreResult<()> {
+    match commit.await {
+        Ok(result) => result,
+        Err(error) => Err(StoreError::Backend(format!(
+            "the commit task failed: {error}"
+        ))),
     }
 }
 

@@ -18,7 +18,7 @@ mod sqlite;
 pub use error::{StoreError, StoreResult};
 pub use records::{
     FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, User, UserStatus, WorkItemFilter, WorkItemRecord,
+    RunFilter, RunSummary, StepLog, StepLogLine, User, UserStatus, WorkItemFilter, WorkItemRecord,
 };
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
@@ -60,6 +60,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &WorkItemId,
     ) -> impl Future<Output = StoreResult<Option<WorkItemRecord>>> + Send;
+
+    /// Stores the log of one flow invocation of a step (replacing the log of
+    /// the same attempt, which a re-execution after a crash produces).
+    fn put_step_log(&self, log: StepLog) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// A run's step logs, oldest first.
+    fn step_logs(&self, run: &RunId) -> impl Future<Output = StoreResult<Vec<StepLog>>> + Send;
 
     // ---- flows -------------------------------------------------------------
 

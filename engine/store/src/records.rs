@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use stagecraft_core::FlowKind;
-use stagecraft_core::run::{Principal, RunId, RunStatus, WorkItem};
+use stagecraft_core::run::{Principal, RunId, RunStatus, StepKey, WorkItem};
 
 /// A flow version to store.
 #[derive(Debug, Clone)]
@@ -173,4 +173,32 @@ pub struct Memberships {
     pub groups: Vec<String>,
     /// Queue ids.
     pub queues: Vec<String>,
+}
+
+/// What one flow invocation of a step printed and logged (SPEC §6: a flow's
+/// stdout and stderr go to its step's log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepLog {
+    /// The run.
+    pub run: RunId,
+    /// The step run.
+    pub step: StepKey,
+    /// The attempt (restarts on resume count up).
+    pub attempt: u32,
+    /// The flow version that ran.
+    pub flow_version: u32,
+    /// When the invocation finished.
+    pub recorded_at: Timestamp,
+    /// The lines, in order.
+    pub lines: Vec<StepLogLine>,
+}
+
+/// One line of a step log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepLogLine {
+    /// `stdout`, `stderr`, `host`, or the level of a structured record
+    /// (`info`, `warn`...).
+    pub stream: String,
+    /// The text.
+    pub message: String,
 }

@@ -19,6 +19,7 @@ mod directory;
 mod readers;
 mod runs;
 mod schema;
+mod step_logs;
 mod work_items;
 mod writer;
 
@@ -32,7 +33,8 @@ use stagecraft_core::run::{Run, RunId, WorkItemId};
 
 use crate::{
     FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, Store, StoreError, StoreResult, User, WorkItemFilter, WorkItemRecord,
+    RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, User, WorkItemFilter,
+    WorkItemRecord,
 };
 use readers::Readers;
 use writer::Writer;
@@ -188,6 +190,15 @@ impl Store for SqliteStore {
             .collect::<StoreResult<Vec<_>>>()?;
         drop(runs);
         self.inner.writer.commit(encoded).await
+    }
+
+    async fn put_step_log(&self, log: StepLog) -> StoreResult<()> {
+        self.write(move |tx| step_logs::put(tx, &log)).await
+    }
+
+    async fn step_logs(&self, run: &RunId) -> StoreResult<Vec<StepLog>> {
+        let run = run.clone();
+        self.read(move |conn| step_logs::list(conn, &run)).await
     }
 
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {

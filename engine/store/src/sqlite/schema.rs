@@ -12,7 +12,10 @@ use crate::{StoreError, StoreResult};
 /// The schema migrations, applied in order; the schema version (SQLite's
 /// `user_version`) is the number applied. Never edit one that shipped: add
 /// the next.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema/001_initial.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("schema/001_initial.sql")),
+    M::up(include_str!("schema/002_step_logs.sql")),
+];
 
 /// `PRAGMA application_id` of a Stagecraft store ("STGC"), set by migration 1.
 const APPLICATION_ID: i64 = 0x5354_4743;

@@ -244,3 +244,38 @@ async fn a_state_that_does_not_decode_is_reported_as_corrupt() {
         2
     );
 }
+
+/// A step's log is kept per attempt; a re-executed attempt replaces it.
+#[tokio::test]
+async fn step_logs_are_kept_per_attempt_and_replaced_on_reexecution() {
+    use stagecraft_core::run::StepKey;
+    use stagecraft_store::{StepLog, StepLogLine};
+
+    let test = TestStore::new();
+    let loan = Loan::waiting_for_review("run-1");
+    test.store.commit_runs(vec![loan.shared()]).await.unwrap();
+    let run = loan.run;
+    let log = |attempt: u32, message: &str| StepLog {
+        run: run.id.clone(),
+        step: StepKey {
+            stage: "intake".into(),
+            stage_run: 0,
+            step: "score".into(),
+        },
+        attempt,
+        flow_version: attempt,
+        recorded_at: t(i64::from(attempt)),
+        lines: vec![StepLogLine {
+            stream: "stdout".into(),
+            message: message.into(),
+        }],
+    };
+    test.store.put_step_log(log(1, "first try")).await.unwrap();
+    test.store
+        .put_step_log(log(1, "first try, again"))
+        .await
+        .unwrap();
+    test.store.put_step_log(log(2, "second try")).await.unwrap();
+    let logs = test.store.step_logs(&run.id).await.unwrap();
+    assert_eq!(logs, vec![log(1, "first try, again"), log(2, "second try")]);
+}
