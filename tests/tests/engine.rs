@@ -66,6 +66,18 @@ fn application(applicant: &str, income: u64) -> Value {
     json!({"applicant": applicant, "income": income, "debt": 10000, "amount": 20000})
 }
 
+/// Starts a loan application and waits until it settles or waits for a person.
+async fn apply_for_loan(engine: &Engine, applicant: &str, income: u64) -> std::sync::Arc<Run> {
+    let run = engine
+        .start_run("loan_approval", application(applicant, income))
+        .await
+        .expect("the run starts");
+    engine
+        .wait_for(&run.id, waiting)
+        .await
+        .expect("the run settles")
+}
+
 fn waiting(run: &Run) -> bool {
     run.status != RunStatus::InProgress
         || run
@@ -83,11 +95,7 @@ fn step<'r>(run: &'r Run, stage: &str, step: &str) -> &'r stagecraft_core::run::
 #[tokio::test]
 async fn a_low_risk_loan_completes_without_a_person() {
     let (engine, _dir) = loan_engine().await;
-    let run = engine
-        .start_run("loan_approval", application("grace", 200_000))
-        .await
-        .unwrap();
-    let run = engine.wait_until_settled(&run.id).await.unwrap();
+    let run = apply_for_loan(&engine, "grace", 200_000).await;
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
     assert_eq!(step(&run, "booking", "book").status, StepStatus::Completed);
     assert_eq!(
@@ -102,11 +110,8 @@ async fn a_low_risk_loan_completes_without_a_person() {
 #[tokio::test]
 async fn c_resume_swap_trap_hot_swap_resume_completes() {
     let (engine, _dir) = loan_engine().await;
-    let run = engine
-        .start_run("loan_approval", application("zero", 0))
-        .await
-        .unwrap();
-    let failed = engine.wait_until_settled(&run.id).await.unwrap();
+    let failed = apply_for_loan(&engine, "zero", 0).await;
+    let run = &failed;
     assert_eq!(failed.status, RunStatus::Error);
     let error = failed.error.as_ref().unwrap();
     assert!(error.recoverable(), "{error:?}");
@@ -165,11 +170,7 @@ async fn c_resume_swap_trap_hot_swap_resume_completes() {
 #[tokio::test]
 async fn c_step_interactive_only_members_complete_work_items() {
     let (engine, _dir) = loan_engine().await;
-    let run = engine
-        .start_run("loan_approval", application("linus", 30_000))
-        .await
-        .unwrap();
-    engine.wait_for(&run.id, waiting).await.unwrap();
+    let run = apply_for_loan(&engine, "linus", 30_000).await;
     assert!(engine.work_items_for("bob").await.unwrap().is_empty());
     let items = engine.work_items_for("ada").await.unwrap();
     let item = &items[0].item.id;
@@ -228,10 +229,8 @@ async fn c_err_recoverable_frozen_assignee_then_resume() {
         .deploy_orchestration(serde_json::from_str(&definition).unwrap(), "admin")
         .await
         .unwrap();
-    let run = engine
-        .start_run("loan_approval", application("linus", 30_000))
-        .await
-        .unwrap();
+    // The work item exists first; the assignee check then fails the run.
+    let run = apply_for_loan(&engine, "linus", 30_000).await;
     let failed = engine.wait_until_settled(&run.id).await.unwrap();
     assert_eq!(failed.status, RunStatus::Error);
     assert!(failed.error.as_ref().unwrap().recoverable());
@@ -265,20 +264,15 @@ async fn c_err_fatal_unresolvable_assignee_and_external_action() {
         .deploy_orchestration(serde_json::from_str(&definition).unwrap(), "admin")
         .await
         .unwrap();
-    let run = engine
-        .start_run("loan_approval", application("linus", 30_000))
-        .await
-        .unwrap();
+    // The work item exists first; the assignee check then fails the run.
+    let run = apply_for_loan(&engine, "linus", 30_000).await;
     let failed = engine.wait_until_settled(&run.id).await.unwrap();
     assert_eq!(failed.status, RunStatus::Error);
     let refused = engine.resume(&run.id, "operator").await.unwrap_err();
     assert!(matches!(refused, EngineError::Refused(_)), "{refused}");
 
-    let run = engine
-        .start_run("loan_approval", application("mallory", 500_000))
-        .await
-        .unwrap();
-    let failed = engine.wait_until_settled(&run.id).await.unwrap();
+    let failed = apply_for_loan(&engine, "mallory", 500_000).await;
+    let run = &failed;
     assert_eq!(failed.status, RunStatus::Error);
     assert!(
         failed
@@ -296,11 +290,7 @@ async fn c_err_fatal_unresolvable_assignee_and_external_action() {
 #[tokio::test]
 async fn c_version_pin_runs_keep_their_orchestration_version() {
     let (engine, _dir) = loan_engine().await;
-    let first = engine
-        .start_run("loan_approval", application("linus", 30_000))
-        .await
-        .unwrap();
-    engine.wait_for(&first.id, waiting).await.unwrap();
+    let first = apply_for_loan(&engine, "linus", 30_000).await;
     let v2 = engine
         .deploy_orchestration(
             serde_json::from_str(&LOAN.replace("Underwriter review", "Second look")).unwrap(),
@@ -378,11 +368,7 @@ async fn an_older_flow_version_can_be_activated_again() {
         .await
         .unwrap();
     assert!(record.active);
-    let run = engine
-        .start_run("loan_approval", application("zero", 0))
-        .await
-        .unwrap();
-    let run = engine.wait_until_settled(&run.id).await.unwrap();
+    let run = apply_for_loan(&engine, "zero", 0).await;
     assert_eq!(run.status, RunStatus::Error, "v1 traps again");
     let flows = engine.flows().await.unwrap();
     let active: Vec<_> = flows
@@ -397,11 +383,7 @@ async fn an_older_flow_version_can_be_activated_again() {
 #[tokio::test]
 async fn a_restarted_engine_picks_up_where_it_stopped() {
     let (engine, dir) = loan_engine().await;
-    let run = engine
-        .start_run("loan_approval", application("linus", 30_000))
-        .await
-        .unwrap();
-    engine.wait_for(&run.id, waiting).await.unwrap();
+    let run = apply_for_loan(&engine, "linus", 30_000).await;
     engine.shutdown().await;
 
     let engine = open(&dir).await;

@@ -6,7 +6,7 @@ use crate::config::EngineConfig;
 use crate::dispatch::{Dispatcher, failure};
 use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate};
-use crate::registry::{ActiveFlow, Registry, core_kind};
+use crate::registry::{ActiveFlow, Registry, core_kind, host_kind};
 use crate::watch::Watchers;
 use jiff::Timestamp;
 use serde_json::Value;
@@ -707,12 +707,4 @@ async fn load_orchestrations(
         }
     }
     Ok(())
-}
-
-fn host_kind(kind: stagecraft_core::FlowKind) -> FlowKind {
-    match kind {
-        stagecraft_core::FlowKind::Autolaunched => FlowKind::Autolaunched,
-        stagecraft_core::FlowKind::Evaluation => FlowKind::Evaluation,
-        stagecraft_core::FlowKind::Screen => FlowKind::Screen,
-    }
 }

@@ -80,6 +80,15 @@ pub(crate) fn core_kind(kind: FlowKind) -> stagecraft_core::FlowKind {
     }
 }
 
+/// The core's kind as the host names it.
+pub(crate) fn host_kind(kind: stagecraft_core::FlowKind) -> FlowKind {
+    match kind {
+        stagecraft_core::FlowKind::Autolaunched => FlowKind::Autolaunched,
+        stagecraft_core::FlowKind::Evaluation => FlowKind::Evaluation,
+        stagecraft_core::FlowKind::Screen => FlowKind::Screen,
+    }
+}
+
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
