@@ -90,3 +90,34 @@ async fn c_deploy_reject_leaves_the_host_intact() {
     let invocation = flow.evaluate(&serde_json::json!({"risk": 10})).await;
     assert_eq!(invocation.outcome, Ok(true));
 }
+
+/// The compile cache works from a relative directory, and a second host
+/// loads from it what the first compiled.
+#[test]
+fn a_relative_cache_directory_is_accepted() {
+    use stagecraft_host::{FlowHost, HostConfig};
+    let dir = tempfile::tempdir_in(".").unwrap();
+    let relative = std::path::Path::new(dir.path().file_name().unwrap()).join("compiled");
+    assert!(relative.is_relative());
+    let config = || HostConfig {
+        cache_dir: Some(relative.clone()),
+        max_concurrent_invocations: 1,
+        ..HostConfig::default()
+    };
+    let first = FlowHost::new(config()).unwrap();
+    first
+        .load(FlowKind::Evaluation, &bytes(CREDIT_CHECK))
+        .unwrap();
+    assert!(
+        dir.path()
+            .join("compiled")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_some()
+    );
+    let second = FlowHost::new(config()).unwrap();
+    second
+        .load(FlowKind::Evaluation, &bytes(CREDIT_CHECK))
+        .unwrap();
+}

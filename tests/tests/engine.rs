@@ -396,3 +396,25 @@ async fn a_restarted_engine_picks_up_where_it_stopped() {
     let run = engine.wait_until_settled(&run.id).await.unwrap();
     assert_eq!(run.status, RunStatus::Completed);
 }
+
+/// C-CANCEL through the engine: a finished run refuses manual actions (a
+/// conflict with its state), an unknown run is not found.
+#[tokio::test]
+async fn c_cancel_finished_runs_refuse_manual_actions() {
+    let (engine, _dir) = loan_engine().await;
+    let run = apply_for_loan(&engine, "grace", 200_000).await;
+    let run = engine.wait_until_settled(&run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    for refused in [
+        engine.cancel(&run.id, "operator").await,
+        engine.suspend(&run.id, "operator").await,
+        engine.resume(&run.id, "operator").await,
+        engine.publish_event(&run.id, "poke").await,
+    ] {
+        let error = refused.unwrap_err();
+        assert!(matches!(error, EngineError::Refused(_)), "{error}");
+    }
+    let unknown = stagecraft_core::run::RunId("no-such-run".into());
+    let error = engine.cancel(&unknown, "operator").await.unwrap_err();
+    assert!(matches!(error, EngineError::NotFound(_)), "{error}");
+}

@@ -71,6 +71,10 @@ impl FlowHost {
         let mut config = Config::new();
         config.wasm_component_model(true).consume_fuel(true);
         if let Some(dir) = cache_dir {
+            // wasmtime wants an absolute cache directory; callers may give a relative one.
+            let dir = std::path::absolute(&dir).map_err(|e| {
+                HostError::Config(format!("cache directory {}: {e}", dir.display()))
+            })?;
             let mut cache = CacheConfig::new();
             cache.with_directory(dir);
             config.cache(Some(Cache::new(cache).map_err(engine_error)?));

@@ -603,13 +603,27 @@ impl<S: Store> Engine<S> {
     }
 
     async fn event(&self, run: &RunId, event: Event) -> Result<Arc<Run>, EngineError> {
-        let run = run.clone();
-        self.request(|reply| Command::Event {
-            run,
-            event,
-            reply: Some(reply),
-        })
-        .await
+        let id = run.clone();
+        let result = self
+            .request(|reply| Command::Event {
+                run: id,
+                event,
+                reply: Some(reply),
+            })
+            .await;
+        // The executor only holds unfinished runs; a finished one exists but
+        // takes no more events.
+        match result {
+            Err(EngineError::NotFound(missing)) => match self.inner.store.run(run).await? {
+                Some(finished) => Err(EngineError::Refused(
+                    stagecraft_core::EventError::RunFinished {
+                        status: finished.status,
+                    },
+                )),
+                None => Err(EngineError::NotFound(missing)),
+            },
+            other => other,
+        }
     }
 
     async fn request(

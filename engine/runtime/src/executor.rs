@@ -236,7 +236,7 @@ impl<S: Store> Executor<S> {
             }
             Command::Event { run, event, reply } => {
                 let transition = match staged.get(&run).or_else(|| self.runs.get(&run)) {
-                    None => Err(EngineError::NotFound(format!("unfinished run {run}"))),
+                    None => Err(EngineError::NotFound(format!("run {run}"))),
                     Some(state) => match self.registry.plan(&state.orchestration, state.version) {
                         None => Err(EngineError::NotFound(format!(
                             "orchestration {} v{}",

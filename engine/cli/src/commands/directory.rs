@@ -1,0 +1,102 @@
+//! `stagecraft user|group|queue|whoami ...`
+
+use crate::cli::{MembersCommand, UserCommand};
+use crate::client::Client;
+use crate::output::{Output, cell};
+use anyhow::Result;
+use serde_json::json;
+
+/// Runs a user command.
+pub async fn user(client: &Client, out: Output, command: UserCommand) -> Result<()> {
+    match command {
+        UserCommand::List => out.table(
+            &client.get(&["users"], &[]).await?,
+            &[("id", "/id"), ("name", "/name"), ("status", "/status")],
+        ),
+        UserCommand::Put { id, name, status } => {
+            let user = client
+                .put(&["users", &id], &json!({ "name": name, "status": status }))
+                .await?;
+            out.print(&user, |_| println!("user {id} saved"));
+        }
+        UserCommand::Token { id } => {
+            let issued = client.post(&["users", &id, "tokens"], &json!(null)).await?;
+            out.print(&issued, |issued| {
+                println!("token for {id} (shown once; keep it secret):");
+                println!("{}", cell(&issued["token"]));
+            });
+        }
+        UserCommand::Revoke { id } => {
+            let revoked = client.delete(&["users", &id, "tokens"]).await?;
+            out.print(&revoked, |revoked| {
+                println!("revoked {} token(s) of {id}", revoked["revoked"]);
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs a group or queue command; `kind` is `groups` or `queues`.
+pub async fn members(
+    client: &Client,
+    out: Output,
+    kind: &str,
+    command: MembersCommand,
+) -> Result<()> {
+    match command {
+        MembersCommand::List => {
+            let list = client.get(&[kind], &[]).await?;
+            out.print(&list, |list| {
+                let rows: Vec<_> = list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|entry| {
+                        let members: Vec<String> = entry["members"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(cell)
+                            .collect();
+                        json!({ "id": entry["id"], "name": entry["name"], "members": members.join(", ") })
+                    })
+                    .collect();
+                if rows.is_empty() {
+                    println!("(none)");
+                } else {
+                    println!(
+                        "{}",
+                        crate::output::table(
+                            &rows,
+                            &[("id", "/id"), ("name", "/name"), ("members", "/members")]
+                        )
+                    );
+                }
+            });
+        }
+        MembersCommand::Put { id, name, members } => {
+            let saved = client
+                .put(&[kind, &id], &json!({ "name": name, "members": members }))
+                .await?;
+            out.print(&saved, |_| {
+                println!("{} {id} saved", kind.trim_end_matches('s'))
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Prints who the token belongs to.
+pub async fn whoami(client: &Client, out: Output) -> Result<()> {
+    let me = client.get(&["me"], &[]).await?;
+    out.print(&me, |me| match me["role"].as_str() {
+        Some("admin") => println!("admin"),
+        _ => println!(
+            "{} (groups: {}; queues: {})",
+            cell(&me["user"]),
+            me["groups"],
+            me["queues"]
+        ),
+    });
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! `stagecraft run ...`
+
+use super::json_object;
+use crate::cli::RunCommand;
+use crate::client::Client;
+use crate::output::{Output, cell, table};
+use anyhow::Result;
+use serde_json::{Value, json};
+
+/// Runs a run command.
+pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()> {
+    match command {
+        RunCommand::Start {
+            orchestration,
+            inputs,
+        } => {
+            let inputs = json_object("--inputs", &inputs)?;
+            let run = client
+                .post(
+                    &["runs"],
+                    &json!({ "orchestration": orchestration, "inputs": inputs }),
+                )
+                .await?;
+            out.print(&run, |run| {
+                println!("started run {}", cell(&run["id"]));
+            });
+        }
+        RunCommand::List {
+            status,
+            orchestration,
+            limit,
+        } => {
+            let mut query = Vec::new();
+            query.extend(status.map(|status| ("status", status)));
+            query.extend(orchestration.map(|name| ("orchestration", name)));
+            query.extend(limit.map(|limit| ("limit", limit.to_string())));
+            out.table(
+                &client.get(&["runs"], &query).await?,
+                &[
+                    ("id", "/id"),
+                    ("orchestration", "/orchestration"),
+                    ("version", "/version"),
+                    ("status", "/status"),
+                    ("started at", "/started_at"),
+                    ("updated at", "/updated_at"),
+                ],
+            );
+        }
+        RunCommand::Show { id } => {
+            let run = client.get(&["runs", &id], &[]).await?;
+            out.print(&run, show);
+        }
+        RunCommand::History { id } => {
+            let history = client.get(&["runs", &id, "history"], &[]).await?;
+            out.print(&history, |history| {
+                let rows: Vec<Value> = history
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|milestone| {
+                        json!({
+                            "at": milestone["at"],
+                            "record": record(&milestone["record"]),
+                            "kind": milestone["kind"],
+                            "actor": milestone["actor"],
+                        })
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    table(
+                        &rows,
+                        &[
+                            ("at", "/at"),
+                            ("record", "/record"),
+                            ("milestone", "/kind"),
+                            ("actor", "/actor")
+                        ]
+                    )
+                );
+            });
+        }
+        RunCommand::Suspend { id } => control(client, out, &id, "suspend").await?,
+        RunCommand::Resume { id } => control(client, out, &id, "resume").await?,
+        RunCommand::Cancel { id } => control(client, out, &id, "cancel").await?,
+        RunCommand::Publish { id, event } => {
+            let run = client
+                .post(&["runs", &id, "events"], &json!({ "name": event }))
+                .await?;
+            out.print(&run, |run| {
+                println!("published {event}; run {id} is {}", cell(&run["status"]));
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn control(client: &Client, out: Output, id: &str, action: &str) -> Result<()> {
+    let run = client.post(&["runs", id, action], &Value::Null).await?;
+    out.print(&run, |run| {
+        println!("run {id} is {}", cell(&run["status"]));
+    });
+    Ok(())
+}
+
+/// Prints a run for people: status, error, then its stages and steps.
+pub fn show(run: &Value) {
+    println!(
+        "run {}  {} v{}  {}",
+        cell(&run["id"]),
+        cell(&run["orchestration"]),
+        run["version"],
+        cell(&run["status"])
+    );
+    println!("inputs: {}", run["inputs"]);
+    if let Some(error) = run["error"].as_object() {
+        println!(
+            "error in stage {} ({}): {}",
+            cell(&error["stage"].clone()),
+            cell(&error["kind"].clone()),
+            cell(&error["message"].clone()).lines().next().unwrap_or("")
+        );
+    }
+    let mut rows = Vec::new();
+    for stage in run["stages"].as_array().into_iter().flatten() {
+        for step in stage["steps"].as_array().into_iter().flatten() {
+            rows.push(json!({
+                "stage": stage["stage"],
+                "stage_status": stage["status"],
+                "step": step["name"],
+                "step_status": step["status"],
+                "attempt": step["attempt"],
+                "flow_version": step["flow_version"],
+                "outputs": step["outputs"],
+                "error": step["error"].as_str().and_then(|e| e.lines().next()),
+            }));
+        }
+    }
+    if !rows.is_empty() {
+        println!(
+            "{}",
+            table(
+                &rows,
+                &[
+                    ("stage", "/stage"),
+                    ("stage status", "/stage_status"),
+                    ("step", "/step"),
+                    ("step status", "/step_status"),
+                    ("attempt", "/attempt"),
+                    ("flow v", "/flow_version"),
+                    ("outputs", "/outputs"),
+                    ("error", "/error"),
+                ]
+            )
+        );
+    }
+    let items: Vec<&Value> = run["work_items"].as_array().into_iter().flatten().collect();
+    for item in items {
+        println!(
+            "work item {}  {}  {}",
+            cell(&item["id"]),
+            cell(&item["status"]),
+            principal(&item["assignee"])
+        );
+    }
+}
+
+/// `{"group": "x"}` as `group x`.
+pub fn principal(value: &Value) -> String {
+    value
+        .as_object()
+        .and_then(|object| object.iter().next())
+        .map(|(kind, name)| format!("{kind} {}", cell(name)))
+        .unwrap_or_else(|| cell(value))
+}
+
+fn record(value: &Value) -> String {
+    match value {
+        Value::String(run) => run.clone(),
+        Value::Object(object) => match object.iter().next() {
+            Some((kind, fields)) => {
+                let names: Vec<String> = fields
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, name)| cell(name))
+                    .collect();
+                format!("{kind} {}", names.join("."))
+            }
+            None => String::new(),
+        },
+        other => cell(other),
+    }
+}

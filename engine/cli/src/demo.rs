@@ -1,0 +1,240 @@
+//! `stagecraft demo`: the loan story on a fresh server, step by step.
+
+use crate::cli::DemoArgs;
+use crate::client::Client;
+use crate::commands::flow::spinner;
+use crate::server::{self, ServerConfig};
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemStatus};
+use stagecraft_engine::Engine;
+use stagecraft_example_plugins as plugins;
+use std::time::Duration;
+
+const DEFINITION: &str = include_str!("../../../example-plugins/loan_approval.json");
+
+/// How long one run may take to reach its next resting point.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Runs the demo, then serves until SIGTERM or Ctrl-C.
+pub async fn run(args: DemoArgs) -> Result<()> {
+    println!(
+        "Stagecraft demo: a loan orchestration whose risk-score flow traps on a zero income.\n"
+    );
+    println!(
+        "1. The example flows were compiled to wasm32-wasip2 components when this program was built:"
+    );
+    for plugin in plugins::ALL
+        .iter()
+        .filter(|plugin| !matches!(plugin.name, "noop" | "hostile"))
+    {
+        println!("   {:<17} {:<13} {}", plugin.name, plugin.kind, plugin.path);
+    }
+
+    let starting = spinner(format!(
+        "starting the engine in {}",
+        args.data_dir.display()
+    ));
+    let running = server::start(ServerConfig {
+        addr: args.addr,
+        data_dir: args.data_dir.clone(),
+        admin_token: None,
+        example_actions: true,
+    })
+    .await;
+    starting.finish_and_clear();
+    let running = running?;
+    let admin_token = running
+        .generated_admin_token
+        .clone()
+        .context("the demo generates its admin token")?;
+    println!(
+        "2. Server started at {} (data in {}).",
+        running.url,
+        args.data_dir.display()
+    );
+    let admin = Client::new(&running.url, Some(admin_token.clone()))?;
+    let engine = running.engine.clone();
+
+    admin
+        .put(&["users", "ada"], &json!({ "name": "Ada Lovelace" }))
+        .await?;
+    admin
+        .put(
+            &["groups", "underwriters"],
+            &json!({ "name": "Underwriters", "members": ["ada"] }),
+        )
+        .await?;
+    let ada_token = admin
+        .post(&["users", "ada", "tokens"], &Value::Null)
+        .await?["token"]
+        .as_str()
+        .context("a token for ada")?
+        .to_owned();
+    let ada = Client::new(&running.url, Some(ada_token.clone()))?;
+    println!("3. Directory: user ada in group underwriters; ada got her own token.");
+
+    println!("4. Deploying flows (each is validated and compiled by the server):");
+    for (name, kind, path) in [
+        ("risk_score", "autolaunched", plugins::RISK_SCORE),
+        ("credit_check", "evaluation", plugins::CREDIT_CHECK),
+        ("loan_review", "screen", plugins::LOAN_REVIEW),
+    ] {
+        let record = deploy(&admin, name, kind, path).await?;
+        println!("   {name} v{} ({kind})", record["version"]);
+    }
+    let definition: Value = serde_json::from_str(DEFINITION)?;
+    let orchestration = admin.post(&["orchestrations"], &definition).await?;
+    println!(
+        "5. Deployed orchestration loan_approval v{}: scoring → triage → review → booking.",
+        orchestration["version"]
+    );
+
+    println!("6. Three applications:");
+    let applications = [
+        json!({"applicant": "grace", "income": 90000, "debt": 5000, "amount": 20000}),
+        json!({"applicant": "linus", "income": 30000, "debt": 10000, "amount": 20000}),
+        json!({"applicant": "zero", "income": 0, "debt": 1000, "amount": 5000}),
+    ];
+    let mut runs = Vec::new();
+    for inputs in applications {
+        let run = admin
+            .post(
+                &["runs"],
+                &json!({ "orchestration": "loan_approval", "inputs": inputs }),
+            )
+            .await?;
+        runs.push(RunId(run["id"].as_str().context("a run id")?.to_owned()));
+    }
+    for id in &runs {
+        let run = settle(&engine, id).await?;
+        println!("   {}", report(&run));
+    }
+
+    println!("7. ada reviews what waits for the underwriters:");
+    complete_for(&ada, &runs, json!({"decision": "approve"}), "approves").await?;
+
+    let failed = runs.last().context("three runs")?;
+    println!("8. The zero-income run is in Error: risk_score v1 divides by zero and traps.");
+    let fixed = deploy(
+        &admin,
+        "risk_score",
+        "autolaunched",
+        plugins::RISK_SCORE_FIXED,
+    )
+    .await?;
+    println!(
+        "   Hot swap: risk_score v{} deployed — no restart; other runs are untouched.",
+        fixed["version"]
+    );
+    admin
+        .post(&["runs", &failed.0, "resume"], &Value::Null)
+        .await?;
+    println!("   Resumed run {failed}: the scoring step reruns on the fixed version.");
+    let run = settle(&engine, failed).await?;
+    println!("   {}", report(&run));
+    complete_for(
+        &ada,
+        std::slice::from_ref(failed),
+        json!({"decision": "reject", "comment": "no income"}),
+        "rejects",
+    )
+    .await?;
+
+    println!("9. Final statuses:");
+    for id in &runs {
+        let run = wait(&engine, id, |run| run.status != RunStatus::InProgress).await?;
+        println!("   {}", report(&run));
+    }
+
+    println!(
+        "\nThe server keeps running at {} (Ctrl-C to stop).",
+        running.url
+    );
+    println!("  admin token: {admin_token}");
+    println!("  ada's token: {ada_token}");
+    println!("Try:");
+    println!(
+        "  export STAGECRAFT_URL={} STAGECRAFT_TOKEN={admin_token}",
+        running.url
+    );
+    println!("  stagecraft run list");
+    println!("  stagecraft run show {failed}");
+    println!("  stagecraft run history {failed}");
+    println!("  stagecraft flow list");
+    drop(engine);
+    running.until_signal().await
+}
+
+async fn deploy(admin: &Client, name: &str, kind: &str, path: &str) -> Result<Value> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+    let progress = spinner(format!("deploying {name}"));
+    let record = admin
+        .upload(&["flows", name], &[("kind", kind.to_owned())], bytes)
+        .await;
+    progress.finish_and_clear();
+    Ok(record?)
+}
+
+/// Completes, as the user of `client`, the open work items of `runs`.
+async fn complete_for(client: &Client, runs: &[RunId], answers: Value, verb: &str) -> Result<()> {
+    let items = client.get(&["work-items"], &[]).await?;
+    for record in items.as_array().into_iter().flatten() {
+        let run = record["run"].as_str().unwrap_or_default();
+        if !runs.iter().any(|id| id.0 == run) {
+            continue;
+        }
+        let id = record["item"]["id"].as_str().context("a work item id")?;
+        let (run_part, item_part) = id.split_once('/').context("a work item id")?;
+        let shown = client
+            .get(&["work-items", run_part, item_part], &[])
+            .await?;
+        println!(
+            "   ada opens {id}: form \"{}\" — she {verb}.",
+            shown["form"]["title"].as_str().unwrap_or("?")
+        );
+        client
+            .post(
+                &["work-items", run_part, item_part, "complete"],
+                &json!({ "answers": answers }),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Waits until the run rests: settled, or waiting for a person.
+async fn settle(engine: &Engine, id: &RunId) -> Result<std::sync::Arc<Run>> {
+    wait(engine, id, |run| {
+        run.status != RunStatus::InProgress
+            || run
+                .work_items
+                .iter()
+                .any(|item| item.status == WorkItemStatus::Assigned)
+    })
+    .await
+}
+
+async fn wait(
+    engine: &Engine,
+    id: &RunId,
+    condition: impl Fn(&Run) -> bool,
+) -> Result<std::sync::Arc<Run>> {
+    match tokio::time::timeout(PATIENCE, engine.wait_for(id, condition)).await {
+        Ok(run) => Ok(run?),
+        Err(_) => bail!("run {id} did not progress within {PATIENCE:?}"),
+    }
+}
+
+fn report(run: &Run) -> String {
+    let applicant = run.inputs["applicant"].as_str().unwrap_or("?");
+    match (&run.status, &run.error) {
+        (RunStatus::Error, Some(error)) => format!(
+            "{applicant:<6} Error in stage {}: {}",
+            error.stage,
+            error.message.lines().next().unwrap_or("")
+        ),
+        (RunStatus::InProgress, _) => format!("{applicant:<6} waiting for an underwriter"),
+        (status, _) => format!("{applicant:<6} {status:?}"),
+    }
+}

@@ -1,0 +1,79 @@
+//! `stagecraft`: the Stagecraft program. `stagecraft serve` runs the engine
+//! behind an HTTP JSON API with bearer-token auth; the other subcommands
+//! talk to such a server; `stagecraft demo` runs the whole story in one
+//! command. See `engine/cli/README.md`.
+
+mod cli;
+mod client;
+mod commands;
+mod demo;
+mod output;
+mod server;
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => {
+            let running = server::start(server::ServerConfig {
+                addr: args.addr,
+                data_dir: args.data_dir,
+                admin_token: args.admin_token,
+                example_actions: args.example_actions,
+            })
+            .await?;
+            println!("stagecraft listening on {}", running.url);
+            if let Some(token) = &running.generated_admin_token {
+                println!("admin token (generated, shown once): {token}");
+            }
+            running.until_signal().await
+        }
+        Command::Demo(args) => demo::run(args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "stagecraft",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        command => commands::run(cli.global, command).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,287 @@
+//! `stagecraft serve`: the engine behind an HTTP JSON API.
+
+mod auth;
+mod directory;
+mod error;
+mod flows;
+mod orchestrations;
+mod runs;
+mod work_items;
+
+use anyhow::{Context, Result};
+use auth::Tokens;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::{Method, header};
+use axum::response::IntoResponse;
+use axum::routing::{MethodFilter, on};
+use axum::{Router, middleware};
+use error::ApiError;
+use serde_json::{Value, json};
+use stagecraft_engine::{Engine, EngineConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The OpenAPI document of this API, kept in the repository.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Largest flow component accepted, in bytes.
+const MAX_COMPONENT: usize = 64 * 1024 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    engine: Engine,
+    tokens: Arc<Tokens>,
+}
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// Where the store, the compile cache and the token file live.
+    pub data_dir: PathBuf,
+    /// The admin token; `None` generates one.
+    pub admin_token: Option<String>,
+    /// Registers the example external actions (`book_loan`).
+    pub example_actions: bool,
+}
+
+/// A server accepting requests.
+pub struct Running {
+    /// Its base URL, e.g. `http://127.0.0.1:7878`.
+    pub url: String,
+    /// The admin token, when it was generated rather than configured.
+    pub generated_admin_token: Option<String>,
+    /// The engine it serves.
+    pub engine: Engine,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the engine in the data directory and starts serving.
+pub async fn start(config: ServerConfig) -> Result<Running> {
+    let (admin_token, generated) = match config.admin_token {
+        Some(token) if !token.trim().is_empty() => (token, None),
+        _ => {
+            let token = auth::generate("sc_admin_")?;
+            (token.clone(), Some(token))
+        }
+    };
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let tokens = Arc::new(Tokens::open(&config.data_dir, &admin_token)?);
+    let mut builder = Engine::builder(EngineConfig::new(&config.data_dir));
+    if config.example_actions {
+        builder = builder.action("book_loan", |inputs: Value| async move {
+            let applicant = inputs["applicant"].as_str().unwrap_or("unknown");
+            Ok(json!({ "reference": format!("LN-{applicant}") }))
+        });
+    }
+    let engine = builder
+        .open()
+        .await
+        .with_context(|| format!("opening the engine in {}", config.data_dir.display()))?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("listening on {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let app = router(AppState {
+        engine: engine.clone(),
+        tokens,
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    Ok(Running {
+        url: format!("http://{addr}"),
+        generated_admin_token: generated,
+        engine,
+        stop,
+        server,
+    })
+}
+
+impl Running {
+    /// Serves until SIGTERM or Ctrl-C, then finishes the requests in
+    /// flight, stops the engine (committing what was queued) and returns.
+    pub async fn until_signal(self) -> Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = self.stop.send(());
+        self.server.await.context("server task")??;
+        self.engine.shutdown().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Builds the router and the table of its routes at once, so the table
+/// the OpenAPI test checks is the router.
+struct Routes {
+    router: Router<AppState>,
+    table: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone())
+            .unwrap_or_else(|_| unreachable!("only standard methods are routed"));
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push((method, path));
+        self
+    }
+}
+
+/// Every route that needs a token.
+fn routes() -> Routes {
+    use Method as M;
+    Routes {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .add(M::GET, "/me", directory::me)
+    .add(M::GET, "/flows", flows::list)
+    .add(
+        M::POST,
+        "/flows/{name}",
+        flows::deploy.layer(DefaultBodyLimit::max(MAX_COMPONENT)),
+    )
+    .add(M::GET, "/flows/{name}", flows::versions)
+    .add(
+        M::POST,
+        "/flows/{name}/versions/{version}/activate",
+        flows::activate,
+    )
+    .add(M::GET, "/orchestrations", orchestrations::list)
+    .add(M::POST, "/orchestrations", orchestrations::deploy)
+    .add(M::GET, "/orchestrations/{name}", orchestrations::versions)
+    .add(
+        M::GET,
+        "/orchestrations/{name}/versions/{version}",
+        orchestrations::version,
+    )
+    .add(M::GET, "/schemas/orchestration", orchestrations::schema)
+    .add(M::GET, "/runs", runs::list)
+    .add(M::POST, "/runs", runs::start)
+    .add(M::GET, "/runs/{id}", runs::show)
+    .add(M::GET, "/runs/{id}/history", runs::history)
+    .add(M::POST, "/runs/{id}/suspend", runs::suspend)
+    .add(M::POST, "/runs/{id}/resume", runs::resume)
+    .add(M::POST, "/runs/{id}/cancel", runs::cancel)
+    .add(M::POST, "/runs/{id}/events", runs::publish)
+    .add(M::GET, "/work-items", work_items::list)
+    .add(M::GET, "/work-items/{run}/{item}", work_items::show)
+    .add(
+        M::POST,
+        "/work-items/{run}/{item}/complete",
+        work_items::complete,
+    )
+    .add(M::GET, "/users", directory::users)
+    .add(M::PUT, "/users/{id}", directory::put_user)
+    .add(M::POST, "/users/{id}/tokens", directory::issue_token)
+    .add(M::DELETE, "/users/{id}/tokens", directory::revoke_tokens)
+    .add(M::GET, "/groups", directory::groups)
+    .add(M::PUT, "/groups/{id}", directory::put_group)
+    .add(M::GET, "/queues", directory::queues)
+    .add(M::PUT, "/queues/{id}", directory::put_queue)
+}
+
+/// The routes anyone may call.
+fn public_routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .add(Method::GET, "/openapi.json", openapi)
+}
+
+fn router(state: AppState) -> Router {
+    let protected = routes()
+        .router
+        .fallback(|| async { ApiError::no_route() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    public_routes().router.merge(protected).with_state(state)
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The OpenAPI document and the router list the same routes.
+    #[test]
+    fn openapi_document_matches_the_router() {
+        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        let mut documented = BTreeSet::new();
+        for (path, operations) in document["paths"].as_object().expect("paths") {
+            for method in operations.as_object().expect("operations").keys() {
+                if method != "parameters" {
+                    documented.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        let routed: BTreeSet<_> = routes()
+            .table
+            .into_iter()
+            .chain(public_routes().table)
+            .map(|(method, path)| (method.to_string(), path.to_owned()))
+            .collect();
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from openapi.json: {undocumented:?}"
+        );
+        assert!(
+            unrouted.is_empty(),
+            "openapi.json paths the router lacks: {unrouted:?}"
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Users, groups, queues, user tokens, and who the caller is.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stagecraft_engine::{Group, Queue, User, UserStatus};
+use stagecraft_store::Store;
+
+/// `GET /me`: the caller, with their groups and queues.
+pub async fn me(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(match caller {
+        Caller::Admin => json!({ "role": "admin" }),
+        Caller::User(user) => {
+            let memberships = state.engine.store().memberships(&user).await?;
+            json!({
+                "role": "user",
+                "user": user,
+                "groups": memberships.groups,
+                "queues": memberships.queues,
+            })
+        }
+    }))
+}
+
+/// `GET /users`.
+pub async fn users(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Vec<User>>> {
+    caller.admin()?;
+    Ok(Json(state.engine.store().directory().await?.0))
+}
+
+/// `GET /groups`.
+pub async fn groups(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Vec<Group>>> {
+    caller.admin()?;
+    Ok(Json(state.engine.store().directory().await?.1))
+}
+
+/// `GET /queues`.
+pub async fn queues(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Vec<Queue>>> {
+    caller.admin()?;
+    Ok(Json(state.engine.store().directory().await?.2))
+}
+
+/// The body of `PUT /users/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    name: String,
+    #[serde(default = "active")]
+    status: UserStatus,
+}
+
+fn active() -> UserStatus {
+    UserStatus::Active
+}
+
+/// `PUT /users/{id}`: creates or replaces a user.
+pub async fn put_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<UserBody>, JsonRejection>,
+) -> ApiResult<Json<User>> {
+    caller.admin()?;
+    let Path(id) = id?;
+    let Json(body) = body?;
+    let user = User {
+        id,
+        name: body.name,
+        status: body.status,
+    };
+    state.engine.put_user(user.clone()).await?;
+    Ok(Json(user))
+}
+
+/// The body of `PUT /groups/{id}` and `PUT /queues/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersBody {
+    name: String,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+/// `PUT /groups/{id}`: creates or replaces a group and its members.
+pub async fn put_group(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<MembersBody>, JsonRejection>,
+) -> ApiResult<Json<Group>> {
+    caller.admin()?;
+    let Path(id) = id?;
+    let Json(body) = body?;
+    check_members(&state, &body.members).await?;
+    let group = Group {
+        id,
+        name: body.name,
+        members: body.members,
+    };
+    state.engine.put_group(group.clone()).await?;
+    Ok(Json(group))
+}
+
+/// `PUT /queues/{id}`: creates or replaces a queue and its members.
+pub async fn put_queue(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<MembersBody>, JsonRejection>,
+) -> ApiResult<Json<Queue>> {
+    caller.admin()?;
+    let Path(id) = id?;
+    let Json(body) = body?;
+    check_members(&state, &body.members).await?;
+    let queue = Queue {
+        id,
+        name: body.name,
+        members: body.members,
+    };
+    state.engine.put_queue(queue.clone()).await?;
+    Ok(Json(queue))
+}
+
+async fn check_members(state: &AppState, members: &[String]) -> ApiResult<()> {
+    for member in members {
+        if state.engine.store().user(member).await?.is_none() {
+            return Err(ApiError::bad_request(
+                "unknown_member",
+                format!("user {member:?} does not exist; create it first"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /users/{id}/tokens`: issues a token for the user, shown only in
+/// this response.
+pub async fn issue_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.admin()?;
+    let Path(id) = id?;
+    if state.engine.store().user(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!("user {id:?} not found")));
+    }
+    let token = state.tokens.issue(&id).await.map_err(ApiError::internal)?;
+    tracing::info!(user = id, "token issued");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user": id, "token": token })),
+    ))
+}
+
+/// `DELETE /users/{id}/tokens`: revokes every token of the user.
+pub async fn revoke_tokens(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    caller.admin()?;
+    let Path(id) = id?;
+    let revoked = state.tokens.revoke(&id).await.map_err(ApiError::internal)?;
+    tracing::info!(user = id, revoked, "tokens revoked");
+    Ok(Json(json!({ "user": id, "revoked": revoked })))
+}

@@ -1,0 +1,98 @@
+//! Flows: deploy a version from uploaded component bytes, list, activate.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use stagecraft_engine::FlowKind;
+use stagecraft_store::FlowRecord;
+
+/// `GET /flows`: every version of every flow.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Vec<FlowRecord>>> {
+    caller.admin()?;
+    Ok(Json(state.engine.flows().await?))
+}
+
+/// `GET /flows/{name}`: the versions of one flow.
+pub async fn versions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Vec<FlowRecord>>> {
+    caller.admin()?;
+    let Path(name) = name?;
+    let versions: Vec<_> = state
+        .engine
+        .flows()
+        .await?
+        .into_iter()
+        .filter(|record| record.name == name)
+        .collect();
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("flow {name:?} not found")));
+    }
+    Ok(Json(versions))
+}
+
+/// The query of a flow upload.
+#[derive(Debug, Deserialize)]
+pub struct DeployQuery {
+    kind: Option<String>,
+}
+
+/// `POST /flows/{name}?kind=...` with the component as the raw body:
+/// deploys a new version and makes it active (a hot swap).
+pub async fn deploy(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    name: Result<Path<String>, PathRejection>,
+    query: Result<Query<DeployQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<FlowRecord>)> {
+    caller.admin()?;
+    let Path(name) = name?;
+    let Query(query) = query?;
+    let kind: FlowKind = query
+        .kind
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_kind",
+                "say the flow's kind: ?kind=autolaunched, evaluation or screen",
+            )
+        })?
+        .parse()
+        .map_err(|message: String| ApiError::bad_request("invalid_kind", message))?;
+    let body = body?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "send the component's bytes as the request body (application/wasm)",
+        ));
+    }
+    let record = state
+        .engine
+        .deploy_flow(&name, kind, body.to_vec(), "admin")
+        .await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// `POST /flows/{name}/versions/{version}/activate`: rollback or roll forward.
+pub async fn activate(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<(String, u32)>, PathRejection>,
+) -> ApiResult<Json<FlowRecord>> {
+    caller.admin()?;
+    let Path((name, version)) = path?;
+    Ok(Json(
+        state.engine.activate_flow(&name, version, "admin").await?,
+    ))
+}

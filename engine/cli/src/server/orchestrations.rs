@@ -1,0 +1,110 @@
+//! Orchestrations: deploy a definition, list versions, the definition schema.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Serialize;
+use serde_json::Value;
+use stagecraft_store::OrchestrationRecord;
+
+/// An orchestration version in a listing (without its definition).
+#[derive(Debug, Serialize)]
+pub struct VersionSummary {
+    name: String,
+    version: u32,
+    deployed_by: String,
+    deployed_at: String,
+    active: bool,
+}
+
+impl From<OrchestrationRecord> for VersionSummary {
+    fn from(record: OrchestrationRecord) -> Self {
+        Self {
+            name: record.name,
+            version: record.version,
+            deployed_by: record.deployed_by,
+            deployed_at: record.deployed_at.to_string(),
+            active: record.active,
+        }
+    }
+}
+
+/// `GET /orchestrations`: every version of every orchestration.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Vec<VersionSummary>>> {
+    caller.admin()?;
+    let records = state.engine.orchestrations().await?;
+    Ok(Json(
+        records.into_iter().map(VersionSummary::from).collect(),
+    ))
+}
+
+/// `POST /orchestrations` with the JSON definition: deploys a new version.
+pub async fn deploy(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    definition: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<OrchestrationRecord>)> {
+    caller.admin()?;
+    let Json(definition) = definition?;
+    let record = state
+        .engine
+        .deploy_orchestration(definition, "admin")
+        .await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// `GET /orchestrations/{name}`: the versions of one orchestration.
+pub async fn versions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Vec<VersionSummary>>> {
+    caller.admin()?;
+    let Path(name) = name?;
+    let versions: Vec<_> = state
+        .engine
+        .orchestrations()
+        .await?
+        .into_iter()
+        .filter(|record| record.name == name)
+        .map(VersionSummary::from)
+        .collect();
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "orchestration {name:?} not found"
+        )));
+    }
+    Ok(Json(versions))
+}
+
+/// `GET /orchestrations/{name}/versions/{version}`: one version with its
+/// definition.
+pub async fn version(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<(String, u32)>, PathRejection>,
+) -> ApiResult<Json<OrchestrationRecord>> {
+    caller.admin()?;
+    let Path((name, version)) = path?;
+    state
+        .engine
+        .orchestrations()
+        .await?
+        .into_iter()
+        .find(|record| record.name == name && record.version == version)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("orchestration {name:?} v{version} not found")))
+}
+
+/// `GET /schemas/orchestration`: the JSON Schema of definitions.
+pub async fn schema(Extension(caller): Extension<Caller>) -> ApiResult<Json<Value>> {
+    caller.admin()?;
+    Ok(Json(stagecraft_core::json_schema()))
+}

@@ -1,0 +1,145 @@
+//! Work items: a user's open items, one item with its form, completion.
+//! Ids look like `<run id>/wi-<n>`, so they sit in the path as two
+//! segments: `/work-items/<run id>/wi-<n>`.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use stagecraft_core::run::{Principal, Run, RunId, WorkItemId, WorkItemStatus};
+use stagecraft_engine::Completion;
+use stagecraft_store::{Store, WorkItemFilter, WorkItemRecord};
+use std::sync::Arc;
+
+/// The query of `GET /work-items`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    run: Option<String>,
+}
+
+/// `GET /work-items`: a user's open items (assigned to them or their groups
+/// and queues); for the admin, every open item.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<WorkItemRecord>>> {
+    let Query(query) = query?;
+    let run = query.run.map(RunId);
+    let items = match caller {
+        Caller::Admin => {
+            state
+                .engine
+                .store()
+                .work_items(WorkItemFilter {
+                    assignees: Vec::new(),
+                    open_only: true,
+                    run,
+                })
+                .await?
+        }
+        Caller::User(user) => state
+            .engine
+            .work_items_for(&user)
+            .await?
+            .into_iter()
+            .filter(|item| run.as_ref().is_none_or(|run| item.run == *run))
+            .collect(),
+    };
+    Ok(Json(items))
+}
+
+/// A work item with the form of its screen flow.
+#[derive(Debug, Serialize)]
+pub struct Shown {
+    #[serde(flatten)]
+    record: WorkItemRecord,
+    /// The form, for its assignee while it is open; `null` otherwise.
+    form: Value,
+}
+
+/// `GET /work-items/{run}/{item}`: one item; its assignee also gets the form.
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Json<Shown>> {
+    let id = work_item_id(path?);
+    let store = state.engine.store();
+    let record = store
+        .work_item(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("work item {id} not found")))?;
+    let form = match &caller {
+        Caller::Admin => Value::Null,
+        Caller::User(user) => {
+            let memberships = store.memberships(user).await?;
+            let allowed = match &record.item.assignee {
+                Principal::User(assignee) => assignee == user,
+                Principal::Group(group) => memberships.groups.contains(group),
+                Principal::Queue(queue) => memberships.queues.contains(queue),
+            };
+            if !allowed {
+                return Err(ApiError::forbidden(format!(
+                    "work item {id} is not assigned to {user} nor to a group or queue of theirs"
+                )));
+            }
+            if record.item.status == WorkItemStatus::Assigned {
+                json!(state.engine.work_item_form(&id, user).await?)
+            } else {
+                Value::Null
+            }
+        }
+    };
+    Ok(Json(Shown { record, form }))
+}
+
+/// The body of a completion.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answers {
+    answers: Value,
+}
+
+/// What a completion returns.
+#[derive(Debug, Serialize)]
+pub struct Completed {
+    /// The run after the completion.
+    run: Run,
+}
+
+/// `POST /work-items/{run}/{item}/complete` with `{"answers": {...}}`:
+/// the assignee (or a member of its group or queue) completes it.
+pub async fn complete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Result<Json<Answers>, JsonRejection>,
+) -> ApiResult<Json<Completed>> {
+    let id = work_item_id(path?);
+    let Caller::User(user) = caller else {
+        return Err(ApiError::forbidden(
+            "work items are completed by their assignees, with a user token",
+        ));
+    };
+    let Json(body) = body?;
+    match state
+        .engine
+        .complete_work_item(&id, &user, body.answers)
+        .await?
+    {
+        Completion::Completed(run) => Ok(Json(Completed {
+            run: Arc::unwrap_or_clone(run),
+        })),
+        Completion::Invalid(errors) => Err(ApiError::invalid_answers(json!(errors))),
+    }
+}
+
+fn work_item_id(Path((run, item)): Path<(String, String)>) -> WorkItemId {
+    WorkItemId(format!("{run}/{item}"))
+}

@@ -1,0 +1,11 @@
+//! Tests of the real `stagecraft` binary: `serve` on a free loopback port
+//! with a temporary data directory, driven over HTTP and by the client
+//! commands.
+
+mod support;
+
+mod api;
+mod auth;
+mod commands;
+mod scenario;
+mod shutdown;
