@@ -1,7 +1,7 @@
 //! `stagecraft`: the Stagecraft program. `stagecraft serve` runs the engine
 //! behind an HTTP JSON API with bearer-token auth; the other subcommands
 //! talk to such a server; `stagecraft demo` runs the whole story in one
-//! command. See `engine/cli/README.md`.
+//! command. See the repository README, section "The `stagecraft` program".
 
 mod cli;
 mod client;
