@@ -121,3 +121,21 @@ fn a_relative_cache_directory_is_accepted() {
         .load(FlowKind::Evaluation, &bytes(CREDIT_CHECK))
         .unwrap();
 }
+
+/// A component can be loaded from a file; a missing file is a clear error.
+#[tokio::test]
+async fn components_load_from_files() {
+    let flow = host()
+        .load_file(FlowKind::Evaluation, std::path::Path::new(CREDIT_CHECK))
+        .unwrap();
+    let invocation = flow.evaluate(&serde_json::json!({"risk": 99})).await;
+    assert_eq!(invocation.outcome, Ok(false));
+    let err = host()
+        .load_file(
+            FlowKind::Evaluation,
+            std::path::Path::new("/no/such/flow.wasm"),
+        )
+        .unwrap_err();
+    assert!(matches!(err, LoadError::Unreadable { .. }), "{err:?}");
+    assert!(err.to_string().contains("/no/such/flow.wasm"), "{err}");
+}

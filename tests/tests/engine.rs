@@ -111,7 +111,7 @@ async fn a_low_risk_loan_completes_without_a_person() {
 async fn c_resume_swap_trap_hot_swap_resume_completes() {
     let (engine, _dir) = loan_engine().await;
     let failed = apply_for_loan(&engine, "zero", 0).await;
-    let run = &failed;
+    let run = std::sync::Arc::clone(&failed);
     assert_eq!(failed.status, RunStatus::Error);
     let error = failed.error.as_ref().unwrap();
     assert!(error.recoverable(), "{error:?}");
@@ -272,7 +272,6 @@ async fn c_err_fatal_unresolvable_assignee_and_external_action() {
     assert!(matches!(refused, EngineError::Refused(_)), "{refused}");
 
     let failed = apply_for_loan(&engine, "mallory", 500_000).await;
-    let run = &failed;
     assert_eq!(failed.status, RunStatus::Error);
     assert!(
         failed
@@ -282,7 +281,8 @@ async fn c_err_fatal_unresolvable_assignee_and_external_action() {
             .message
             .contains("refused the loan")
     );
-    assert!(engine.resume(&run.id, "operator").await.is_err());
+    let refused = engine.resume(&failed.id, "operator").await.unwrap_err();
+    assert!(matches!(refused, EngineError::Refused(_)), "{refused}");
 }
 
 /// C-VERSION-PIN through the engine: a run keeps the orchestration version

@@ -118,6 +118,15 @@ impl FlowHost {
         &self.inner.limits
     }
 
+    /// [`FlowHost::load`] of the component in the file at `path`.
+    pub fn load_file(&self, kind: FlowKind, path: &std::path::Path) -> Result<Flow, LoadError> {
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Unreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.load(kind, &bytes)
+    }
+
     /// Validates, compiles and pre-instantiates a component as a flow of
     /// `kind`. Compilation is CPU-heavy: call it from a blocking context
     /// (`tokio::task::spawn_blocking`) in async code.

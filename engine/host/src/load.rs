@@ -8,6 +8,14 @@ use wasmparser::Parser;
 /// Why component bytes were rejected at deploy time.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LoadError {
+    /// The component file cannot be read.
+    #[error("cannot read the component {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        reason: String,
+    },
     /// The bytes are not WebAssembly at all.
     #[error("not a WebAssembly component: the bytes do not start with the WebAssembly header")]
     NotWasm,
