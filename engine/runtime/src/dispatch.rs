@@ -6,6 +6,7 @@
 //! (flows) or a semaphore (external actions), so a slow or hostile flow
 //! holds one slot and stalls nothing else.
 
+use crate::clock::Clock;
 use crate::executor::Command;
 use crate::registry::Registry;
 use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
@@ -22,6 +23,7 @@ pub(crate) struct Dispatcher<S> {
     pub(crate) registry: Arc<Registry>,
     pub(crate) store: Arc<S>,
     pub(crate) action_permits: Arc<Semaphore>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl<S: Store> Dispatcher<S> {
@@ -42,6 +44,7 @@ impl<S: Store> Dispatcher<S> {
             } => {
                 let registry = Arc::clone(&self.registry);
                 let store = Arc::clone(&self.store);
+                let clock = Arc::clone(&self.clock);
                 let log_run = run.clone();
                 self.spawn_result(run, async move {
                     let Some(active) = registry.flow(&flow) else {
@@ -60,7 +63,7 @@ impl<S: Store> Dispatcher<S> {
                             step: step.clone(),
                             attempt,
                             flow_version: active.version,
-                            recorded_at: jiff::Timestamp::now(),
+                            recorded_at: clock.now(),
                             lines: invocation.log.iter().map(log_line).collect(),
                         };
                         // The log is the operator's; losing it must not lose the result.

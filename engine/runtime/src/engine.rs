@@ -8,7 +8,6 @@ use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate};
 use crate::registry::{ActiveFlow, Registry, core_kind, host_kind};
 use crate::watch::Watchers;
-use jiff::Timestamp;
 use serde_json::Value;
 use stagecraft_core::run::{Principal, Run, RunId, RunStatus, WorkItemId, WorkItemStatus};
 use stagecraft_core::{Actor, Event, Limits, Orchestration};
@@ -94,6 +93,7 @@ struct Inner<S> {
     host: FlowHost,
     registry: Arc<Registry>,
     limits: Limits,
+    clock: Arc<dyn Clock>,
     commands: mpsc::Sender<Command>,
     updates: broadcast::Sender<RunUpdate>,
     watchers: Arc<Watchers>,
@@ -146,6 +146,7 @@ impl<S: Store> Engine<S> {
             registry: Arc::clone(&registry),
             store: Arc::clone(&store),
             action_permits: Arc::new(Semaphore::new(config.max_concurrent_actions.max(1))),
+            clock: Arc::clone(&clock),
         };
         let mut runs = HashMap::new();
         let mut recovered = Vec::new();
@@ -169,7 +170,7 @@ impl<S: Store> Engine<S> {
         let executor = Executor {
             store: Arc::clone(&store),
             registry: Arc::clone(&registry),
-            clock,
+            clock: Arc::clone(&clock),
             dispatcher,
             updates: updates.clone(),
             watchers: Arc::clone(&watchers),
@@ -182,6 +183,7 @@ impl<S: Store> Engine<S> {
                 host,
                 registry,
                 limits,
+                clock,
                 commands,
                 updates,
                 watchers,
@@ -227,7 +229,7 @@ impl<S: Store> Engine<S> {
                 digest: flow.digest().to_owned(),
                 bytes,
                 deployed_by: by.to_owned(),
-                deployed_at: Timestamp::now(),
+                deployed_at: self.inner.clock.now(),
             })
             .await?;
         self.inner.registry.activate_flow(
@@ -317,7 +319,7 @@ impl<S: Store> Engine<S> {
                 name: parsed.name.clone(),
                 definition,
                 deployed_by: by.to_owned(),
-                deployed_at: Timestamp::now(),
+                deployed_at: self.inner.clock.now(),
             })
             .await?;
         self.inner.registry.add_plan(
