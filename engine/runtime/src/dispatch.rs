@@ -43,40 +43,37 @@ impl<S: Store> Dispatcher<S> {
                 inputs,
             } => {
                 let registry = Arc::clone(&self.registry);
-                let store = Arc::clone(&self.store);
                 let clock = Arc::clone(&self.clock);
                 let log_run = run.clone();
                 self.spawn_result(run, async move {
                     let Some(active) = registry.flow(&flow) else {
-                        return Event::FlowFinished {
+                        let event = Event::FlowFinished {
                             step,
                             attempt,
                             flow_version: 0,
                             result: Err(missing_flow(&flow)),
                         };
+                        return (event, None);
                     };
                     let invocation = active.flow.run(&inputs).await;
                     log_invocation(&flow, active.version, &invocation.log);
-                    if !invocation.log.is_empty() {
-                        let log = StepLog {
+                    let log = (!invocation.log.is_empty()).then(|| {
+                        Box::new(StepLog {
                             run: log_run,
                             step: step.clone(),
                             attempt,
                             flow_version: active.version,
                             recorded_at: clock.now(),
                             lines: invocation.log.iter().map(log_line).collect(),
-                        };
-                        // The log is the operator's; losing it must not lose the result.
-                        if let Err(error) = store.put_step_log(log).await {
-                            tracing::error!(%error, "cannot store the log of step {}", step.step);
-                        }
-                    }
-                    Event::FlowFinished {
+                        })
+                    });
+                    let event = Event::FlowFinished {
                         step,
                         attempt,
                         flow_version: active.version,
                         result: invocation.outcome.map_err(failure),
-                    }
+                    };
+                    (event, log)
                 });
             }
             Action::Evaluate {
@@ -95,7 +92,7 @@ impl<S: Store> Dispatcher<S> {
                             invocation.outcome.map_err(failure)
                         }
                     };
-                    Event::EvaluationFinished { request, result }
+                    (Event::EvaluationFinished { request, result }, None)
                 });
             }
             Action::CallAction {
@@ -114,11 +111,12 @@ impl<S: Store> Dispatcher<S> {
                             Err(_) => Err("the engine is shutting down".to_owned()),
                         },
                     };
-                    Event::ActionFinished {
+                    let event = Event::ActionFinished {
                         step,
                         attempt,
                         result,
-                    }
+                    };
+                    (event, None)
                 });
             }
             Action::CreateWorkItem {
@@ -149,21 +147,23 @@ impl<S: Store> Dispatcher<S> {
                 &commands,
                 run,
                 Event::AssigneeUnavailable { work_item, reason },
+                None,
             )
             .await;
         });
     }
 
-    /// Runs `task` and sends the event it produces to the executor.
+    /// Runs `task` and sends the event it produces (with the invocation's
+    /// log, if any) to the executor.
     fn spawn_result(
         &self,
         run: RunId,
-        task: impl std::future::Future<Output = Event> + Send + 'static,
+        task: impl std::future::Future<Output = (Event, Option<Box<StepLog>>)> + Send + 'static,
     ) {
         let commands = self.commands.clone();
         tokio::spawn(async move {
-            let event = task.await;
-            send(&commands, run, event).await;
+            let (event, log) = task.await;
+            send(&commands, run, event, log).await;
         });
     }
 }
@@ -195,7 +195,12 @@ async fn availability(
     })
 }
 
-async fn send(commands: &mpsc::WeakSender<Command>, run: RunId, event: Event) {
+async fn send(
+    commands: &mpsc::WeakSender<Command>,
+    run: RunId,
+    event: Event,
+    log: Option<Box<StepLog>>,
+) {
     // After shutdown the result is dropped; recovery re-derives the work.
     if let Some(commands) = commands.upgrade() {
         let _ = commands
@@ -203,6 +208,7 @@ async fn send(commands: &mpsc::WeakSender<Command>, run: RunId, event: Event) {
                 run,
                 event,
                 reply: None,
+                log,
             })
             .await;
     }

@@ -611,6 +611,7 @@ impl<S: Store> Engine<S> {
                 run: id,
                 event,
                 reply: Some(reply),
+                log: None,
             })
             .await;
         // The executor only holds unfinished runs; a finished one exists but

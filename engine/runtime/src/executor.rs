@@ -20,7 +20,7 @@ use crate::registry::Registry;
 use crate::watch::Watchers;
 use stagecraft_core::run::{Run, RunId, RunStatus};
 use stagecraft_core::{Action, Event, Plan, Transition};
-use stagecraft_store::{Store, StoreError, StoreResult};
+use stagecraft_store::{StepLog, Store, StoreError, StoreResult};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +51,9 @@ pub(crate) enum Command {
         /// `None` for results of actions: nobody waits for them, and a stale
         /// one is dropped quietly.
         reply: Option<Reply>,
+        /// The log of the invocation that produced this result, committed
+        /// with the transition that accepts it. Boxed: most events carry none.
+        log: Option<Box<StepLog>>,
     },
 }
 
@@ -78,6 +81,7 @@ struct Applied {
     /// The run's state right after this command.
     state: Arc<Run>,
     actions: Vec<Action>,
+    log: Option<Box<StepLog>>,
 }
 
 /// A batch whose commit is under way.
@@ -117,7 +121,7 @@ impl<S: Store> Executor<S> {
     /// Applies a batch and starts its commit.
     fn process(&mut self, batch: &mut Vec<Command>) -> Option<Pending> {
         let mut staged: HashMap<RunId, Arc<Run>> = HashMap::new();
-        let mut applied = Vec::with_capacity(batch.len());
+        let mut applied: Vec<Applied> = Vec::with_capacity(batch.len());
         for command in batch.drain(..) {
             if let Some(done) = self.apply(command, &mut staged) {
                 applied.push(done);
@@ -136,8 +140,12 @@ impl<S: Store> Executor<S> {
         }
         let store = Arc::clone(&self.store);
         let to_write = states.clone();
+        let logs: Vec<StepLog> = applied
+            .iter_mut()
+            .filter_map(|a| a.log.take().map(|log| *log))
+            .collect();
         Some(Pending {
-            commit: tokio::spawn(async move { store.commit_runs(to_write).await }),
+            commit: tokio::spawn(async move { store.commit(to_write, logs).await }),
             applied,
             states,
         })
@@ -174,6 +182,7 @@ impl<S: Store> Executor<S> {
             reply,
             state,
             actions,
+            ..
         } in applied
         {
             self.dispatcher.perform(&state, actions);
@@ -224,6 +233,7 @@ impl<S: Store> Executor<S> {
     /// Applies one command on top of the latest states.
     fn apply(&self, command: Command, staged: &mut HashMap<RunId, Arc<Run>>) -> Option<Applied> {
         let now = self.clock.now();
+        let mut log = None;
         let (run_id, reply, transition) = match command {
             Command::Start {
                 plan,
@@ -234,7 +244,13 @@ impl<S: Store> Executor<S> {
                 let transition = stagecraft_core::start(&plan, id.clone(), inputs, now);
                 (id, Some(reply), transition.map_err(EngineError::from))
             }
-            Command::Event { run, event, reply } => {
+            Command::Event {
+                run,
+                event,
+                reply,
+                log: step_log,
+            } => {
+                log = step_log;
                 let transition = match staged.get(&run).or_else(|| self.runs.get(&run)) {
                     None => Err(EngineError::NotFound(format!("run {run}"))),
                     Some(state) => match self.registry.plan(&state.orchestration, state.version) {
@@ -257,6 +273,7 @@ impl<S: Store> Executor<S> {
                     reply,
                     state,
                     actions,
+                    log,
                 })
             }
             Err(error) => {

@@ -34,10 +34,20 @@ pub trait Store: Send + Sync + 'static {
     // ---- runs: the hot path ------------------------------------------------
 
     /// Durably writes the new state of each run (insert or replace), with its
-    /// projections, in one transaction. When this returns `Ok`, every run is
-    /// on stable storage; callers acknowledge and act only after that.
+    /// projections, and the step logs of the invocations whose results these
+    /// states record, in one transaction. When this returns `Ok`, all of it
+    /// is on stable storage; callers acknowledge and act only after that.
     /// Concurrent calls may be committed together (group commit).
-    fn commit_runs(&self, runs: Vec<Arc<Run>>) -> impl Future<Output = StoreResult<()>> + Send;
+    fn commit(
+        &self,
+        runs: Vec<Arc<Run>>,
+        step_logs: Vec<StepLog>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// [`Store::commit`] of run states alone.
+    fn commit_runs(&self, runs: Vec<Arc<Run>>) -> impl Future<Output = StoreResult<()>> + Send {
+        self.commit(runs, Vec::new())
+    }
 
     /// Runs that are not finished (In Progress, Suspended or Error), to be
     /// picked up after a restart.
@@ -60,10 +70,6 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &WorkItemId,
     ) -> impl Future<Output = StoreResult<Option<WorkItemRecord>>> + Send;
-
-    /// Stores the log of one flow invocation of a step (replacing the log of
-    /// the same attempt, which a re-execution after a crash produces).
-    fn put_step_log(&self, log: StepLog) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// A run's step logs, oldest first.
     fn step_logs(&self, run: &RunId) -> impl Future<Output = StoreResult<Vec<StepLog>>> + Send;

@@ -178,8 +178,8 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    async fn commit_runs(&self, runs: Vec<Arc<Run>>) -> StoreResult<()> {
-        if runs.is_empty() {
+    async fn commit(&self, runs: Vec<Arc<Run>>, step_logs: Vec<StepLog>) -> StoreResult<()> {
+        if runs.is_empty() && step_logs.is_empty() {
             return Ok(());
         }
         // Encoded here, on the caller's task, so the writer thread only
@@ -189,11 +189,7 @@ impl Store for SqliteStore {
             .map(|run| codec::EncodedRun::new(run))
             .collect::<StoreResult<Vec<_>>>()?;
         drop(runs);
-        self.inner.writer.commit(encoded).await
-    }
-
-    async fn put_step_log(&self, log: StepLog) -> StoreResult<()> {
-        self.write(move |tx| step_logs::put(tx, &log)).await
+        self.inner.writer.commit(encoded, step_logs).await
     }
 
     async fn step_logs(&self, run: &RunId) -> StoreResult<Vec<StepLog>> {

@@ -22,8 +22,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::codec::{EncodedRun, db};
-use super::runs;
-use crate::{StoreError, StoreResult};
+use super::{runs, step_logs};
+use crate::{StepLog, StoreError, StoreResult};
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +33,7 @@ enum Request {
     /// Runs to group-commit, and where to answer.
     Commit {
         runs: Vec<EncodedRun>,
+        step_logs: Vec<StepLog>,
         reply: oneshot::Sender<StoreResult<()>>,
     },
     /// Any other write: runs its own transaction, counts it if it committed,
@@ -75,9 +76,13 @@ impl Writer {
     }
 
     /// Durably commits `runs`, possibly together with concurrent calls.
-    pub async fn commit(&self, runs: Vec<EncodedRun>) -> StoreResult<()> {
+    pub async fn commit(&self, runs: Vec<EncodedRun>, step_logs: Vec<StepLog>) -> StoreResult<()> {
         let (reply, answer) = oneshot::channel();
-        self.send(Request::Commit { runs, reply })?;
+        self.send(Request::Commit {
+            runs,
+            step_logs,
+            reply,
+        })?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -141,9 +146,13 @@ fn run(
         let mut next = Some(first);
         while let Some(request) = next.take() {
             match request {
-                Request::Commit { runs, reply } => {
-                    size += runs.len();
-                    commits.push((runs, reply));
+                Request::Commit {
+                    runs,
+                    step_logs,
+                    reply,
+                } => {
+                    size += runs.len() + step_logs.len();
+                    commits.push((Batch { runs, step_logs }, reply));
                 }
                 Request::Job(job) => {
                     size += 1;
@@ -168,7 +177,7 @@ fn run(
 /// committed (before anyone hears of it), and answers each caller.
 fn commit_batch(
     conn: &mut Connection,
-    commits: Vec<(Vec<EncodedRun>, oneshot::Sender<StoreResult<()>>)>,
+    commits: Vec<(Batch, oneshot::Sender<StoreResult<()>>)>,
     counter: &AtomicU64,
 ) {
     let (batch, replies): (Vec<_>, Vec<_>) = commits.into_iter().unzip();
@@ -177,7 +186,7 @@ fn commit_batch(
         counter.fetch_add(1, Ordering::Relaxed);
     }
     if let Err(error) = &result {
-        let runs: usize = batch.iter().map(Vec::len).sum();
+        let runs: usize = batch.iter().map(|b| b.runs.len()).sum();
         tracing::error!(runs, callers = replies.len(), %error, "group commit failed");
     }
     for reply in replies {
@@ -190,24 +199,36 @@ fn commit_batch(
     }
 }
 
+/// One caller's share of a group commit.
+struct Batch {
+    runs: Vec<EncodedRun>,
+    step_logs: Vec<StepLog>,
+}
+
 /// Writes the batch in one transaction. A run queued several times (several
 /// transitions committed while the writer was busy) is written once, in its
 /// latest state: the earlier states would be overwritten inside the same
-/// transaction, so no reader could ever see them.
-fn write_batch(conn: &mut Connection, batch: &[Vec<EncodedRun>]) -> rusqlite::Result<()> {
-    let runs: Vec<&EncodedRun> = batch.iter().flatten().collect();
+/// transaction, so no reader could ever see them. Step logs follow the runs
+/// they belong to.
+fn write_batch(conn: &mut Connection, batch: &[Batch]) -> StoreResult<()> {
+    let runs: Vec<&EncodedRun> = batch.iter().flat_map(|b| &b.runs).collect();
     let latest: HashMap<&str, usize> = runs
         .iter()
         .enumerate()
         .map(|(index, run)| (run.id.as_str(), index))
         .collect();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
     for (index, run) in runs.iter().enumerate() {
         if latest.get(run.id.as_str()) == Some(&index) {
-            runs::write(&tx, run)?;
+            runs::write(&tx, run).map_err(db)?;
         }
     }
-    tx.commit()
+    for log in batch.iter().flat_map(|b| &b.step_logs) {
+        step_logs::put(&tx, log)?;
+    }
+    tx.commit().map_err(db)
 }
 
 fn in_transaction<T>(

@@ -270,12 +270,21 @@ async fn step_logs_are_kept_per_attempt_and_replaced_on_reexecution() {
             message: message.into(),
         }],
     };
-    test.store.put_step_log(log(1, "first try")).await.unwrap();
     test.store
-        .put_step_log(log(1, "first try, again"))
+        .commit(vec![], vec![log(1, "first try")])
         .await
         .unwrap();
-    test.store.put_step_log(log(2, "second try")).await.unwrap();
+    test.store
+        .commit(
+            vec![Arc::new(run.clone())],
+            vec![log(1, "first try, again")],
+        )
+        .await
+        .unwrap();
+    test.store
+        .commit(vec![], vec![log(2, "second try")])
+        .await
+        .unwrap();
     let logs = test.store.step_logs(&run.id).await.unwrap();
     assert_eq!(logs, vec![log(1, "first try, again"), log(2, "second try")]);
 }

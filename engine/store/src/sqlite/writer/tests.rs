@@ -55,6 +55,7 @@ fn queue(
             requests
                 .send(Request::Commit {
                     runs: vec![encoded(id)],
+                    step_logs: Vec::new(),
                     reply,
                 })
                 .unwrap();
@@ -171,7 +172,13 @@ fn the_latest_queued_state_of_a_run_wins() {
     ] {
         let (reply, answer) = oneshot::channel();
         let runs = vec![encoded("same"), encoded_with("same", status)];
-        requests.send(Request::Commit { runs, reply }).unwrap();
+        requests
+            .send(Request::Commit {
+                runs,
+                step_logs: Vec::new(),
+                reply,
+            })
+            .unwrap();
         answers.push(answer);
     }
     drop(requests);
