@@ -67,6 +67,21 @@ struct TokenFile {
     tokens: Vec<StoredToken>,
 }
 
+impl TokenFile {
+    /// The file's contents for these (user, token hash) pairs.
+    fn of(users: &[(String, [u8; 32])]) -> Self {
+        TokenFile {
+            tokens: users
+                .iter()
+                .map(|(user, hash)| StoredToken {
+                    user: user.clone(),
+                    sha256: hex::encode(hash),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredToken {
     user: String,
@@ -133,15 +148,7 @@ impl Tokens {
         let token = generate("sc_user_")?;
         let mut users = self.users.write().await;
         users.push((user.to_owned(), digest(&token)));
-        let file = TokenFile {
-            tokens: users
-                .iter()
-                .map(|(user, hash)| StoredToken {
-                    user: user.clone(),
-                    sha256: hex::encode(hash),
-                })
-                .collect(),
-        };
+        let file = TokenFile::of(&users);
         if let Err(error) = self.write(&file) {
             users.pop();
             return Err(error);
@@ -155,15 +162,7 @@ impl Tokens {
         let before = users.clone();
         users.retain(|(holder, _)| holder != user);
         let revoked = before.len() - users.len();
-        let file = TokenFile {
-            tokens: users
-                .iter()
-                .map(|(user, hash)| StoredToken {
-                    user: user.clone(),
-                    sha256: hex::encode(hash),
-                })
-                .collect(),
-        };
+        let file = TokenFile::of(&users);
         if let Err(error) = self.write(&file) {
             *users = before;
             return Err(error);

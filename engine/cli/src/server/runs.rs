@@ -101,11 +101,7 @@ pub async fn suspend(
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Run>> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let id = RunId(id);
-    let result = state.engine.suspend(&id, "admin").await;
-    Ok(Json(Arc::unwrap_or_clone(result?)))
+    control(&state, &caller, id, Control::Suspend).await
 }
 
 /// `POST /runs/{id}/resume`: a suspended run, or one in recoverable Error.
@@ -114,11 +110,7 @@ pub async fn resume(
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Run>> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let id = RunId(id);
-    let result = state.engine.resume(&id, "admin").await;
-    Ok(Json(Arc::unwrap_or_clone(result?)))
+    control(&state, &caller, id, Control::Resume).await
 }
 
 /// `POST /runs/{id}/cancel`.
@@ -127,11 +119,34 @@ pub async fn cancel(
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Run>> {
+    control(&state, &caller, id, Control::Cancel).await
+}
+
+/// A manual action on a run.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    Suspend,
+    Resume,
+    Cancel,
+}
+
+/// Performs `action` on the run as the admin, who alone may control runs.
+async fn control(
+    state: &AppState,
+    caller: &Caller,
+    id: Result<Path<String>, PathRejection>,
+    action: Control,
+) -> ApiResult<Json<Run>> {
     caller.admin()?;
     let Path(id) = id?;
     let id = RunId(id);
-    let result = state.engine.cancel(&id, "admin").await;
-    Ok(Json(Arc::unwrap_or_clone(result?)))
+    let engine = &state.engine;
+    let run = match action {
+        Control::Suspend => engine.suspend(&id, "admin").await,
+        Control::Resume => engine.resume(&id, "admin").await,
+        Control::Cancel => engine.cancel(&id, "admin").await,
+    }?;
+    Ok(Json(Arc::unwrap_or_clone(run)))
 }
 
 /// The body of `POST /runs/{id}/events`.
