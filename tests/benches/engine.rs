@@ -8,7 +8,7 @@
 //!    database size.
 //!
 //! `cargo bench -p stagecraft-tests --bench engine [-- RUNS WAITING]`
-//! (defaults: 20000 runs, 100000 waiting).
+//! (defaults: 20000 runs, 100000 waiting; 0 skips that part).
 #![allow(missing_docs)]
 
 use anyhow::{Context, Result};
@@ -36,11 +36,16 @@ async fn main() -> Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(100_000);
-    // Saturated: how many runs per second the engine sustains.
-    throughput(runs, CONCURRENCY).await?;
-    // Unloaded: how long one run takes from start to completion.
-    throughput(runs.min(2000), 1).await?;
-    footprint(waiting).await?;
+    // A zero skips a part (e.g. to profile one of them).
+    if runs > 0 {
+        // Saturated: how many runs per second the engine sustains.
+        throughput(runs, CONCURRENCY).await?;
+        // Unloaded: how long one run takes from start to completion.
+        throughput(runs.min(2000), 1).await?;
+    }
+    if waiting > 0 {
+        footprint(waiting).await?;
+    }
     Ok(())
 }
 
@@ -88,6 +93,7 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
         })
     };
 
+    let cpu_before = cpu_seconds()?;
     let started_at = Instant::now();
     let mut starters = Vec::with_capacity(total);
     for _ in 0..total {
@@ -106,6 +112,7 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     // Wait for the last runs to complete.
     let _ = slots.acquire_many(u32::try_from(concurrency)?).await?;
     let elapsed = started_at.elapsed();
+    let cpu = cpu_seconds()? - cpu_before;
     collector.abort();
 
     let done = done.lock().await;
@@ -116,11 +123,12 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "{concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples)",
+        "{concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples); CPU {:.0} µs per run",
         total as f64 / elapsed.as_secs_f64(),
         pct(0.50),
         pct(0.99),
-        latencies.len()
+        latencies.len(),
+        cpu * 1e6 / total as f64,
     );
     engine.shutdown().await;
     Ok(())
@@ -202,4 +210,24 @@ fn rss_kib() -> Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .context("VmRSS in /proc/self/status")
+}
+
+/// CPU time (user + system) this process has used, in seconds.
+fn cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line, in clock ticks (100 per second
+    // on Linux).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("/proc/self/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("/proc/self/stat field")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
