@@ -21,6 +21,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
+/// As in the `stagecraft` program.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONCURRENCY: usize = 256;
 
 #[tokio::main]
@@ -94,6 +98,8 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     };
 
     let cpu_before = cpu_seconds()?;
+    let writer_before = thread_cpu_seconds("stagecraft-stor")?;
+    let written_before = bytes_written()?;
     let started_at = Instant::now();
     let mut starters = Vec::with_capacity(total);
     for _ in 0..total {
@@ -113,6 +119,8 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     let _ = slots.acquire_many(u32::try_from(concurrency)?).await?;
     let elapsed = started_at.elapsed();
     let cpu = cpu_seconds()? - cpu_before;
+    let writer_cpu = thread_cpu_seconds("stagecraft-stor")? - writer_before;
+    let written = bytes_written()? - written_before;
     collector.abort();
 
     let done = done.lock().await;
@@ -123,12 +131,14 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "{concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples); CPU {:.0} µs per run",
+        "{concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples); per run: CPU {:.0} µs ({:.0} µs of it the store's writer), {:.1} KiB written",
         total as f64 / elapsed.as_secs_f64(),
         pct(0.50),
         pct(0.99),
         latencies.len(),
         cpu * 1e6 / total as f64,
+        writer_cpu * 1e6 / total as f64,
+        written as f64 / 1024.0 / total as f64,
     );
     engine.shutdown().await;
     Ok(())
@@ -214,7 +224,25 @@ fn rss_kib() -> Result<u64> {
 
 /// CPU time (user + system) this process has used, in seconds.
 fn cpu_seconds() -> Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat")?)
+}
+
+/// CPU time of this process's threads whose name starts with `name` (Linux
+/// keeps 15 bytes of a thread's name).
+fn thread_cpu_seconds(name: &str) -> Result<f64> {
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let path = task?.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim_end().starts_with(name) {
+            total += stat_cpu_seconds(&std::fs::read_to_string(path.join("stat"))?)?;
+        }
+    }
+    Ok(total)
+}
+
+/// The user + system time in a /proc stat line, in seconds.
+fn stat_cpu_seconds(stat: &str) -> Result<f64> {
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the whole line, in clock ticks (100 per second
     // on Linux).
@@ -230,4 +258,14 @@ fn cpu_seconds() -> Result<f64> {
             .parse::<f64>()?)
     };
     Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// Bytes this process has passed to write(2) and its kind (the WAL, the
+/// database at checkpoints), from /proc/self/io.
+fn bytes_written() -> Result<u64> {
+    let io = std::fs::read_to_string("/proc/self/io")?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("wchar in /proc/self/io")
 }

@@ -10,8 +10,10 @@
 //! Every timestamp column holds integer nanoseconds since the Unix epoch: it
 //! sorts correctly and round-trips a [`jiff::Timestamp`] exactly (years 1678
 //! to 2261; anything outside is refused on write). A run's state is stored
-//! whole as JSON, the source of truth; the other run and work-item columns are
-//! projections of it for queries.
+//! whole as LZ4-compressed JSON (see `state`), the source of truth; the other
+//! run and work-item columns are projections of it for queries. SQLite syncs
+//! with fdatasync when built with `HAVE_FDATASYNC` (this workspace's
+//! `.cargo/config.toml` sets it).
 
 mod catalog;
 mod codec;
@@ -19,6 +21,7 @@ mod directory;
 mod readers;
 mod runs;
 mod schema;
+mod state;
 mod step_logs;
 mod work_items;
 mod writer;

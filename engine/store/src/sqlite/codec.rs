@@ -100,7 +100,7 @@ pub(super) struct EncodedRun {
     pub status: String,
     pub started_at: i64,
     pub updated_at: i64,
-    pub state: String,
+    pub state: Vec<u8>,
     pub work_items: Vec<EncodedWorkItem>,
 }
 
@@ -126,7 +126,7 @@ impl EncodedRun {
             status: name_of(&run.status)?,
             started_at: nanos(started_at)?,
             updated_at: nanos(updated_at)?,
-            state: to_json(run)?,
+            state: super::state::encode(run)?,
             work_items: run
                 .work_items
                 .iter()

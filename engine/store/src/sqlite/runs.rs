@@ -5,7 +5,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use stagecraft_core::run::{Run, RunId, RunStatus};
 
-use super::codec::{EncodedRun, corrupt, db, from_json, from_name, name_of, timestamp, version};
+use super::codec::{EncodedRun, db, from_name, name_of, timestamp, version};
+use super::state::{self, StoredState};
 use crate::{RunFilter, RunSummary, StoreResult};
 
 /// Runs listed when the filter sets no limit.
@@ -69,11 +70,11 @@ pub(super) fn write(tx: &Transaction<'_>, run: &EncodedRun) -> rusqlite::Result<
 
 /// One run.
 pub(super) fn run(conn: &Connection, id: &RunId) -> StoreResult<Option<Run>> {
-    let state: Option<String> = conn
+    let state: Option<StoredState> = conn
         .prepare_cached("SELECT state FROM runs WHERE id = ?1")
         .and_then(|mut stmt| stmt.query_row([&id.0], |row| row.get(0)).optional())
         .map_err(db)?;
-    state.map(|state| decode(&id.0, &state)).transpose()
+    state.map(|state| state::decode(&id.0, &state)).transpose()
 }
 
 /// Runs that are In Progress, Suspended or in Error, oldest first. A state
@@ -95,12 +96,12 @@ pub(super) fn unfinished(conn: &Connection) -> StoreResult<Vec<Run>> {
         .map_err(db)?;
     let rows = stmt
         .query_map(params_from_iter(statuses), |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            Ok((row.get::<_, String>(0)?, row.get::<_, StoredState>(1)?))
         })
         .map_err(db)?;
     rows.map(|row| {
         let (id, state) = row.map_err(db)?;
-        decode(&id, &state)
+        state::decode(&id, &state)
     })
     .collect()
 }
@@ -166,16 +167,4 @@ impl Row {
             id: RunId(self.id),
         })
     }
-}
-
-/// A run's state column back; names the run when it does not decode.
-fn decode(id: &str, state: &str) -> StoreResult<Run> {
-    let run: Run = from_json(state, &format!("run {id}"))?;
-    if run.id.0 != id {
-        return Err(corrupt(
-            format!("run {id}"),
-            format!("its state is that of run {}", run.id),
-        ));
-    }
-    Ok(run)
 }

@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 
 use super::{Request, run};
 use crate::sqlite::codec::EncodedRun;
+use crate::sqlite::state::{self, StoredState};
 use crate::sqlite::{SqliteConfig, schema};
 use crate::{StoreError, StoreResult};
 
@@ -190,7 +191,7 @@ fn the_latest_queued_state_of_a_run_wins() {
     for mut answer in answers {
         assert!(matches!(answer.try_recv(), Ok(Ok(()))));
     }
-    let (status, state): (String, String) = Connection::open(&config.path)
+    let (status, state): (String, StoredState) = Connection::open(&config.path)
         .unwrap()
         .query_row(
             "SELECT status, state FROM runs WHERE id = 'same'",
@@ -199,6 +200,6 @@ fn the_latest_queued_state_of_a_run_wins() {
         )
         .unwrap();
     assert_eq!(status, "error");
-    let stored: Run = serde_json::from_str(&state).unwrap();
+    let stored: Run = state::decode("same", &state).unwrap();
     assert_eq!(stored.status, RunStatus::Error);
 }
