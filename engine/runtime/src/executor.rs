@@ -18,14 +18,16 @@ use crate::dispatch::Dispatcher;
 use crate::error::EngineError;
 use crate::registry::Registry;
 use crate::watch::Watchers;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use stagecraft_core::run::{Run, RunId, RunStatus};
 use stagecraft_core::{Action, Event, Plan, Transition};
 use stagecraft_store::{StepLog, Store, StoreError, StoreResult};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 /// Commands taken per batch, at most.
 const MAX_BATCH: usize = 1024;
@@ -86,40 +88,46 @@ struct Applied {
 
 /// A batch whose commit is under way.
 struct Pending {
-    commit: JoinHandle<StoreResult<()>>,
     applied: Vec<Applied>,
     states: Vec<Arc<Run>>,
 }
 
+/// A batch's commit, resolving to its outcome and the batch.
+type Commit = Pin<Box<dyn Future<Output = (StoreResult<()>, Pending)> + Send>>;
+
+/// The commits under way, polled by the executor itself (no task per
+/// commit, and the store's answer wakes the executor directly), all at once
+/// so that the store can group them, and finished in the order they began.
+type InFlight = FuturesOrdered<Commit>;
+
 impl<S: Store> Executor<S> {
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut in_flight: VecDeque<Pending> = VecDeque::new();
+        let mut in_flight = InFlight::new();
         loop {
             tokio::select! {
                 biased;
-                result = oldest(&mut in_flight), if !in_flight.is_empty() => {
-                    if let Some(pending) = in_flight.pop_front() {
-                        self.finish(pending, result, &mut in_flight).await;
-                    }
+                Some((result, pending)) = in_flight.next(), if !in_flight.is_empty() => {
+                    self.finish(pending, result, &mut in_flight).await;
                 }
                 taken = commands.recv_many(&mut batch, MAX_BATCH), if in_flight.len() < MAX_IN_FLIGHT => {
                     if taken == 0 {
                         break;
                     }
-                    in_flight.extend(self.process(&mut batch));
+                    if let Some(commit) = self.process(&mut batch) {
+                        in_flight.push_back(commit);
+                    }
                 }
             }
         }
         // Shutting down: let what is pending become durable and answered.
-        while let Some(mut pending) = in_flight.pop_front() {
-            let result = join(&mut pending.commit).await;
+        while let Some((result, pending)) = in_flight.next().await {
             self.finish(pending, result, &mut in_flight).await;
         }
     }
 
-    /// Applies a batch and starts its commit.
-    fn process(&mut self, batch: &mut Vec<Command>) -> Option<Pending> {
+    /// Applies a batch and returns its commit.
+    fn process(&mut self, batch: &mut Vec<Command>) -> Option<Commit> {
         let mut staged: HashMap<RunId, Arc<Run>> = HashMap::new();
         let mut applied: Vec<Applied> = Vec::with_capacity(batch.len());
         for command in batch.drain(..) {
@@ -144,11 +152,11 @@ impl<S: Store> Executor<S> {
             .iter_mut()
             .filter_map(|a| a.log.take().map(|log| *log))
             .collect();
-        Some(Pending {
-            commit: tokio::spawn(async move { store.commit(to_write, logs).await }),
-            applied,
-            states,
-        })
+        let pending = Pending { applied, states };
+        Some(Box::pin(async move {
+            let result = store.commit(to_write, logs).await;
+            (result, pending)
+        }))
     }
 
     /// Answers and acts on a batch whose commit finished.
@@ -156,11 +164,9 @@ impl<S: Store> Executor<S> {
         &mut self,
         pending: Pending,
         result: StoreResult<()>,
-        in_flight: &mut VecDeque<Pending>,
+        in_flight: &mut InFlight,
     ) {
-        let Pending {
-            applied, states, ..
-        } = pending;
+        let Pending { applied, states } = pending;
         if let Err(error) = result {
             tracing::error!(%error, "commit failed; reloading state from the store");
             for Applied { reply, .. } in applied {
@@ -195,9 +201,8 @@ impl<S: Store> Executor<S> {
     /// Replaces the in-memory states with the durable ones and performs
     /// their in-flight work again. Commits still pending are finished first:
     /// their states may or may not have become durable.
-    async fn reload(&mut self, in_flight: &mut VecDeque<Pending>) {
-        while let Some(mut pending) = in_flight.pop_front() {
-            let result = join(&mut pending.commit).await;
+    async fn reload(&mut self, in_flight: &mut InFlight) {
+        while let Some((result, pending)) = in_flight.next().await {
             for Applied { reply, state, .. } in pending.applied {
                 if let Some(reply) = reply {
                     let answer = match &result {
@@ -286,23 +291,6 @@ impl<S: Store> Executor<S> {
                 None
             }
         }
-    }
-}
-
-/// Waits for the oldest pending commit.
-async fn oldest(in_flight: &mut VecDeque<Pending>) -> StoreResult<()> {
-    match in_flight.front_mut() {
-        Some(pending) => join(&mut pending.commit).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn join(commit: &mut JoinHandle<StoreResult<()>>) -> StoreResult<()> {
-    match commit.await {
-        Ok(result) => result,
-        Err(error) => Err(StoreError::Backend(format!(
-            "the commit task failed: {error}"
-        ))),
     }
 }
 

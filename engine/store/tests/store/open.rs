@@ -40,7 +40,7 @@ async fn open_creates_the_schema_in_wal_mode_and_reopening_keeps_the_data() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2, "both migrations applied");
+    assert_eq!(version, 3, "every migration applied");
     let mut tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         .unwrap()
