@@ -179,11 +179,9 @@ impl<S: Store> Executor<S> {
             self.reload(in_flight).await;
             return;
         }
-        self.watchers.notify(states.iter());
-        for state in states {
-            // Subscribers may have gone; that is fine.
-            let _ = self.updates.send(RunUpdate { run: state });
-        }
+        // Actions first: the runs' next transitions wait on them, while
+        // callers and watchers only learn what is already durable.
+        let mut replies = Vec::new();
         for Applied {
             reply,
             state,
@@ -193,8 +191,16 @@ impl<S: Store> Executor<S> {
         {
             self.dispatcher.perform(&state, actions);
             if let Some(reply) = reply {
-                let _ = reply.send(Ok(state));
+                replies.push((reply, state));
             }
+        }
+        for (reply, state) in replies {
+            let _ = reply.send(Ok(state));
+        }
+        self.watchers.notify(states.iter());
+        for state in states {
+            // Subscribers may have gone; that is fine.
+            let _ = self.updates.send(RunUpdate { run: state });
         }
     }
 
