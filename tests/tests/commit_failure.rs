@@ -1,0 +1,248 @@
+//! A store whose commit fails: the caller hears of it, nothing of the failed
+//! batch is acted on, and the engine reloads the durable state and carries
+//! its runs on (the executor's crash-only recovery, without the crash).
+
+use serde_json::json;
+use stagecraft_core::run::{MilestoneKind, MilestoneRecord, Run, RunId, RunStatus, WorkItemId};
+use stagecraft_engine::{Engine, EngineConfig, EngineError, FlowKind, SystemClock};
+use stagecraft_host::{FlowHost, HostConfig};
+use stagecraft_store::{
+    FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
+    RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, StoreError, StoreResult,
+    User, WorkItemFilter, WorkItemRecord,
+};
+use stagecraft_tests::{NOOP, bytes, chain_orchestration, test_limits};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// Which commits to refuse.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Every commit.
+    All,
+    /// The first commit that would complete a run.
+    FirstCompletion,
+}
+
+/// The SQLite store, refusing the commits `fault` names while armed.
+struct FailingStore {
+    inner: SqliteStore,
+    fault: std::sync::Mutex<Option<Fault>>,
+    refused: AtomicUsize,
+}
+
+impl FailingStore {
+    fn arm(&self, fault: Option<Fault>) {
+        *self.fault.lock().expect("not poisoned") = fault;
+    }
+
+    /// Whether to refuse a commit of `runs`; a one-shot fault disarms itself.
+    fn refuses(&self, runs: &[Arc<Run>]) -> bool {
+        let mut fault = self.fault.lock().expect("not poisoned");
+        let refuse = match *fault {
+            None => false,
+            Some(Fault::All) => true,
+            Some(Fault::FirstCompletion) => {
+                let completes = runs.iter().any(|r| r.status == RunStatus::Completed);
+                if completes {
+                    *fault = None;
+                }
+                completes
+            }
+        };
+        if refuse {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        refuse
+    }
+}
+
+impl Store for FailingStore {
+    async fn commit(&self, runs: Vec<Arc<Run>>, step_logs: Vec<StepLog>) -> StoreResult<()> {
+        if self.refuses(&runs) {
+            return Err(StoreError::Backend("injected commit failure".to_owned()));
+        }
+        self.inner.commit(runs, step_logs).await
+    }
+    async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
+        self.inner.unfinished_runs().await
+    }
+    async fn run(&self, id: &RunId) -> StoreResult<Option<Run>> {
+        self.inner.run(id).await
+    }
+    async fn runs(&self, filter: RunFilter) -> StoreResult<Vec<RunSummary>> {
+        self.inner.runs(filter).await
+    }
+    async fn work_items(&self, filter: WorkItemFilter) -> StoreResult<Vec<WorkItemRecord>> {
+        self.inner.work_items(filter).await
+    }
+    async fn work_item(&self, id: &WorkItemId) -> StoreResult<Option<WorkItemRecord>> {
+        self.inner.work_item(id).await
+    }
+    async fn step_logs(&self, run: &RunId) -> StoreResult<Vec<StepLog>> {
+        self.inner.step_logs(run).await
+    }
+    async fn insert_flow(&self, flow: NewFlow) -> StoreResult<FlowRecord> {
+        self.inner.insert_flow(flow).await
+    }
+    async fn activate_flow(&self, name: &str, version: u32) -> StoreResult<FlowRecord> {
+        self.inner.activate_flow(name, version).await
+    }
+    async fn flows(&self) -> StoreResult<Vec<FlowRecord>> {
+        self.inner.flows().await
+    }
+    async fn flow_bytes(&self, name: &str, version: u32) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.flow_bytes(name, version).await
+    }
+    async fn insert_orchestration(
+        &self,
+        orchestration: NewOrchestration,
+    ) -> StoreResult<OrchestrationRecord> {
+        self.inner.insert_orchestration(orchestration).await
+    }
+    async fn orchestrations(&self) -> StoreResult<Vec<OrchestrationRecord>> {
+        self.inner.orchestrations().await
+    }
+    async fn put_user(&self, user: User) -> StoreResult<()> {
+        self.inner.put_user(user).await
+    }
+    async fn put_group(&self, group: Group) -> StoreResult<()> {
+        self.inner.put_group(group).await
+    }
+    async fn put_queue(&self, queue: Queue) -> StoreResult<()> {
+        self.inner.put_queue(queue).await
+    }
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.inner.user(id).await
+    }
+    async fn group(&self, id: &str) -> StoreResult<Option<Group>> {
+        self.inner.group(id).await
+    }
+    async fn queue(&self, id: &str) -> StoreResult<Option<Queue>> {
+        self.inner.queue(id).await
+    }
+    async fn directory(&self) -> StoreResult<(Vec<User>, Vec<Group>, Vec<Queue>)> {
+        self.inner.directory().await
+    }
+    async fn memberships(&self, user: &str) -> StoreResult<Memberships> {
+        self.inner.memberships(user).await
+    }
+}
+
+/// An engine on a failing store with the 3-stage no-op chain deployed.
+async fn engine() -> (Engine<FailingStore>, TempDir) {
+    let dir = tempfile::tempdir().expect("test setup");
+    let store = FailingStore {
+        inner: SqliteStore::open(SqliteConfig::new(dir.path().join("stagecraft.db")))
+            .expect("test setup"),
+        fault: std::sync::Mutex::new(None),
+        refused: AtomicUsize::new(0),
+    };
+    let host = FlowHost::new(HostConfig {
+        limits: test_limits(),
+        max_concurrent_invocations: 8,
+        cache_dir: None,
+    })
+    .expect("test setup");
+    let engine = Engine::start(
+        store,
+        host,
+        EngineConfig::new(dir.path()),
+        HashMap::new(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .expect("test setup");
+    engine
+        .deploy_flow("noop", FlowKind::Autolaunched, bytes(NOOP), "test")
+        .await
+        .expect("test setup");
+    engine
+        .deploy_orchestration(chain_orchestration("chain", 3), "test")
+        .await
+        .expect("test setup");
+    (engine, dir)
+}
+
+/// The run once settled; a run the engine lost track of fails the test
+/// instead of hanging it.
+async fn settle(engine: &Engine<FailingStore>, run: &RunId) -> Arc<Run> {
+    tokio::time::timeout(Duration::from_secs(30), engine.wait_until_settled(run))
+        .await
+        .expect("the run settles within 30 s")
+        .expect("the run exists")
+}
+
+fn count(run: &Run, kind: MilestoneKind, step: bool) -> usize {
+    run.history
+        .iter()
+        .filter(|m| m.kind == kind && matches!(m.record, MilestoneRecord::Step { .. }) == step)
+        .count()
+}
+
+#[tokio::test]
+async fn c_durable_a_failed_commit_is_reported_and_nothing_of_it_is_kept() {
+    let (engine, _dir) = engine().await;
+    let done = engine
+        .start_run("chain", json!({}))
+        .await
+        .expect("a run starts");
+    let done = settle(&engine, &done.id).await;
+    assert_eq!(done.status, RunStatus::Completed);
+
+    engine.store().arm(Some(Fault::All));
+    let refused = engine.start_run("chain", json!({})).await;
+    assert!(
+        matches!(&refused, Err(EngineError::Store(_))),
+        "the caller hears of the failure: {refused:?}"
+    );
+    engine.store().arm(None);
+    assert_eq!(engine.store().refused.load(Ordering::Relaxed), 1);
+
+    // Only the first run is durable; the engine goes on with new ones.
+    let durable = engine.runs(RunFilter::default()).await.expect("runs list");
+    assert_eq!(durable.len(), 1, "{durable:?}");
+    assert_eq!(durable[0].id, done.id);
+    let next = engine
+        .start_run("chain", json!({}))
+        .await
+        .expect("starts after the failure");
+    let next = settle(&engine, &next.id).await;
+    assert_eq!(next.status, RunStatus::Completed);
+    let first = engine.run(&done.id).await.expect("still there");
+    assert_eq!(*first, *done, "the completed run is untouched");
+}
+
+#[tokio::test]
+async fn c_durable_after_a_failed_commit_in_flight_work_is_rederived_and_recorded_once() {
+    let (engine, _dir) = engine().await;
+    // The commit that would complete the run fails once: the engine reloads
+    // the durable state (the last step running), runs that step again and
+    // completes the run.
+    engine.store().arm(Some(Fault::FirstCompletion));
+    let run = engine
+        .start_run("chain", json!({}))
+        .await
+        .expect("a run starts");
+    let run = settle(&engine, &run.id).await;
+
+    assert_eq!(engine.store().refused.load(Ordering::Relaxed), 1);
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(count(&run, MilestoneKind::EndRun, false), 1);
+    assert_eq!(
+        count(&run, MilestoneKind::EndStep, true),
+        3,
+        "each step's end recorded once: {:?}",
+        run.history
+    );
+    let durable = engine
+        .store()
+        .run(&run.id)
+        .await
+        .expect("store read")
+        .expect("the run is stored");
+    assert_eq!(durable, *run, "what the engine answers is what is durable");
+}
