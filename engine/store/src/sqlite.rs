@@ -11,7 +11,10 @@
 //! sorts correctly and round-trips a [`jiff::Timestamp`] exactly (years 1678
 //! to 2261; anything outside is refused on write). A run's state is stored
 //! whole as LZ4-compressed JSON (see `state`), the source of truth; the other
-//! run and work-item columns are projections of it for queries. SQLite syncs
+//! run and work-item columns are projections of it for queries. (The column
+//! was declared `TEXT` by the first schema and held plain JSON; it now holds
+//! BLOBs, which SQLite's flexible typing allows, and old text rows still
+//! read.) SQLite syncs
 //! with fdatasync when built with `HAVE_FDATASYNC` (this workspace's
 //! `.cargo/config.toml` sets it).
 

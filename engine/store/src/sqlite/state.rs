@@ -18,6 +18,9 @@ use crate::{StoreError, StoreResult};
 /// Format byte of an LZ4-compressed JSON state.
 const LZ4_JSON: u8 = 1;
 
+/// How much LZ4 can expand its input, at most.
+const MAX_LZ4_RATIO: usize = 255;
+
 /// The format byte and the uncompressed length.
 const HEADER: usize = 5;
 
@@ -99,7 +102,22 @@ fn decompress(stored: &[u8]) -> Result<Vec<u8>, String> {
             "its state claims {length} bytes, more than any run ({MAX_STATE_BYTES})"
         ));
     }
-    lz4_flex::block::decompress(block, length).map_err(|e| format!("its state: {e}"))
+    // LZ4 expands at most 255-fold: a longer claim is corruption, refused
+    // before the buffer for it is allocated.
+    if length > block.len().saturating_mul(MAX_LZ4_RATIO) {
+        return Err(format!(
+            "its state claims {length} bytes from {} compressed ones",
+            block.len()
+        ));
+    }
+    let json = lz4_flex::block::decompress(block, length).map_err(|e| format!("its state: {e}"))?;
+    if json.len() != length {
+        return Err(format!(
+            "its state decompresses to {} bytes, not the {length} it claims",
+            json.len()
+        ));
+    }
+    Ok(json)
 }
 
 #[cfg(test)]
@@ -149,11 +167,18 @@ mod tests {
         unknown_format[0] = 9;
         let mut huge = good.clone();
         huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        // Within the cap, but more than LZ4 could make of the body.
+        let mut inflated = good.clone();
+        inflated[1..5].copy_from_slice(&(200_u32 << 20).to_le_bytes());
+        let mut short = good.clone();
+        short[1..5].copy_from_slice(&4_u32.to_le_bytes());
         let truncated = good[..good.len() / 2].to_vec();
         for (case, stored) in [
             ("empty", Vec::new()),
             ("unknown format", unknown_format),
             ("huge length", huge),
+            ("inflated length", inflated),
+            ("short length", short),
             ("truncated", truncated),
         ] {
             let error = decode("r1", &StoredState::Compressed(stored))

@@ -47,6 +47,42 @@ async fn a_realistic_run_round_trips_exactly() {
     assert_eq!(test.store.run(&RunId("nope".into())).await.unwrap(), None);
 }
 
+/// Stores written before states were compressed kept plain JSON text in
+/// the `state` column; such rows still read, including after a restart, and
+/// the next commit of the run rewrites them compressed.
+#[tokio::test]
+async fn a_run_stored_as_json_text_by_an_older_version_still_reads() {
+    let test = TestStore::new();
+    let mut loan = Loan::start("run-1");
+    test.store.commit_runs(vec![loan.shared()]).await.unwrap();
+    let json = serde_json::to_string(&loan.run).unwrap();
+    Connection::open(test.path())
+        .unwrap()
+        .execute("UPDATE runs SET state = ?1 WHERE id = 'run-1'", [&json])
+        .unwrap();
+
+    let test = test.reopen();
+    let id = RunId("run-1".into());
+    assert_eq!(test.store.run(&id).await.unwrap(), Some(loan.run.clone()));
+    assert_eq!(
+        test.store.unfinished_runs().await.unwrap(),
+        vec![loan.run.clone()]
+    );
+
+    loan.finish_score();
+    test.store.commit_runs(vec![loan.shared()]).await.unwrap();
+    let kind: String = Connection::open(test.path())
+        .unwrap()
+        .query_row(
+            "SELECT typeof(state) FROM runs WHERE id = 'run-1'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(kind, "blob");
+    assert_eq!(test.store.run(&id).await.unwrap(), Some(loan.run));
+}
+
 #[tokio::test]
 async fn committing_a_run_again_replaces_it() {
     let test = TestStore::new();
