@@ -11,19 +11,26 @@
 //!
 //! If a commit fails, the in-memory states built on it are not durable: the
 //! executor reloads every unfinished run from the store and re-derives its
-//! in-flight work, exactly as after a crash.
+//! in-flight work, exactly as after a crash. A failed commit's outcome is
+//! reported as a failure but is, strictly, unknown: a later batch already
+//! handed to the store may carry a newer state of the same run and commit.
+//!
+//! Commits are handed to the store in the order they began, by polling each
+//! one's future as soon as it exists; [`Store::commit`] starts its write on
+//! the first poll, so the store sees them in that order.
 
 use crate::clock::Clock;
 use crate::dispatch::Dispatcher;
 use crate::error::EngineError;
 use crate::registry::Registry;
 use crate::watch::Watchers;
-use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use stagecraft_core::run::{Run, RunId, RunStatus};
 use stagecraft_core::{Action, Event, Plan, Transition};
 use stagecraft_store::{StepLog, Store, StoreError, StoreResult};
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,7 +161,15 @@ impl<S: Store> Executor<S> {
             .collect();
         let pending = Pending { applied, states };
         Some(Box::pin(async move {
-            let result = store.commit(to_write, logs).await;
+            // A store that panics fails this commit, not the executor.
+            let result = AssertUnwindSafe(store.commit(to_write, logs))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Backend(
+                        "the store panicked during a commit".to_owned(),
+                    ))
+                });
             (result, pending)
         }))
     }

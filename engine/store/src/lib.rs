@@ -38,6 +38,12 @@ pub trait Store: Send + Sync + 'static {
     /// states record, in one transaction. When this returns `Ok`, all of it
     /// is on stable storage; callers acknowledge and act only after that.
     /// Concurrent calls may be committed together (group commit).
+    ///
+    /// The engine calls it from one task, in order, and may have several
+    /// calls pending; a later call may hold newer states of the same runs.
+    /// So an implementation must take its place in the write order when its
+    /// future is first polled (before it awaits anything) and commit calls
+    /// in that order, never a later one before an earlier one.
     fn commit(
         &self,
         runs: Vec<Arc<Run>>,
