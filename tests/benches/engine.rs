@@ -1,4 +1,5 @@
-//! The durable engine under load, durability on (every commit fsynced):
+//! The durable engine under load, durability on (every commit synced to
+//! disk):
 //!
 //! 1. throughput and latency: runs of a 3-stage orchestration, one background
 //!    step per stage running the no-op flow; runs/s, and p50/p99 from
@@ -260,7 +261,7 @@ fn stat_cpu_seconds(stat: &str) -> Result<f64> {
     Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
-/// Bytes this process has passed to write(2) and its kind (the WAL, the
+/// Bytes this process has passed to write(2) and the like (the WAL, the
 /// database at checkpoints), from /proc/self/io.
 fn bytes_written() -> Result<u64> {
     let io = std::fs::read_to_string("/proc/self/io")?;

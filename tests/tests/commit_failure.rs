@@ -1,6 +1,6 @@
 //! A store whose commit fails: the caller hears of it, nothing of the failed
-//! batch is acted on, and the engine reloads the durable state and carries
-//! its runs on (the executor's crash-only recovery, without the crash).
+//! batch is kept, and the engine reloads the durable state and carries its
+//! runs on (the executor's crash-only recovery, without the crash).
 
 use serde_json::json;
 use stagecraft_core::run::{MilestoneKind, MilestoneRecord, Run, RunId, RunStatus, WorkItemId};

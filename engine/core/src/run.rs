@@ -1,4 +1,5 @@
-//! The state of one orchestration run, as the store persists it (JSON via serde).
+//! The state of one orchestration run, as the store persists it (serde; the
+//! SQLite store keeps it as LZ4-compressed JSON).
 
 mod error;
 mod milestone;
