@@ -18,6 +18,8 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("hostile", "HOSTILE", "autolaunched"),
 ];
 
+const WASM_TARGET: &str = "wasm32-wasip2";
+
 fn main() -> Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let workspace = manifest_dir
@@ -26,6 +28,7 @@ fn main() -> Result<()> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     // A target directory of its own: the outer cargo holds the lock on ours.
     let target_dir = target_dir(&out_dir, workspace).join("wasm-plugins");
+    ensure_wasm_target()?;
 
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(workspace)
@@ -33,7 +36,7 @@ fn main() -> Result<()> {
             "build",
             "--release",
             "--target",
-            "wasm32-wasip2",
+            WASM_TARGET,
             "--target-dir",
         ])
         .arg(&target_dir);
@@ -59,10 +62,7 @@ fn main() -> Result<()> {
         .status()
         .context("running cargo to build the example plugins")?;
     if !status.success() {
-        bail!(
-            "building the example plugins failed ({status}); is the target installed? \
-             run `rustup target add wasm32-wasip2`"
-        );
+        bail!("building the example plugins for {WASM_TARGET} failed ({status})");
     }
 
     let mut consts = String::new();
@@ -71,17 +71,27 @@ fn main() -> Result<()> {
     all.push_str("pub const ALL: &[Plugin] = &[\n");
     for (krate, name, kind) in PLUGINS {
         let file = target_dir
-            .join("wasm32-wasip2/release")
+            .join(WASM_TARGET)
+            .join("release")
             .join(format!("{}.wasm", krate.replace('-', "_")));
         if !file.exists() {
             bail!("cargo succeeded but {} is missing", file.display());
         }
         let path = file.display().to_string();
-        writeln!(consts, "/// The `{krate}` component ({kind} flow).")?;
+        writeln!(consts, "/// Path of the `{krate}` component ({kind} flow).")?;
         writeln!(consts, "pub const {name}: &str = {path:?};")?;
         writeln!(
+            consts,
+            "/// The `{krate}` component itself, embedded so an installed program \
+             does not depend on the build directory."
+        )?;
+        writeln!(
+            consts,
+            "pub const {name}_WASM: &[u8] = include_bytes!({path:?});"
+        )?;
+        writeln!(
             all,
-            "    Plugin {{ name: {krate:?}, kind: {kind:?}, path: {name} }},"
+            "    Plugin {{ name: {krate:?}, kind: {kind:?}, path: {name}, wasm: {name}_WASM }},"
         )?;
     }
     all.push_str("];\n");
@@ -100,4 +110,47 @@ fn target_dir(out_dir: &Path, workspace: &Path) -> PathBuf {
         .ancestors()
         .find(|dir| dir.join("CACHEDIR.TAG").exists())
         .map_or_else(|| workspace.join("target"), Path::to_path_buf)
+}
+
+/// Makes sure the toolchain building us can build for [`WASM_TARGET`].
+///
+/// rustup installs a `rust-toolchain.toml`'s targets only when it installs
+/// the toolchain itself; a toolchain that was already present is used as it
+/// is. So when rustup manages this toolchain and the target is missing, add
+/// it (and say so); otherwise explain what to install.
+fn ensure_wasm_target() -> Result<()> {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let output = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .with_context(|| format!("running `{rustc} --print sysroot`"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir() {
+        return Ok(());
+    }
+    let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") else {
+        bail!(
+            "the Rust toolchain at {} cannot build for {WASM_TARGET}, which the example \
+             flows need; install that target for it (with rustup: \
+             `rustup target add {WASM_TARGET}`)",
+            sysroot.display()
+        );
+    };
+    println!(
+        "cargo:warning=installing the {WASM_TARGET} target for toolchain {toolchain} \
+         (rustup target add {WASM_TARGET} --toolchain {toolchain}): the example flows are \
+         built for it"
+    );
+    let rustup = "rustup";
+    let status = Command::new(rustup)
+        .args(["target", "add", WASM_TARGET, "--toolchain", &toolchain])
+        .status()
+        .with_context(|| format!("running `{rustup} target add {WASM_TARGET}`"))?;
+    if !status.success() {
+        bail!(
+            "`rustup target add {WASM_TARGET} --toolchain {toolchain}` failed ({status}); \
+             the example flows cannot be built without that target"
+        );
+    }
+    Ok(())
 }

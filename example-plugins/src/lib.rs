@@ -11,6 +11,8 @@ pub struct Plugin {
     pub kind: &'static str,
     /// Absolute path of the `.wasm` component.
     pub path: &'static str,
+    /// The component's bytes, embedded at build time.
+    pub wasm: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));

@@ -123,6 +123,7 @@ where
 macro_rules! autolaunched_flow {
     ($run:path) => {
         #[doc(hidden)]
+        #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
         struct __StagecraftAutolaunchedFlow;
 
         impl $crate::__private::autolaunched::exports::stagecraft::flow::autolaunched::Guest
@@ -140,6 +141,9 @@ macro_rules! autolaunched_flow {
         }
 
         // The generated export glue is necessarily `unsafe`; scope the allowance to it.
+        // Exported only for wasm: a native build (unit tests, `cargo build` at
+        // the workspace root) must not hand WIT export names to the host linker.
+        #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
             $crate::__private::autolaunched::export_autolaunched!(__StagecraftAutolaunchedFlow);
@@ -155,6 +159,7 @@ macro_rules! autolaunched_flow {
 macro_rules! evaluation_flow {
     ($evaluate:path) => {
         #[doc(hidden)]
+        #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
         struct __StagecraftEvaluationFlow;
 
         impl $crate::__private::evaluation::exports::stagecraft::flow::evaluation::Guest
@@ -172,6 +177,9 @@ macro_rules! evaluation_flow {
         }
 
         // The generated export glue is necessarily `unsafe`; scope the allowance to it.
+        // Exported only for wasm: a native build (unit tests, `cargo build` at
+        // the workspace root) must not hand WIT export names to the host linker.
+        #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
             $crate::__private::evaluation::export_evaluation!(__StagecraftEvaluationFlow);
@@ -188,6 +196,7 @@ macro_rules! evaluation_flow {
 macro_rules! screen_flow {
     (render = $render:path, submit = $submit:path $(,)?) => {
         #[doc(hidden)]
+        #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
         struct __StagecraftScreenFlow;
 
         impl $crate::__private::screen::exports::stagecraft::flow::screen::Guest
@@ -217,6 +226,9 @@ macro_rules! screen_flow {
         }
 
         // The generated export glue is necessarily `unsafe`; scope the allowance to it.
+        // Exported only for wasm: a native build (unit tests, `cargo build` at
+        // the workspace root) must not hand WIT export names to the host linker.
+        #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
             $crate::__private::screen::export_screen!(__StagecraftScreenFlow);

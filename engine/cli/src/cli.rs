@@ -1,6 +1,8 @@
 //! The command line, as clap parses it.
 
 use clap::{Args, Parser, Subcommand};
+use jiff::SignedDuration;
+use stagecraft_engine::EngineConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -87,13 +89,91 @@ pub struct ServeArgs {
     /// Where the store, the compile cache and the user tokens live.
     #[arg(long, env = "STAGECRAFT_DATA_DIR", default_value = "./stagecraft-data")]
     pub data_dir: PathBuf,
-    /// The admin token; generated and printed once when absent.
+    /// The admin token; generated and printed once when absent. A flag's
+    /// value shows in the process list: prefer STAGECRAFT_ADMIN_TOKEN or
+    /// --admin-token-file.
     #[arg(long, env = "STAGECRAFT_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// A file holding the admin token (its first line).
+    #[arg(
+        long,
+        env = "STAGECRAFT_ADMIN_TOKEN_FILE",
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<PathBuf>,
     /// Register the example external actions (`book_loan`) the demo
     /// orchestration uses.
     #[arg(long)]
     pub example_actions: bool,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// The engine's settings, for `serve`.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// How long after an error a run may still be resumed, e.g. `14d` or
+    /// `36h`.
+    #[arg(
+        long,
+        env = "STAGECRAFT_RECOVERY_WINDOW",
+        default_value = "14d",
+        value_parser = parse_duration
+    )]
+    pub recovery_window: SignedDuration,
+    /// CPU budget of one flow invocation, in fuel units (about one per
+    /// WebAssembly instruction).
+    #[arg(long, env = "STAGECRAFT_FLOW_FUEL", default_value_t = 2_000_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub flow_fuel: u64,
+    /// Memory limit of one flow invocation, in MiB.
+    #[arg(long, env = "STAGECRAFT_FLOW_MEMORY_MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub flow_memory_mib: u32,
+    /// Wall-clock limit of one flow invocation, e.g. `30s`.
+    #[arg(
+        long,
+        env = "STAGECRAFT_FLOW_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub flow_timeout: SignedDuration,
+    /// Flow invocations running at once; more wait for a slot.
+    #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_FLOWS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_flows: u32,
+}
+
+impl EngineArgs {
+    /// The engine configuration these settings give, with data in `data_dir`.
+    pub fn config(&self, data_dir: PathBuf) -> EngineConfig {
+        let mut config = EngineConfig::new(data_dir);
+        config.recovery_window = self.recovery_window;
+        config.limits.fuel = self.flow_fuel;
+        config.limits.memory_bytes = usize::try_from(self.flow_memory_mib)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1 << 20);
+        config.limits.timeout = self.flow_timeout.unsigned_abs();
+        config.max_concurrent_flows = self.max_concurrent_flows;
+        config
+    }
+}
+
+/// A positive duration in jiff's friendly format (`14d`, `36h`, `1m 30s`);
+/// a day is 24 hours.
+fn parse_duration(text: &str) -> Result<SignedDuration, String> {
+    let span: jiff::Span = text
+        .parse()
+        .map_err(|e| format!("not a duration like 14d, 36h or 30s: {e}"))?;
+    let duration = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("not a duration like 14d, 36h or 30s: {e}"))?;
+    if duration.is_positive() {
+        Ok(duration)
+    } else {
+        Err("the duration must be positive".to_owned())
+    }
 }
 
 /// Options of `demo`.

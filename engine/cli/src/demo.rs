@@ -22,13 +22,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "Stagecraft demo: a loan orchestration whose risk-score flow traps on a zero income.\n"
     );
     println!(
-        "1. The example flows were compiled to wasm32-wasip2 components when this program was built:"
+        "1. The example flows were compiled to wasm32-wasip2 components and embedded when this program was built:"
     );
     for plugin in plugins::ALL
         .iter()
         .filter(|plugin| !matches!(plugin.name, "noop" | "hostile"))
     {
-        println!("   {:<17} {:<13} {}", plugin.name, plugin.kind, plugin.path);
+        println!(
+            "   {:<17} {:<13} {} KiB",
+            plugin.name,
+            plugin.kind,
+            plugin.wasm.len() / 1024
+        );
     }
 
     let starting = spinner(format!(
@@ -37,7 +42,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     ));
     let running = server::start(ServerConfig {
         addr: args.addr,
-        data_dir: args.data_dir.clone(),
+        engine: stagecraft_engine::EngineConfig::new(&args.data_dir),
         admin_token: None,
         example_actions: true,
     })
@@ -75,12 +80,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("3. Directory: user ada in group underwriters; ada got her own token.");
 
     println!("4. Deploying flows (each is validated and compiled by the server):");
-    for (name, kind, path) in [
-        ("risk_score", "autolaunched", plugins::RISK_SCORE),
-        ("credit_check", "evaluation", plugins::CREDIT_CHECK),
-        ("loan_review", "screen", plugins::LOAN_REVIEW),
+    for (name, kind, wasm) in [
+        ("risk_score", "autolaunched", plugins::RISK_SCORE_WASM),
+        ("credit_check", "evaluation", plugins::CREDIT_CHECK_WASM),
+        ("loan_review", "screen", plugins::LOAN_REVIEW_WASM),
     ] {
-        let record = deploy(&admin, name, kind, path).await?;
+        let record = deploy(&admin, name, kind, wasm).await?;
         println!("   {name} v{} ({kind})", record["version"]);
     }
     let definition: Value = serde_json::from_str(DEFINITION)?;
@@ -120,7 +125,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         &admin,
         "risk_score",
         "autolaunched",
-        plugins::RISK_SCORE_FIXED,
+        plugins::RISK_SCORE_FIXED_WASM,
     )
     .await?;
     println!(
@@ -166,11 +171,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     running.until_signal().await
 }
 
-async fn deploy(admin: &Client, name: &str, kind: &str, path: &str) -> Result<Value> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+async fn deploy(admin: &Client, name: &str, kind: &str, wasm: &[u8]) -> Result<Value> {
     let progress = spinner(format!("deploying {name}"));
     let record = admin
-        .upload(&["flows", name], &[("kind", kind.to_owned())], bytes)
+        .upload(
+            &["flows", name],
+            &[("kind", kind.to_owned())],
+            wasm.to_vec(),
+        )
         .await;
     progress.finish_and_clear();
     Ok(record?)

@@ -10,7 +10,7 @@ mod demo;
 mod output;
 mod server;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 use std::process::ExitCode;
@@ -46,10 +46,14 @@ async fn run(cli: Cli) -> Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => {
+            let admin_token = match &args.admin_token_file {
+                Some(path) => Some(read_token_file(path)?),
+                None => args.admin_token,
+            };
             let running = server::start(server::ServerConfig {
                 addr: args.addr,
-                data_dir: args.data_dir,
-                admin_token: args.admin_token,
+                engine: args.engine.config(args.data_dir),
+                admin_token,
                 example_actions: args.example_actions,
             })
             .await?;
@@ -71,6 +75,17 @@ async fn run(cli: Cli) -> Result<()> {
         }
         command => commands::run(cli.global, command).await,
     }
+}
+
+/// The admin token in `path`: its first line, trimmed.
+fn read_token_file(path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the admin token file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        anyhow::bail!("the admin token file {} is empty", path.display());
+    }
+    Ok(token.to_owned())
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ use error::ApiError;
 use serde_json::{Value, json};
 use stagecraft_engine::{Engine, EngineConfig};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -44,8 +43,8 @@ pub struct AppState {
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free one.
     pub addr: SocketAddr,
-    /// Where the store, the compile cache and the token file live.
-    pub data_dir: PathBuf,
+    /// The engine's settings; its data directory also holds the token file.
+    pub engine: EngineConfig,
     /// The admin token; `None` generates one.
     pub admin_token: Option<String>,
     /// Registers the example external actions (`book_loan`).
@@ -73,10 +72,10 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
             (token.clone(), Some(token))
         }
     };
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let tokens = Arc::new(Tokens::open(&config.data_dir, &admin_token)?);
-    let mut builder = Engine::builder(EngineConfig::new(&config.data_dir));
+    let data_dir = config.engine.data_dir.clone();
+    create_private_dir(&data_dir)?;
+    let tokens = Arc::new(Tokens::open(&data_dir, &admin_token)?);
+    let mut builder = Engine::builder(config.engine);
     if config.example_actions {
         builder = builder.action("book_loan", |inputs: Value| async move {
             let applicant = inputs["applicant"].as_str().unwrap_or("unknown");
@@ -86,7 +85,7 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
     let engine = builder
         .open()
         .await
-        .with_context(|| format!("opening the engine in {}", config.data_dir.display()))?;
+        .with_context(|| format!("opening the engine in {}", data_dir.display()))?;
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("listening on {}", config.addr))?;
@@ -103,7 +102,7 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
             })
             .await
     });
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
     Ok(Running {
         url: format!("http://{addr}"),
         generated_admin_token: generated,
@@ -111,6 +110,18 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
         stop,
         server,
     })
+}
+
+/// Creates the data directory, readable by this user only: it holds the
+/// store and the token hashes.
+fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 impl Running {
@@ -204,6 +215,12 @@ fn routes() -> Routes {
     .add(M::POST, "/runs", runs::start)
     .add(M::GET, "/runs/{id}", runs::show)
     .add(M::GET, "/runs/{id}/history", runs::history)
+    .add(M::GET, "/runs/{id}/logs", runs::logs)
+    .add(
+        M::GET,
+        "/runs/{id}/steps/{step}/logs",
+        runs::step_logs_route,
+    )
     .add(M::POST, "/runs/{id}/suspend", runs::suspend)
     .add(M::POST, "/runs/{id}/resume", runs::resume)
     .add(M::POST, "/runs/{id}/cancel", runs::cancel)

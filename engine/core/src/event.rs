@@ -125,3 +125,28 @@ pub enum Unavailability {
     /// No such user, group or queue (fatal: misconfigured).
     Unresolvable,
 }
+
+/// In a person's words: "trap", "CPU budget exhausted"…
+impl std::fmt::Display for FlowFailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Trap => "trap",
+            Self::CpuBudget => "CPU budget exhausted",
+            Self::MemoryLimit => "memory limit exceeded",
+            Self::Timeout => "timeout",
+            Self::FlowError => "error result",
+            Self::BadOutput => "undecodable output",
+        })
+    }
+}
+
+/// "frozen", "inactive", "unresolvable".
+impl std::fmt::Display for Unavailability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Frozen => "frozen",
+            Self::Inactive => "inactive",
+            Self::Unresolvable => "unresolvable",
+        })
+    }
+}

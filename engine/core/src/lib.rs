@@ -30,7 +30,10 @@ pub use catalog::{Catalog, FlowKind};
 pub use definition::Orchestration;
 pub use event::{Actor, Event, FlowFailure, FlowFailureKind, Unavailability};
 pub use limits::Limits;
-pub use machine::{EventError, InputProblem, Transition, handle, outstanding_actions, start};
+pub use machine::{
+    EventError, FlowPin, InputProblem, Transition, handle, outstanding_actions, pin_flows,
+    pinned_version, start,
+};
 pub use plan::Plan;
 pub use run::{Run, RunId, RunStatus};
 pub use schema::json_schema;

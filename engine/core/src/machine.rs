@@ -4,6 +4,7 @@ mod error;
 mod failure;
 mod inputs;
 mod manual;
+mod pin;
 mod progress;
 mod recovery;
 mod resolve;
@@ -14,6 +15,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 pub use error::{EventError, InputProblem};
+pub use pin::{FlowPin, pin_flows, pinned_version};
 pub use recovery::outstanding_actions;
 
 use crate::action::Action;

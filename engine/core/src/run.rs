@@ -89,3 +89,16 @@ impl Run {
         self.stages.iter().rev().find(|stage| stage.stage == name)
     }
 }
+
+/// In a person's words: "in progress", "in error"…
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::InProgress => "in progress",
+            Self::Completed => "completed",
+            Self::Suspended => "suspended",
+            Self::Canceled => "canceled",
+            Self::Error => "in error",
+        })
+    }
+}

@@ -9,10 +9,11 @@
 use crate::clock::Clock;
 use crate::executor::Command;
 use crate::registry::Registry;
+use crate::versions::Versions;
 use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
 use stagecraft_core::{Action, Event, FlowFailure, FlowFailureKind, Unavailability};
 use stagecraft_host::FlowFailure as HostFailure;
-use stagecraft_host::{LogLine, LogStream};
+use stagecraft_host::{FlowHost, LogLine, LogStream};
 use stagecraft_store::{StepLog, StepLogLine, Store, StoreResult, UserStatus};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
@@ -22,6 +23,7 @@ pub(crate) struct Dispatcher<S> {
     pub(crate) commands: mpsc::WeakSender<Command>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) store: Arc<S>,
+    pub(crate) host: FlowHost,
     pub(crate) action_permits: Arc<Semaphore>,
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -30,11 +32,12 @@ impl<S: Store> Dispatcher<S> {
     /// Performs `actions`, which a committed transition of `run` produced.
     pub(crate) fn perform(&self, run: &Run, actions: Vec<Action>) {
         for action in actions {
-            self.perform_one(run.id.clone(), action);
+            self.perform_one(run, action);
         }
     }
 
-    fn perform_one(&self, run: RunId, action: Action) {
+    fn perform_one(&self, state: &Run, action: Action) {
+        let run = state.id.clone();
         match action {
             Action::RunFlow {
                 step,
@@ -42,27 +45,41 @@ impl<S: Store> Dispatcher<S> {
                 flow,
                 inputs,
             } => {
+                let pinned = stagecraft_core::pinned_version(state, &step);
                 let registry = Arc::clone(&self.registry);
+                let store = Arc::clone(&self.store);
+                let host = self.host.clone();
                 let clock = Arc::clone(&self.clock);
                 let log_run = run.clone();
                 self.spawn_result(run, async move {
-                    let Some(active) = registry.flow(&flow) else {
-                        let event = Event::FlowFinished {
-                            step,
-                            attempt,
-                            flow_version: 0,
-                            result: Err(missing_flow(&flow)),
-                        };
-                        return (event, None);
+                    let versions = Versions {
+                        registry: &registry,
+                        store: &*store,
+                        host: &host,
                     };
-                    let invocation = active.flow.run(&inputs).await;
-                    log_invocation(&flow, active.version, &invocation.log);
+                    let (version, flow_component) = match versions.flow(&flow, pinned).await {
+                        Ok(found) => found,
+                        Err(message) => {
+                            let event = Event::FlowFinished {
+                                step,
+                                attempt,
+                                flow_version: pinned.unwrap_or(0),
+                                result: Err(FlowFailure {
+                                    kind: FlowFailureKind::Trap,
+                                    message,
+                                }),
+                            };
+                            return (event, None);
+                        }
+                    };
+                    let invocation = flow_component.run(&inputs).await;
+                    log_invocation(&flow, version, &invocation.log);
                     let log = (!invocation.log.is_empty()).then(|| {
                         Box::new(StepLog {
                             run: log_run,
                             step: step.clone(),
                             attempt,
-                            flow_version: active.version,
+                            flow_version: version,
                             recorded_at: clock.now(),
                             lines: invocation.log.iter().map(log_line).collect(),
                         })
@@ -70,7 +87,7 @@ impl<S: Store> Dispatcher<S> {
                     let event = Event::FlowFinished {
                         step,
                         attempt,
-                        flow_version: active.version,
+                        flow_version: version,
                         result: invocation.outcome.map_err(failure),
                     };
                     (event, log)

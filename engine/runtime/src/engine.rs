@@ -7,6 +7,7 @@ use crate::dispatch::{Dispatcher, failure};
 use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate};
 use crate::registry::{ActiveFlow, Registry, core_kind, host_kind};
+use crate::versions::Versions;
 use crate::watch::Watchers;
 use serde_json::Value;
 use stagecraft_core::run::{Principal, Run, RunId, RunStatus, WorkItemId, WorkItemStatus};
@@ -56,13 +57,10 @@ impl EngineBuilder {
             actions,
             clock,
         } = self;
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            EngineError::BadRequest(format!(
-                "cannot create the data directory {}: {e}",
-                config.data_dir.display()
-            ))
-        })?;
-        let mut store_config = SqliteConfig::new(config.data_dir.join("stagecraft.db"));
+        let database = config.data_dir.join("stagecraft.db");
+        private_files(&config.data_dir, &database)
+            .map_err(|(path, source)| EngineError::DataDir { path, source })?;
+        let mut store_config = SqliteConfig::new(database);
         store_config.synchronous = config.synchronous;
         let store = SqliteStore::open(store_config)?;
         let host = FlowHost::new(HostConfig {
@@ -72,6 +70,28 @@ impl EngineBuilder {
         })?;
         Engine::start(store, host, config, actions, clock).await
     }
+}
+
+/// Creates the data directory and the database file private to this user
+/// (0700 and 0600: they hold every run's data); SQLite gives its journal
+/// files the database's permissions. Existing ones are left as they are.
+fn private_files(
+    dir: &std::path::Path,
+    database: &std::path::Path,
+) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| (dir.to_owned(), e))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(database)
+        .map(drop)
+        .map_err(|e| (database.to_owned(), e))
 }
 
 /// A running Stagecraft engine on a [`Store`]. Cheap to clone; every clone
@@ -100,6 +120,14 @@ struct Inner<S> {
     executor: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
+/// What a work item's screen flow works with.
+struct OpenStep {
+    /// The inputs its step resolved when it started.
+    inputs: Value,
+    /// The version its step is pinned to.
+    flow_version: Option<u32>,
+}
+
 /// What became of a work item submission.
 #[derive(Debug, Clone)]
 pub enum Completion {
@@ -107,6 +135,15 @@ pub enum Completion {
     Completed(Arc<Run>),
     /// The answers are invalid; the work item stays open.
     Invalid(Vec<FieldError>),
+    /// The screen flow failed (trapped, ran out of budget...) on the
+    /// answers: the step failed as SPEC §3 says, and so did the run unless
+    /// a fault path took over.
+    Failed {
+        /// The run after the failure.
+        run: Arc<Run>,
+        /// How the screen flow failed.
+        failure: stagecraft_core::FlowFailure,
+    },
 }
 
 impl Engine<SqliteStore> {
@@ -145,6 +182,7 @@ impl<S: Store> Engine<S> {
             commands: commands.downgrade(),
             registry: Arc::clone(&registry),
             store: Arc::clone(&store),
+            host: host.clone(),
             action_permits: Arc::new(Semaphore::new(config.max_concurrent_actions.max(1))),
             clock: Arc::clone(&clock),
         };
@@ -215,8 +253,10 @@ impl<S: Store> Engine<S> {
             && existing.flow.kind() != kind
         {
             return Err(EngineError::BadRequest(format!(
-                "flow {name:?} is a {} flow; a new version cannot be a {kind} flow",
-                existing.flow.kind()
+                "flow {name:?} is {} {} flow; a new version cannot be {} {kind} flow",
+                article(existing.flow.kind()),
+                existing.flow.kind(),
+                article(kind)
             )));
         }
         let (flow, bytes) = self.compile(name, kind, bytes).await?;
@@ -467,11 +507,13 @@ impl<S: Store> Engine<S> {
 
     /// The form of a work item's screen flow, for `user`.
     pub async fn work_item_form(&self, id: &WorkItemId, user: &str) -> Result<Form, EngineError> {
-        let (record, _, inputs) = self.open_item(id, user).await?;
-        let flow = self.screen_flow(&record.item.screen_flow)?;
-        let invocation = flow.render(&inputs).await;
+        let (record, _, step) = self.open_item(id, user).await?;
+        let flow = self
+            .screen_flow(&record.item.screen_flow, step.flow_version)
+            .await?;
+        let invocation = flow.render(&step.inputs).await;
         invocation.outcome.map_err(|failure| {
-            EngineError::BadRequest(format!("the form cannot be shown: {failure}"))
+            EngineError::FlowFailed(format!("the form cannot be shown: {failure}"))
         })
     }
 
@@ -484,13 +526,16 @@ impl<S: Store> Engine<S> {
         user: &str,
         answers: Value,
     ) -> Result<Completion, EngineError> {
-        let (record, actor, inputs) = self.open_item(id, user).await?;
-        let flow = self.screen_flow(&record.item.screen_flow)?;
-        let result = match flow.submit(&inputs, &answers).await.outcome {
+        let (record, actor, step) = self.open_item(id, user).await?;
+        let flow = self
+            .screen_flow(&record.item.screen_flow, step.flow_version)
+            .await?;
+        let result = match flow.submit(&step.inputs, &answers).await.outcome {
             Ok(Submission::Invalid(errors)) => return Ok(Completion::Invalid(errors)),
             Ok(Submission::Accepted(outputs)) => Ok(outputs),
             Err(error) => Err(failure(error)),
         };
+        let failed = result.as_ref().err().cloned();
         let run = self
             .event(
                 &record.run,
@@ -501,16 +546,19 @@ impl<S: Store> Engine<S> {
                 },
             )
             .await?;
-        Ok(Completion::Completed(run))
+        Ok(match failed {
+            None => Completion::Completed(run),
+            Some(failure) => Completion::Failed { run, failure },
+        })
     }
 
-    /// An open work item `user` may act on, with their memberships and the
-    /// step inputs its screen flow sees.
+    /// An open work item `user` may act on, with their memberships and what
+    /// its step's screen flow needs.
     async fn open_item(
         &self,
         id: &WorkItemId,
         user: &str,
-    ) -> Result<(WorkItemRecord, Actor, Value), EngineError> {
+    ) -> Result<(WorkItemRecord, Actor, OpenStep), EngineError> {
         let record = self
             .inner
             .store
@@ -535,23 +583,34 @@ impl<S: Store> Engine<S> {
                 "{user} is not the assignee of work item {id} nor a member of its group or queue"
             )));
         }
-        // The screen flow sees the inputs its step resolved when it started.
+        // The screen flow sees the inputs its step resolved when it started,
+        // in the version pinned then.
         let run = self.run(&record.run).await?;
-        let inputs = run
+        let step_run = run
             .stages
             .get(record.item.step.stage_run)
-            .and_then(|stage| stage.steps.iter().find(|s| s.name == record.item.step.step))
-            .and_then(|step| step.inputs.clone())
-            .unwrap_or(Value::Null);
-        Ok((record, actor, inputs))
+            .and_then(|stage| stage.steps.iter().find(|s| s.name == record.item.step.step));
+        let step = OpenStep {
+            inputs: step_run
+                .and_then(|step| step.inputs.clone())
+                .unwrap_or(Value::Null),
+            flow_version: step_run.and_then(|step| step.flow_version),
+        };
+        Ok((record, actor, step))
     }
 
-    fn screen_flow(&self, name: &str) -> Result<Flow, EngineError> {
-        self.inner
-            .registry
-            .flow(name)
-            .map(|active| active.flow)
-            .ok_or_else(|| EngineError::NotFound(format!("screen flow {name:?}")))
+    /// The screen flow of a work item, in the version its step is pinned to.
+    async fn screen_flow(&self, name: &str, version: Option<u32>) -> Result<Flow, EngineError> {
+        let versions = Versions {
+            registry: &self.inner.registry,
+            store: &*self.inner.store,
+            host: &self.inner.host,
+        };
+        versions
+            .flow(name, version)
+            .await
+            .map(|(_, flow)| flow)
+            .map_err(|message| EngineError::Unavailable(format!("screen flow: {message}")))
     }
 
     async fn actor(&self, user: &str) -> Result<Actor, EngineError> {
@@ -643,6 +702,14 @@ impl<S: Store> Engine<S> {
     }
 }
 
+/// "an" autolaunched flow, "a" screen flow.
+fn article(kind: FlowKind) -> &'static str {
+    match kind {
+        FlowKind::Autolaunched | FlowKind::Evaluation => "an",
+        FlowKind::Screen => "a",
+    }
+}
+
 fn check_name(what: &str, name: &str) -> Result<(), EngineError> {
     let valid = !name.is_empty()
         && name.len() <= 128
@@ -699,6 +766,23 @@ async fn load_flows(
     Ok(())
 }
 
+/// The catalog a stored orchestration version is loaded against: it was
+/// validated when it was deployed, and must never become unloadable because
+/// of the host's configuration since. An external action that is no longer
+/// registered fails its step when it runs (a non-recoverable external action
+/// error, SPEC §3), so its runs can still be listed, shown and canceled.
+struct AsDeployed<'r>(&'r Registry);
+
+impl stagecraft_core::Catalog for AsDeployed<'_> {
+    fn flow_kind(&self, name: &str) -> Option<stagecraft_core::FlowKind> {
+        stagecraft_core::Catalog::flow_kind(self.0, name)
+    }
+
+    fn has_action(&self, _: &str) -> bool {
+        true
+    }
+}
+
 /// Rebuilds the plan of every stored orchestration version.
 async fn load_orchestrations(
     store: &impl Store,
@@ -712,7 +796,7 @@ async fn load_orchestrations(
                 record.name, record.version
             ))
         })?;
-        match stagecraft_core::validate(&parsed, registry) {
+        match stagecraft_core::validate(&parsed, &AsDeployed(registry)) {
             Ok(plan) => registry.add_plan(
                 plan.with_version(record.version)
                     .with_limits(limits.clone()),

@@ -39,6 +39,22 @@ pub enum EngineError {
     /// The WebAssembly host could not start.
     #[error(transparent)]
     Host(#[from] HostError),
+    /// Something the operation needs cannot be used right now (a flow
+    /// version that cannot be loaded); not the caller's fault.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The data directory or a file in it cannot be created or opened.
+    #[error("data directory: {path}: {source}")]
+    DataDir {
+        /// The directory or file.
+        path: std::path::PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// A flow failed where the caller needed its answer (a screen flow
+    /// rendering a form); not the caller's fault.
+    #[error("{0}")]
+    FlowFailed(String),
     /// The engine is shutting down.
     #[error("the engine is shutting down")]
     ShuttingDown,

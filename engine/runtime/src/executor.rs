@@ -292,7 +292,10 @@ impl<S: Store> Executor<S> {
             }
         };
         match transition {
-            Ok(Transition { run, actions }) => {
+            Ok(mut transition) => {
+                // The versions the steps it starts run on are committed with it.
+                stagecraft_core::pin_flows(&mut transition, |flow| self.registry.pin(flow));
+                let Transition { run, actions } = transition;
                 let state = Arc::new(run);
                 staged.insert(run_id, Arc::clone(&state));
                 Some(Applied {

@@ -37,6 +37,7 @@ mod engine;
 mod error;
 mod executor;
 mod registry;
+mod versions;
 mod watch;
 
 pub use action::{ActionFuture, ExternalAction};

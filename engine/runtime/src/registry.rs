@@ -3,7 +3,7 @@
 //! Swapping an entry is atomic, which is what makes a deploy a hot swap.
 
 use crate::action::ExternalAction;
-use stagecraft_core::{Catalog, Plan};
+use stagecraft_core::{Catalog, FlowPin, Plan};
 use stagecraft_host::{Flow, FlowKind};
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -18,6 +18,9 @@ pub(crate) struct ActiveFlow {
 #[derive(Default)]
 pub(crate) struct Registry {
     flows: RwLock<HashMap<String, ActiveFlow>>,
+    /// Versions that are no longer (or not yet) active but that a step is
+    /// pinned to, compiled on first use.
+    pinned: RwLock<HashMap<(String, u32), Flow>>,
     plans: RwLock<HashMap<(String, u32), Arc<Plan>>>,
     active_orchestrations: RwLock<HashMap<String, u32>>,
     pub(crate) actions: HashMap<String, Arc<dyn ExternalAction>>,
@@ -34,6 +37,29 @@ impl Registry {
     /// The version new steps of `name` use, ready to run.
     pub(crate) fn flow(&self, name: &str) -> Option<ActiveFlow> {
         read(&self.flows).get(name).cloned()
+    }
+
+    /// The version a step starting now pins.
+    pub(crate) fn pin(&self, name: &str) -> Option<FlowPin> {
+        read(&self.flows).get(name).map(|active| FlowPin {
+            version: active.version,
+            digest: active.flow.digest().to_owned(),
+        })
+    }
+
+    /// `version` of `name`, if it is active or was loaded for a pinned step.
+    pub(crate) fn flow_version(&self, name: &str, version: u32) -> Option<Flow> {
+        if let Some(active) = read(&self.flows).get(name)
+            && active.version == version
+        {
+            return Some(active.flow.clone());
+        }
+        read(&self.pinned).get(&(name.to_owned(), version)).cloned()
+    }
+
+    /// Keeps a loaded, inactive `version` of `name` for the steps pinned to it.
+    pub(crate) fn add_pinned(&self, name: &str, version: u32, flow: Flow) {
+        write(&self.pinned).insert((name.to_owned(), version), flow);
     }
 
     /// Makes `version` of `name` the active one. Steps already running keep

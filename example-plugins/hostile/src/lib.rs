@@ -15,6 +15,7 @@ use bindings::stagecraft::flow::types::FlowError;
 use serde_json::{Value, json};
 use std::hint::black_box;
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Hostile;
 
 impl Guest for Hostile {
@@ -103,6 +104,8 @@ fn open_socket(port: &Value) -> String {
     }
 }
 
+// Exported only for wasm, so the crate also builds natively.
+#[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 const _: () = {
     bindings::export!(Hostile with_types_in bindings);

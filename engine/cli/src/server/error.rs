@@ -86,6 +86,15 @@ impl ApiError {
         )
     }
 
+    /// 502: a flow the request ran failed; the flow's fault, not the
+    /// caller's. `details` says what became of the run.
+    pub fn flow_failed(message: impl Into<String>, details: Option<Value>) -> Self {
+        Self {
+            details,
+            ..Self::new(StatusCode::BAD_GATEWAY, "flow_failed", message)
+        }
+    }
+
     /// 500, details logged.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {message}");
@@ -100,8 +109,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = json!({ "code": self.code, "message": self.message });
-        if let Some(details) = self.details {
-            error["fields"] = details;
+        match (self.code, self.details) {
+            ("invalid_answers", Some(fields)) => error["fields"] = fields,
+            (_, Some(Value::Object(details))) => {
+                for (key, value) in details {
+                    error[key] = value;
+                }
+            }
+            _ => {}
         }
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -130,7 +145,13 @@ impl From<EngineError> for ApiError {
             EngineError::ShuttingDown => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message)
             }
-            EngineError::Store(_) | EngineError::Host(_) => Self::internal(message),
+            EngineError::FlowFailed(_) => Self::flow_failed(message, None),
+            EngineError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            EngineError::Store(_) | EngineError::Host(_) | EngineError::DataDir { .. } => {
+                Self::internal(message)
+            }
         }
     }
 }

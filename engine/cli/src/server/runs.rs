@@ -2,17 +2,18 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
-use stagecraft_core::run::{Milestone, Run, RunId, RunStatus};
-use stagecraft_engine::RunFilter;
+use stagecraft_core::run::{Milestone, Run, RunId, RunStatus, SYSTEM_PRINCIPAL, WorkItemStatus};
+use stagecraft_engine::{Engine, RunFilter, StepLog};
 use stagecraft_store::RunSummary;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The body of `POST /runs`.
 #[derive(Debug, Deserialize)]
@@ -27,19 +28,32 @@ fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
 }
 
-/// `POST /runs`: starts a run of the active orchestration version.
+/// `POST /runs?wait_for=&timeout=`: starts a run of the active orchestration
+/// version; with `wait_for`, answers once the run reaches that point (or
+/// the timeout passes).
 pub async fn start(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    wait: Result<Query<WaitQuery>, QueryRejection>,
     body: Result<Json<StartRun>, JsonRejection>,
-) -> ApiResult<(StatusCode, Json<Run>)> {
+) -> ApiResult<(StatusCode, HeaderMap, Json<Run>)> {
     caller.admin()?;
+    let Query(wait) = wait?;
+    let wait = wait.parse()?;
     let Json(body) = body?;
     let run = state
         .engine
         .start_run(&body.orchestration, body.inputs)
         .await?;
-    Ok((StatusCode::CREATED, Json(Arc::unwrap_or_clone(run))))
+    let (headers, run) = match wait {
+        Some(wait) => wait.wait(&state.engine, run).await?,
+        None => (HeaderMap::new(), run),
+    };
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(for_people(Arc::unwrap_or_clone(run))),
+    ))
 }
 
 /// The query of `GET /runs`.
@@ -70,17 +84,25 @@ pub async fn list(
     Ok(Json(runs))
 }
 
-/// `GET /runs/{id}`: the run with its stages, steps, outputs and work items.
+/// `GET /runs/{id}?wait_for=&timeout=`: the run with its stages, steps,
+/// outputs and work items; with `wait_for`, once it reaches that point (or
+/// the timeout passes).
 pub async fn show(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<Run>> {
+    wait: Result<Query<WaitQuery>, QueryRejection>,
+) -> ApiResult<(HeaderMap, Json<Run>)> {
     caller.admin()?;
     let Path(id) = id?;
-    Ok(Json(Arc::unwrap_or_clone(
-        state.engine.run(&RunId(id)).await?,
-    )))
+    let Query(wait) = wait?;
+    let wait = wait.parse()?;
+    let run = state.engine.run(&RunId(id)).await?;
+    let (headers, run) = match wait {
+        Some(wait) => wait.wait(&state.engine, run).await?,
+        None => (HeaderMap::new(), run),
+    };
+    Ok((headers, Json(for_people(Arc::unwrap_or_clone(run)))))
 }
 
 /// `GET /runs/{id}/history`: the run's milestones, oldest first.
@@ -92,8 +114,214 @@ pub async fn history(
     caller.admin()?;
     let Path(id) = id?;
     let run = state.engine.run(&RunId(id)).await?;
-    Ok(Json(run.history.clone()))
+    Ok(Json(for_people(Arc::unwrap_or_clone(run)).history))
 }
+
+/// The query of `GET /runs/{id}/logs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    attempt: Option<u32>,
+}
+
+/// `GET /runs/{id}/logs?attempt=`: what every step's flow printed and
+/// logged, per attempt, oldest first.
+pub async fn logs(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<StepLog>>> {
+    caller.admin()?;
+    let Path(id) = id?;
+    let Query(query) = query?;
+    step_logs(&state, RunId(id), None, query.attempt).await
+}
+
+/// `GET /runs/{id}/steps/{stage.step}/logs?attempt=`: one step's logs.
+pub async fn step_logs_route(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<StepLog>>> {
+    caller.admin()?;
+    let Path((id, step)) = path?;
+    let Query(query) = query?;
+    let Some((stage, step)) = step.split_once('.') else {
+        return Err(ApiError::bad_request(
+            "invalid_path",
+            format!("{step:?} names no step; write stage.step, e.g. scoring.score"),
+        ));
+    };
+    let step = (stage.to_owned(), step.to_owned());
+    step_logs(&state, RunId(id), Some(step), query.attempt).await
+}
+
+async fn step_logs(
+    state: &AppState,
+    id: RunId,
+    step: Option<(String, String)>,
+    attempt: Option<u32>,
+) -> ApiResult<Json<Vec<StepLog>>> {
+    let run = state.engine.run(&id).await?;
+    if let Some((stage, name)) = &step {
+        let exists = run
+            .stages
+            .iter()
+            .any(|s| &s.stage == stage && s.steps.iter().any(|st| &st.name == name));
+        if !exists {
+            return Err(ApiError::not_found(format!(
+                "step {stage}.{name} of run {id} has not run"
+            )));
+        }
+    }
+    let logs = state
+        .engine
+        .step_logs(&id)
+        .await?
+        .into_iter()
+        .filter(|log| {
+            step.as_ref()
+                .is_none_or(|(stage, name)| &log.step.stage == stage && &log.step.step == name)
+        })
+        .filter(|log| attempt.is_none_or(|attempt| log.attempt == attempt))
+        .collect();
+    Ok(Json(logs))
+}
+
+/// Milestones of the system record the system principal as their actor,
+/// as SPEC's records do; the stored state leaves it out.
+fn for_people(mut run: Run) -> Run {
+    for milestone in &mut run.history {
+        milestone
+            .actor
+            .get_or_insert_with(|| SYSTEM_PRINCIPAL.to_owned());
+    }
+    run
+}
+
+/// The longest a request may wait for a run.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// `?wait_for=&timeout=` of `GET /runs/{id}` and `POST /runs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    wait_for: Option<String>,
+    timeout: Option<String>,
+}
+
+/// What a request waits for.
+#[derive(Debug, Clone, Copy)]
+enum Until {
+    /// No longer In Progress.
+    Settled,
+    /// Settled, or waiting for a person (an open work item).
+    Resting,
+    /// This status.
+    Status(RunStatus),
+}
+
+/// A parsed [`WaitQuery`].
+pub struct Wait {
+    until: Until,
+    timeout: Duration,
+}
+
+impl WaitQuery {
+    fn parse(self) -> ApiResult<Option<Wait>> {
+        let Some(wait_for) = self.wait_for else {
+            if self.timeout.is_some() {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "timeout needs wait_for",
+                ));
+            }
+            return Ok(None);
+        };
+        let until = match wait_for.as_str() {
+            "settled" => Until::Settled,
+            "resting" => Until::Resting,
+            other => Until::Status(
+                serde_json::from_value(Value::String(other.to_owned())).map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!(
+                            "wait_for={other:?}: use settled, resting, or a status \
+                             (in_progress, completed, suspended, canceled, error)"
+                        ),
+                    )
+                })?,
+            ),
+        };
+        let timeout = match self.timeout {
+            None => DEFAULT_WAIT,
+            Some(text) => parse_timeout(&text)?,
+        };
+        Ok(Some(Wait { until, timeout }))
+    }
+}
+
+/// How long a wait lasts when the request does not say.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// `30s`, `2m`, `1500ms`, or plain seconds; at most [`MAX_WAIT`].
+fn parse_timeout(text: &str) -> ApiResult<Duration> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("timeout={text:?}: use a duration such as 30s, 2m or 1500ms, at most 300s"),
+        )
+    };
+    let duration = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let span: jiff::Span = text.parse().map_err(|_| invalid())?;
+            let signed = span
+                .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .map_err(|_| invalid())?;
+            Duration::try_from(signed).map_err(|_| invalid())?
+        }
+    };
+    if duration > MAX_WAIT {
+        return Err(invalid());
+    }
+    Ok(duration)
+}
+
+impl Wait {
+    /// Waits until the run reaches the point asked for, at most the timeout.
+    /// The `Stagecraft-Wait` header says `met` or `timeout`.
+    async fn wait(&self, engine: &Engine, run: Arc<Run>) -> ApiResult<(HeaderMap, Arc<Run>)> {
+        let until = self.until;
+        let reached = move |run: &Run| match until {
+            Until::Settled => run.status != RunStatus::InProgress,
+            Until::Resting => {
+                run.status != RunStatus::InProgress
+                    || run
+                        .work_items
+                        .iter()
+                        .any(|item| item.status == WorkItemStatus::Assigned)
+            }
+            Until::Status(status) => run.status == status,
+        };
+        let (outcome, run) = if reached(&run) {
+            ("met", run)
+        } else {
+            match tokio::time::timeout(self.timeout, engine.wait_for(&run.id, reached)).await {
+                Ok(run) => ("met", run?),
+                Err(_) => ("timeout", engine.run(&run.id).await?),
+            }
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(WAIT_HEADER, HeaderValue::from_static(outcome));
+        Ok((headers, run))
+    }
+}
+
+/// Whether a wait was met or timed out.
+const WAIT_HEADER: &str = "stagecraft-wait";
 
 /// `POST /runs/{id}/suspend`.
 pub async fn suspend(
@@ -146,7 +374,7 @@ async fn control(
         Control::Resume => engine.resume(&id, "admin").await,
         Control::Cancel => engine.cancel(&id, "admin").await,
     }?;
-    Ok(Json(Arc::unwrap_or_clone(run)))
+    Ok(Json(for_people(Arc::unwrap_or_clone(run))))
 }
 
 /// The body of `POST /runs/{id}/events`.

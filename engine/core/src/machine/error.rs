@@ -23,31 +23,31 @@ pub enum EventError {
         problems: Vec<InputProblem>,
     },
     /// The run is Completed or Canceled.
-    #[error("the run is {status:?} and takes no more events")]
+    #[error("the run is {status} and takes no more events")]
     RunFinished {
         /// The run's status.
         status: RunStatus,
     },
     /// The event needs an In Progress run.
-    #[error("the run is {status:?}, not in progress")]
+    #[error("the run is {status}, not in progress")]
     NotInProgress {
         /// The run's status.
         status: RunStatus,
     },
     /// No such step in the run.
-    #[error("unknown step {step:?}")]
+    #[error("unknown step {step}")]
     UnknownStep {
         /// The step named.
         step: StepKey,
     },
     /// The step belongs to a stage run that is no longer current.
-    #[error("step {step:?} belongs to a stage run that is over")]
+    #[error("step {step} belongs to a stage run that is over")]
     StepNotCurrent {
         /// The step named.
         step: StepKey,
     },
     /// The result does not fit the step's kind (e.g. a flow result for an external step).
-    #[error("step {step:?} is not a {expected} step")]
+    #[error("step {step} is not {} {expected} step", article(.expected))]
     WrongStepKind {
         /// The step named.
         step: StepKey,
@@ -55,7 +55,7 @@ pub enum EventError {
         expected: &'static str,
     },
     /// A result quoting an attempt that is not the step's current one.
-    #[error("result of attempt {got} of step {step:?}, whose current attempt is {expected}")]
+    #[error("result of attempt {got} of step {step}, whose current attempt is {expected}")]
     StaleAttempt {
         /// The step.
         step: StepKey,
@@ -65,13 +65,13 @@ pub enum EventError {
         got: u32,
     },
     /// The step's result was already recorded (completion is recorded exactly once).
-    #[error("the result of step {step:?} was already recorded")]
+    #[error("the result of step {step} was already recorded")]
     AlreadyRecorded {
         /// The step.
         step: StepKey,
     },
     /// The step is not waiting for a result.
-    #[error("step {step:?} is {status:?} and awaits no result")]
+    #[error("step {step} is {status} and awaits no result")]
     NotAwaitingResult {
         /// The step.
         step: StepKey,
@@ -79,19 +79,19 @@ pub enum EventError {
         status: StepStatus,
     },
     /// No such work item.
-    #[error("unknown work item {work_item:?}")]
+    #[error("unknown work item {work_item}")]
     UnknownWorkItem {
         /// The work item.
         work_item: WorkItemId,
     },
     /// The work item is already Completed.
-    #[error("work item {work_item:?} is already closed")]
+    #[error("work item {work_item} is already closed")]
     WorkItemClosed {
         /// The work item.
         work_item: WorkItemId,
     },
     /// The user is neither the assignee nor a member of it (C-STEP-INTERACTIVE).
-    #[error("user {user:?} may not complete a work item assigned to {assignee:?}")]
+    #[error("user {user} may not complete a work item assigned to {assignee}")]
     NotAssignee {
         /// The user.
         user: String,
@@ -99,31 +99,31 @@ pub enum EventError {
         assignee: Principal,
     },
     /// An evaluation result nobody waits for: unknown, superseded (stale) or already received.
-    #[error("evaluation request {request:?} is not awaited (stale or unknown)")]
+    #[error("evaluation request {request} is not awaited (stale or unknown)")]
     UnknownEvaluation {
         /// The request.
         request: EvalRequestId,
     },
     /// Suspend refused.
-    #[error("a {status:?} run cannot be suspended; only an in-progress run can")]
+    #[error("the run is {status} and cannot be suspended; only a run in progress can")]
     CannotSuspend {
         /// The run's status.
         status: RunStatus,
     },
     /// Resume refused.
-    #[error("a {status:?} run cannot be resumed; only a suspended run or one in error can")]
+    #[error("the run is {status} and cannot be resumed; only a suspended run or one in error can")]
     CannotResume {
         /// The run's status.
         status: RunStatus,
     },
     /// Cancel refused.
-    #[error("a {status:?} run cannot be canceled")]
+    #[error("the run is {status} and cannot be canceled")]
     CannotCancel {
         /// The run's status.
         status: RunStatus,
     },
     /// Resume of a run stopped by a non-recoverable error.
-    #[error("the run cannot be resumed: its error is not recoverable ({kind:?}: {message})")]
+    #[error("the run cannot be resumed: its error is not recoverable ({kind}: {message})")]
     NotRecoverable {
         /// The error kind.
         kind: ErrorKind,
@@ -146,6 +146,15 @@ pub enum EventError {
         /// What does not fit.
         detail: String,
     },
+}
+
+/// "a" or "an", as `word` needs.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 impl EventError {

@@ -213,7 +213,7 @@ impl Ctx<'_> {
     ) -> Result<(), EventError> {
         self.ensure_in_progress()?;
         let (_, index, assignee) = self.open_work_item(id)?;
-        let message = format!("assignee {assignee:?} is {reason:?}");
+        let message = format!("assignee {assignee} is {reason}");
         self.fail(Some(index), ErrorKind::AssigneeUnavailable(reason), message)
     }
 

@@ -65,3 +65,19 @@ impl RunError {
         self.kind.recoverable()
     }
 }
+
+/// In a person's words: "input mapping", "flow trap"…
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Flow(kind) => write!(f, "flow {kind}"),
+            Self::Evaluation(kind) => write!(f, "evaluation flow {kind}"),
+            Self::AssigneeUnavailable(reason) => write!(f, "assignee {reason}"),
+            Self::InputMapping => f.write_str("input mapping"),
+            Self::OutputProcessing => f.write_str("output processing"),
+            Self::ExternalAction => f.write_str("external action"),
+            Self::MisconfiguredAssignee => f.write_str("misconfigured assignee"),
+            Self::Looping => f.write_str("stages looping"),
+        }
+    }
+}

@@ -86,9 +86,13 @@ pub struct StepRun {
     /// When it last finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Timestamp>,
-    /// The flow version that produced its last result.
+    /// The flow version its current attempt runs (pinned when it starts, C-VERSION-PIN), or
+    /// that produced its last result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_version: Option<u32>,
+    /// The SHA-256 (hex) of that version's component, pinned with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_digest: Option<String>,
     /// Its outputs once processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<serde_json::Value>,
@@ -118,6 +122,7 @@ impl StepRun {
             started_at: None,
             ended_at: None,
             flow_version: None,
+            flow_digest: None,
             outputs: None,
             pending: None,
             inputs: None,
@@ -187,4 +192,35 @@ pub struct PendingEvaluation {
     pub flow: String,
     /// Its inputs as resolved when the request was issued (an object).
     pub inputs: serde_json::Value,
+}
+
+/// In a person's words: "not started", "in progress"…
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NotStarted => "not started",
+            Self::InProgress => "in progress",
+            Self::Completed => "completed",
+            Self::Discontinued => "discontinued",
+            Self::Error => "in error",
+        })
+    }
+}
+
+/// `stage.step`, with the stage run when the stage ran more than once.
+impl std::fmt::Display for StepKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.stage, self.step)?;
+        if self.stage_run > 0 {
+            write!(f, " (stage run {})", self.stage_run)?;
+        }
+        Ok(())
+    }
+}
+
+/// The request number.
+impl std::fmt::Display for EvalRequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
 }

@@ -81,3 +81,14 @@ pub struct WorkItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replacement_of: Option<WorkItemId>,
 }
+
+/// "user ada", "group underwriters", "queue intake".
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::User(id) => write!(f, "user {id}"),
+            Self::Group(id) => write!(f, "group {id}"),
+            Self::Queue(id) => write!(f, "queue {id}"),
+        }
+    }
+}
