@@ -16,6 +16,7 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("loan-review", "LOAN_REVIEW", "screen"),
     ("noop", "NOOP", "autolaunched"),
     ("hostile", "HOSTILE", "autolaunched"),
+    ("review-trap", "REVIEW_TRAP", "screen"),
 ];
 
 const WASM_TARGET: &str = "wasm32-wasip2";
@@ -137,7 +138,7 @@ fn ensure_wasm_target() -> Result<()> {
         );
     };
     println!(
-        "cargo:warning=installing the {WASM_TARGET} target for toolchain {toolchain} \
+        "cargo:warning=the {WASM_TARGET} target was missing; installing it for toolchain {toolchain} \
          (rustup target add {WASM_TARGET} --toolchain {toolchain}): the example flows are \
          built for it"
     );

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-pub use plugins::{CREDIT_CHECK, HOSTILE, LOAN_REVIEW, NOOP, RISK_SCORE, RISK_SCORE_FIXED};
+pub use plugins::{
+    CREDIT_CHECK, HOSTILE, LOAN_REVIEW, NOOP, REVIEW_TRAP, RISK_SCORE, RISK_SCORE_FIXED,
+};
 
 /// Limits small enough that hostile flows fail fast, large enough for the
 /// example flows.

@@ -4,7 +4,7 @@
 use serde_json::json;
 use stagecraft_host::{FieldType, FlowFailure, FlowKind, LogLevel, LogStream, Submission};
 use stagecraft_tests::{
-    CREDIT_CHECK, HOSTILE, LOAN_REVIEW, NOOP, RISK_SCORE, RISK_SCORE_FIXED, flow,
+    CREDIT_CHECK, HOSTILE, LOAN_REVIEW, NOOP, REVIEW_TRAP, RISK_SCORE, RISK_SCORE_FIXED, flow,
 };
 
 #[tokio::test]
@@ -204,6 +204,23 @@ async fn noop_flow_echoes_its_inputs() {
     let inputs = json!({"nested": {"list": [1, 2.5, "three", null, true]}});
     let invocation = flow(FlowKind::Autolaunched, NOOP).run(&inputs).await;
     assert_eq!(invocation.outcome, Ok(inputs));
+}
+
+/// The broken review the version-pinning tests deploy as a second version
+/// of a screen flow: its own form, and a trap on every submission.
+#[tokio::test]
+async fn broken_review_renders_its_own_form_and_traps_on_submit() {
+    let broken = flow(FlowKind::Screen, REVIEW_TRAP);
+    let inputs = json!({"applicant": "Ada", "amount": 5000, "risk": 30});
+    let form = broken.render(&inputs).await.outcome.expect("a form");
+    assert_eq!(form.title, "Broken review");
+    let submitted = broken
+        .submit(&inputs, &json!({"decision": "approve"}))
+        .await;
+    let Err(FlowFailure::Trap { message }) = &submitted.outcome else {
+        panic!("expected a trap, got {:?}", submitted.outcome);
+    };
+    assert!(message.contains("review is broken"), "{message}");
 }
 
 /// Every example plugin is exercised by some test in this directory.

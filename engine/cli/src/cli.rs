@@ -254,6 +254,37 @@ pub enum RunCommand {
         /// The inputs, a JSON object.
         #[arg(long, default_value = "{}")]
         inputs: String,
+        /// Wait until the run settles (no longer in progress) and show it;
+        /// exits with status 3 if it does not settle within --timeout.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, e.g. `30s` or `5m`.
+        #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "wait")]
+        timeout: SignedDuration,
+    },
+    /// Wait until a run reaches a point, then show it; exits with status 3
+    /// if it does not within --timeout.
+    Wait {
+        /// The run id.
+        id: String,
+        /// `settled` (no longer in progress), `resting` (settled, or waiting
+        /// for a person), or a status: in_progress, completed, suspended,
+        /// canceled, error.
+        #[arg(long = "for", default_value = "settled")]
+        until: String,
+        /// How long to wait, e.g. `30s` or `5m`.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        timeout: SignedDuration,
+    },
+    /// What a run's flows printed and logged, per step and attempt.
+    Logs {
+        /// The run id.
+        id: String,
+        /// Only this step, as `stage.step`.
+        step: Option<String>,
+        /// Only this attempt.
+        #[arg(long)]
+        attempt: Option<u32>,
     },
     /// Runs, newest first.
     List {

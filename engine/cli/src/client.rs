@@ -1,5 +1,6 @@
 //! The HTTP client the commands use to talk to a `stagecraft serve`.
 
+use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, Url};
 use serde_json::Value;
 use thiserror::Error;
@@ -103,6 +104,20 @@ impl Client {
         send(self.request(Method::GET, segments).query(query)).await
     }
 
+    /// A `GET` with `wait_for`: whether the wait was met (the
+    /// `Stagecraft-Wait` header), and the body.
+    pub async fn get_waiting(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<(bool, Value), ClientError> {
+        let (headers, body) = execute(self.request(Method::GET, segments).query(query)).await?;
+        let met = headers
+            .get("stagecraft-wait")
+            .is_some_and(|value| value == "met");
+        Ok((met, body))
+    }
+
     /// `POST` with a JSON body.
     pub async fn post(&self, segments: &[&str], body: &Value) -> Result<Value, ClientError> {
         send(self.request(Method::POST, segments).json(body)).await
@@ -136,6 +151,12 @@ impl Client {
 }
 
 async fn send(request: RequestBuilder) -> Result<Value, ClientError> {
+    Ok(execute(request).await?.1)
+}
+
+/// Sends `request`; the response's headers and its JSON body, or the API
+/// error it carries.
+async fn execute(request: RequestBuilder) -> Result<(HeaderMap, Value), ClientError> {
     let transport = |url: String| move |source| ClientError::Transport { url, source };
     let (client, request) = request.build_split();
     let request = request.map_err(transport(String::new()))?;
@@ -145,6 +166,7 @@ async fn send(request: RequestBuilder) -> Result<Value, ClientError> {
         .await
         .map_err(transport(url.clone()))?;
     let status = response.status();
+    let headers = response.headers().clone();
     let body = response.bytes().await.map_err(transport(url.clone()))?;
     let value: Value = if body.is_empty() {
         Value::Null
@@ -153,7 +175,7 @@ async fn send(request: RequestBuilder) -> Result<Value, ClientError> {
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
     if status.is_success() {
-        return Ok(value);
+        return Ok((headers, value));
     }
     let error = &value["error"];
     Err(ClientError::Api {

@@ -26,7 +26,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
     for plugin in plugins::ALL
         .iter()
-        .filter(|plugin| !matches!(plugin.name, "noop" | "hostile"))
+        .filter(|plugin| !matches!(plugin.name, "noop" | "hostile" | "review-trap"))
     {
         println!(
             "   {:<17} {:<13} {} KiB",

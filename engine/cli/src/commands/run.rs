@@ -5,6 +5,7 @@ use crate::cli::RunCommand;
 use crate::client::Client;
 use crate::output::{Output, cell, table};
 use anyhow::Result;
+use jiff::SignedDuration;
 use serde_json::{Value, json};
 
 /// Runs a run command.
@@ -13,6 +14,8 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
         RunCommand::Start {
             orchestration,
             inputs,
+            wait: false,
+            ..
         } => {
             let inputs = json_object("--inputs", &inputs)?;
             let run = client
@@ -24,6 +27,41 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
             out.print(&run, |run| {
                 println!("started run {}", cell(&run["id"]));
             });
+        }
+        RunCommand::Start {
+            orchestration,
+            inputs,
+            wait: true,
+            timeout,
+        } => {
+            let inputs = json_object("--inputs", &inputs)?;
+            let run = client
+                .post(
+                    &["runs"],
+                    &json!({ "orchestration": orchestration, "inputs": inputs }),
+                )
+                .await?;
+            let id = run["id"].as_str().unwrap_or_default().to_owned();
+            if !out.json {
+                println!("started run {id}");
+            }
+            wait(client, out, &id, "settled", timeout).await?;
+        }
+        RunCommand::Wait { id, until, timeout } => wait(client, out, &id, &until, timeout).await?,
+        RunCommand::Logs { id, step, attempt } => {
+            let query: Vec<(&str, String)> = attempt
+                .map(|n| ("attempt", n.to_string()))
+                .into_iter()
+                .collect();
+            let logs = match &step {
+                Some(step) => {
+                    client
+                        .get(&["runs", &id, "steps", step, "logs"], &query)
+                        .await?
+                }
+                None => client.get(&["runs", &id, "logs"], &query).await?,
+            };
+            out.print(&logs, print_logs);
         }
         RunCommand::List {
             status,
@@ -93,6 +131,63 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The exit status of a wait that timed out.
+const TIMED_OUT: u8 = 3;
+
+/// Waits (in server-side waits of at most five minutes each) until run `id`
+/// reaches `until`, then shows it; exits with [`TIMED_OUT`] if it does not.
+async fn wait(
+    client: &Client,
+    out: Output,
+    id: &str,
+    until: &str,
+    timeout: SignedDuration,
+) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout.unsigned_abs();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let chunk = left.min(std::time::Duration::from_secs(300));
+        let (met, run) = client
+            .get_waiting(
+                &["runs", id],
+                &[
+                    ("wait_for", until.to_owned()),
+                    ("timeout", format!("{}ms", chunk.as_millis())),
+                ],
+            )
+            .await?;
+        if met || left == chunk {
+            out.print(&run, show);
+            if !met {
+                eprintln!("run {id} did not reach {until} within {timeout:#}");
+                std::process::exit(i32::from(TIMED_OUT));
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// Step logs for people: a header per invocation, then its lines.
+fn print_logs(logs: &Value) {
+    let logs = logs.as_array().map(Vec::as_slice).unwrap_or_default();
+    if logs.is_empty() {
+        println!("no step logs");
+    }
+    for log in logs {
+        println!(
+            "{}.{}  attempt {}  flow v{}  at {}",
+            cell(&log["step"]["stage"]),
+            cell(&log["step"]["step"]),
+            log["attempt"],
+            log["flow_version"],
+            cell(&log["recorded_at"])
+        );
+        for line in log["lines"].as_array().into_iter().flatten() {
+            println!("  [{}] {}", cell(&line["stream"]), cell(&line["message"]));
+        }
+    }
 }
 
 async fn control(client: &Client, out: Output, id: &str, action: &str) -> Result<()> {

@@ -7,5 +7,8 @@ mod support;
 mod api;
 mod auth;
 mod commands;
+mod operability;
+mod pinning;
+mod restart;
 mod scenario;
 mod shutdown;

@@ -32,18 +32,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `stagecraft serve` on 127.0.0.1:0 with `data_dir`, and reads
-    /// the address it prints.
+    /// Starts `stagecraft serve` on 127.0.0.1:0 with `data_dir` and the
+    /// example actions, and reads the address it prints.
     pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &["--example-actions"])
+    }
+
+    /// Starts `stagecraft serve` on 127.0.0.1:0 with `data_dir` and `args`.
+    pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
         let mut child = binary()
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--example-actions",
-                "--data-dir",
-            ])
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("STAGECRAFT_ADMIN_TOKEN", ADMIN)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -122,6 +122,23 @@ impl Server {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+
+    /// A `GET` as the admin with the `Stagecraft-Wait` header's value.
+    pub fn get_waiting(&self, path: &str) -> (u16, Option<String>, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .expect("request");
+        let status = response.status().as_u16();
+        let wait = response
+            .headers()
+            .get("stagecraft-wait")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        (status, wait, response.json().unwrap_or(Value::Null))
     }
 
     /// A request with a raw body and content type, as the admin.
