@@ -350,6 +350,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<OrchestrationRecord, EngineError> {
         let parsed: Orchestration = serde_json::from_value(definition.clone())
             .map_err(|e| EngineError::DefinitionSyntax(e.to_string()))?;
+        check_name("orchestration", &parsed.name)?;
         let plan = stagecraft_core::validate(&parsed, &*self.inner.registry)
             .map_err(EngineError::DefinitionInvalid)?;
         let record = self

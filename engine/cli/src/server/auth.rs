@@ -11,6 +11,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use stagecraft_engine::UserStatus;
+use stagecraft_store::Store as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
@@ -211,12 +213,14 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // The scheme is case-insensitive (RFC 9110 §11.1).
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let caller = match token {
         Some(token) if !token.is_empty() => state.tokens.caller(token).await,
         _ => None,
@@ -227,6 +231,30 @@ pub async fn authenticate(
         tracing::info!(%method, path, status = 401, "refused: no valid token");
         return axum::response::IntoResponse::into_response(ApiError::unauthorized());
     };
+    // A frozen or inactive user keeps their tokens but may not use them.
+    if let Caller::User(user) = &caller {
+        let refused = match state.engine.store().user(user).await {
+            Ok(Some(record)) => match record.status {
+                UserStatus::Active => None,
+                UserStatus::Frozen => {
+                    Some(format!("user {user} is frozen; their tokens are refused"))
+                }
+                UserStatus::Inactive => {
+                    Some(format!("user {user} is inactive; their tokens are refused"))
+                }
+            },
+            Ok(None) => Some(format!(
+                "user {user} no longer exists; their tokens are refused"
+            )),
+            Err(error) => {
+                return axum::response::IntoResponse::into_response(ApiError::from(error));
+            }
+        };
+        if let Some(reason) = refused {
+            tracing::info!(%method, path, caller = %user, status = 403, "refused: {reason}");
+            return axum::response::IntoResponse::into_response(ApiError::forbidden(reason));
+        }
+    }
     let who = match &caller {
         Caller::Admin => "admin".to_owned(),
         Caller::User(user) => user.clone(),
