@@ -9,7 +9,7 @@ use stagecraft_host::{FlowHost, HostConfig};
 use stagecraft_store::{
     FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
     RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, StoreError, StoreResult,
-    User, WorkItemFilter, WorkItemRecord,
+    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_tests::{NOOP, bytes, chain_orchestration, test_limits};
 use std::collections::HashMap;
@@ -67,7 +67,7 @@ impl Store for FailingStore {
         }
         self.inner.commit(runs, step_logs).await
     }
-    async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
+    async fn unfinished_runs(&self) -> StoreResult<UnfinishedRuns> {
         self.inner.unfinished_runs().await
     }
     async fn run(&self, id: &RunId) -> StoreResult<Option<Run>> {

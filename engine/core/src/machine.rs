@@ -1,5 +1,6 @@
 //! The state machine: `(run, event, now) → (new run, actions)`, free of I/O.
 
+mod depth;
 mod error;
 mod failure;
 mod inputs;
@@ -14,8 +15,9 @@ mod step;
 use jiff::Timestamp;
 use serde_json::Value;
 
+pub use depth::{MAX_VALUE_DEPTH, value_depth};
 pub use error::{EventError, InputProblem};
-pub use pin::{FlowPin, pin_flows, pinned_version};
+pub use pin::{FlowPin, pin_flows, pinned_flow};
 pub use recovery::outstanding_actions;
 
 use crate::action::Action;
@@ -82,7 +84,7 @@ pub fn handle(
         _ => None,
     };
     let mut ctx = Ctx::new(plan, run.clone(), now, actor);
-    match event {
+    match depth::bound(event) {
         Event::FlowFinished {
             step,
             attempt,

@@ -45,7 +45,8 @@ impl<S: Store> Dispatcher<S> {
                 flow,
                 inputs,
             } => {
-                let pinned = stagecraft_core::pinned_version(state, &step);
+                let pinned = stagecraft_core::pinned_flow(state, &step);
+                let pinned_version = pinned.as_ref().map_or(0, |(version, _)| *version);
                 let registry = Arc::clone(&self.registry);
                 let store = Arc::clone(&self.store);
                 let host = self.host.clone();
@@ -63,7 +64,7 @@ impl<S: Store> Dispatcher<S> {
                             let event = Event::FlowFinished {
                                 step,
                                 attempt,
-                                flow_version: pinned.unwrap_or(0),
+                                flow_version: pinned_version,
                                 result: Err(FlowFailure {
                                     kind: FlowFailureKind::Trap,
                                     message,

@@ -124,8 +124,8 @@ struct Inner<S> {
 struct OpenStep {
     /// The inputs its step resolved when it started.
     inputs: Value,
-    /// The version its step is pinned to.
-    flow_version: Option<u32>,
+    /// The version its step is pinned to, with its digest.
+    pin: Option<(u32, Option<String>)>,
 }
 
 /// What became of a work item submission.
@@ -188,7 +188,11 @@ impl<S: Store> Engine<S> {
         };
         let mut runs = HashMap::new();
         let mut recovered = Vec::new();
-        for run in store.unfinished_runs().await? {
+        let unfinished = store.unfinished_runs().await?;
+        for (id, error) in &unfinished.unreadable {
+            tracing::error!(run = %id, %error, "run set aside: its stored record cannot be read; the other runs go on");
+        }
+        for run in unfinished.runs {
             let run = Arc::new(run);
             match registry.plan(&run.orchestration, run.version) {
                 Some(plan) => recovered.push((
@@ -510,7 +514,7 @@ impl<S: Store> Engine<S> {
     pub async fn work_item_form(&self, id: &WorkItemId, user: &str) -> Result<Form, EngineError> {
         let (record, _, step) = self.open_item(id, user).await?;
         let flow = self
-            .screen_flow(&record.item.screen_flow, step.flow_version)
+            .screen_flow(&record.item.screen_flow, step.pin.clone())
             .await?;
         let invocation = flow.render(&step.inputs).await;
         invocation.outcome.map_err(|failure| {
@@ -529,7 +533,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<Completion, EngineError> {
         let (record, actor, step) = self.open_item(id, user).await?;
         let flow = self
-            .screen_flow(&record.item.screen_flow, step.flow_version)
+            .screen_flow(&record.item.screen_flow, step.pin.clone())
             .await?;
         let result = match flow.submit(&step.inputs, &answers).await.outcome {
             Ok(Submission::Invalid(errors)) => return Ok(Completion::Invalid(errors)),
@@ -595,20 +599,24 @@ impl<S: Store> Engine<S> {
             inputs: step_run
                 .and_then(|step| step.inputs.clone())
                 .unwrap_or(Value::Null),
-            flow_version: step_run.and_then(|step| step.flow_version),
+            pin: step_run.and_then(|step| Some((step.flow_version?, step.flow_digest.clone()))),
         };
         Ok((record, actor, step))
     }
 
     /// The screen flow of a work item, in the version its step is pinned to.
-    async fn screen_flow(&self, name: &str, version: Option<u32>) -> Result<Flow, EngineError> {
+    async fn screen_flow(
+        &self,
+        name: &str,
+        pin: Option<(u32, Option<String>)>,
+    ) -> Result<Flow, EngineError> {
         let versions = Versions {
             registry: &self.inner.registry,
             store: &*self.inner.store,
             host: &self.inner.host,
         };
         versions
-            .flow(name, version)
+            .flow(name, pin)
             .await
             .map(|(_, flow)| flow)
             .map_err(|message| EngineError::Unavailable(format!("screen flow: {message}")))
@@ -749,6 +757,16 @@ async fn load_flows(
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
         match loaded {
+            Ok(flow) if flow.digest() != record.digest => {
+                let why = crate::versions::mismatch(
+                    &record.name,
+                    record.version,
+                    &record.digest,
+                    flow.digest(),
+                );
+                tracing::error!(flow = %record.name, version = record.version, "{why}");
+                registry.set_unavailable(&record.name, record.version, why);
+            }
             Ok(flow) => registry.activate_flow(
                 &record.name,
                 ActiveFlow {
@@ -772,11 +790,13 @@ async fn load_flows(
 /// of the host's configuration since. An external action that is no longer
 /// registered fails its step when it runs (a non-recoverable external action
 /// error, SPEC §3), so its runs can still be listed, shown and canceled.
-struct AsDeployed<'r>(&'r Registry);
+/// Flows are known by the kinds they were stored with, so a version that
+/// cannot be loaded now does not unload the orchestrations that use it.
+struct AsDeployed(HashMap<String, stagecraft_core::FlowKind>);
 
-impl stagecraft_core::Catalog for AsDeployed<'_> {
+impl stagecraft_core::Catalog for AsDeployed {
     fn flow_kind(&self, name: &str) -> Option<stagecraft_core::FlowKind> {
-        stagecraft_core::Catalog::flow_kind(self.0, name)
+        self.0.get(name).copied()
     }
 
     fn has_action(&self, _: &str) -> bool {
@@ -790,6 +810,14 @@ async fn load_orchestrations(
     registry: &Registry,
     limits: &Limits,
 ) -> Result<(), EngineError> {
+    let catalog = AsDeployed(
+        store
+            .flows()
+            .await?
+            .into_iter()
+            .map(|flow| (flow.name, flow.kind))
+            .collect(),
+    );
     for record in store.orchestrations().await? {
         let parsed: Orchestration = serde_json::from_value(record.definition).map_err(|e| {
             EngineError::DefinitionSyntax(format!(
@@ -797,7 +825,7 @@ async fn load_orchestrations(
                 record.name, record.version
             ))
         })?;
-        match stagecraft_core::validate(&parsed, &AsDeployed(registry)) {
+        match stagecraft_core::validate(&parsed, &catalog) {
             Ok(plan) => registry.add_plan(
                 plan.with_version(record.version)
                     .with_limits(limits.clone()),

@@ -238,7 +238,7 @@ impl<S: Store> Executor<S> {
         }
         let runs = loop {
             match self.store.unfinished_runs().await {
-                Ok(runs) => break runs,
+                Ok(unfinished) => break unfinished.runs,
                 Err(error) => {
                     tracing::error!(%error, "cannot reload runs; retrying");
                     tokio::time::sleep(RELOAD_RETRY).await;

@@ -21,6 +21,9 @@ pub(crate) struct Registry {
     /// Versions that are no longer (or not yet) active but that a step is
     /// pinned to, compiled on first use.
     pinned: RwLock<HashMap<(String, u32), Flow>>,
+    /// Stored versions that cannot run, with why (a component that failed
+    /// its integrity check at start).
+    unavailable: RwLock<HashMap<(String, u32), String>>,
     plans: RwLock<HashMap<(String, u32), Arc<Plan>>>,
     active_orchestrations: RwLock<HashMap<String, u32>>,
     pub(crate) actions: HashMap<String, Arc<dyn ExternalAction>>,
@@ -57,6 +60,25 @@ impl Registry {
         read(&self.pinned).get(&(name.to_owned(), version)).cloned()
     }
 
+    /// Why `version` of `name` (the active one when `None`) cannot run, if it
+    /// cannot.
+    pub(crate) fn unavailable(&self, name: &str, version: Option<u32>) -> Option<String> {
+        let unavailable = read(&self.unavailable);
+        match version {
+            Some(version) => unavailable.get(&(name.to_owned(), version)).cloned(),
+            None => unavailable
+                .iter()
+                .find(|((flow, _), _)| flow == name)
+                .map(|(_, why)| why.clone()),
+        }
+    }
+
+    /// Marks a stored version as unable to run; a deploy or activation of
+    /// the flow clears it for the versions it loads.
+    pub(crate) fn set_unavailable(&self, name: &str, version: u32, why: String) {
+        write(&self.unavailable).insert((name.to_owned(), version), why);
+    }
+
     /// Keeps a loaded, inactive `version` of `name` for the steps pinned to it.
     pub(crate) fn add_pinned(&self, name: &str, version: u32, flow: Flow) {
         write(&self.pinned).insert((name.to_owned(), version), flow);
@@ -65,6 +87,7 @@ impl Registry {
     /// Makes `version` of `name` the active one. Steps already running keep
     /// the `Flow` they hold and finish on it.
     pub(crate) fn activate_flow(&self, name: &str, active: ActiveFlow) {
+        write(&self.unavailable).remove(&(name.to_owned(), active.version));
         write(&self.flows).insert(name.to_owned(), active);
     }
 

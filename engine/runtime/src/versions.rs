@@ -13,23 +13,34 @@ pub(crate) struct Versions<'a, S> {
 }
 
 impl<S: Store> Versions<'_, S> {
-    /// `version` of `name`, or the active version when the step is not
-    /// pinned (it started before versions were pinned). The error says why
-    /// the flow cannot run, in words for the step's error.
+    /// The version `pin` names (with its digest, when it was pinned with
+    /// one) of `name`, or the active version when the step is not pinned
+    /// (it started before versions were pinned). A component whose digest is
+    /// not the pinned one is refused. The error says why the flow cannot
+    /// run, in words for the step's error.
     pub(crate) async fn flow(
         &self,
         name: &str,
-        version: Option<u32>,
+        pin: Option<(u32, Option<String>)>,
     ) -> Result<(u32, Flow), String> {
-        let Some(version) = version else {
+        if let Some(problem) = self.registry.unavailable(name, pin.as_ref().map(|p| p.0)) {
+            return Err(problem);
+        }
+        let Some((version, digest)) = pin else {
             return self
                 .registry
                 .flow(name)
                 .map(|active| (active.version, active.flow))
                 .ok_or_else(|| format!("no flow named {name:?} is deployed"));
         };
+        let checked = |flow: Flow| match &digest {
+            Some(digest) if flow.digest() != digest => {
+                Err(mismatch(name, version, digest, flow.digest()))
+            }
+            _ => Ok(flow),
+        };
         if let Some(flow) = self.registry.flow_version(name, version) {
-            return Ok((version, flow));
+            return checked(flow).map(|flow| (version, flow));
         }
         let kind = self
             .registry
@@ -47,7 +58,16 @@ impl<S: Store> Versions<'_, S> {
             .await
             .map_err(|_| "the engine is shutting down".to_owned())?
             .map_err(|e| format!("flow {name:?} v{version} cannot be loaded: {e}"))?;
+        let flow = checked(flow)?;
         self.registry.add_pinned(name, version, flow.clone());
         Ok((version, flow))
     }
+}
+
+/// Why a stored component is refused: it is not the one deployed.
+pub(crate) fn mismatch(name: &str, version: u32, expected: &str, found: &str) -> String {
+    format!(
+        "flow {name:?} v{version} failed its integrity check: the stored component's SHA-256 is \
+         {found}, not the deployed {expected}; deploy the flow again"
+    )
 }

@@ -23,6 +23,16 @@ pub use records::{
 pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
 
 use stagecraft_core::run::{Run, RunId, WorkItemId};
+
+/// What [`Store::unfinished_runs`] found.
+#[derive(Debug, Default)]
+pub struct UnfinishedRuns {
+    /// The runs, oldest first.
+    pub runs: Vec<Run>,
+    /// Runs whose stored record cannot be read, with why: one bad record
+    /// must not keep the engine from serving the others.
+    pub unreadable: Vec<(RunId, StoreError)>,
+}
 use std::future::Future;
 use std::sync::Arc;
 
@@ -56,8 +66,9 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Runs that are not finished (In Progress, Suspended or Error), to be
-    /// picked up after a restart.
-    fn unfinished_runs(&self) -> impl Future<Output = StoreResult<Vec<Run>>> + Send;
+    /// picked up after a restart. A run whose record cannot be read is set
+    /// aside in [`UnfinishedRuns::unreadable`] rather than failing the rest.
+    fn unfinished_runs(&self) -> impl Future<Output = StoreResult<UnfinishedRuns>> + Send;
 
     /// One run, whatever its status.
     fn run(&self, id: &RunId) -> impl Future<Output = StoreResult<Option<Run>>> + Send;

@@ -39,8 +39,8 @@ use stagecraft_core::run::{Run, RunId, WorkItemId};
 
 use crate::{
     FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, User, WorkItemFilter,
-    WorkItemRecord,
+    RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
+    WorkItemFilter, WorkItemRecord,
 };
 use readers::Readers;
 use writer::Writer;
@@ -203,7 +203,7 @@ impl Store for SqliteStore {
         self.read(move |conn| step_logs::list(conn, &run)).await
     }
 
-    async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
+    async fn unfinished_runs(&self) -> StoreResult<UnfinishedRuns> {
         self.read(runs::unfinished).await
     }
 

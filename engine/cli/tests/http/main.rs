@@ -10,5 +10,6 @@ mod commands;
 mod operability;
 mod pinning;
 mod restart;
+mod robustness;
 mod scenario;
 mod shutdown;

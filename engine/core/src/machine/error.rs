@@ -183,6 +183,15 @@ pub enum InputProblem {
         /// Its declared type.
         expected: ValueType,
     },
+    /// An input nests deeper than [`super::MAX_VALUE_DEPTH`] levels.
+    #[error(
+        "input {name:?} nests deeper than {} levels of arrays and objects",
+        super::MAX_VALUE_DEPTH
+    )]
+    TooDeep {
+        /// The variable.
+        name: String,
+    },
     /// An input that is not declared.
     #[error("input {name:?} is not declared by the orchestration")]
     Unknown {

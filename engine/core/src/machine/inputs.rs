@@ -26,6 +26,11 @@ pub(super) fn check(plan: &Plan, inputs: &Value) -> Result<(), EventError> {
                     expected: variable.r#type,
                 });
             }
+            Some(value) if super::depth::too_deep(value) => {
+                problems.push(InputProblem::TooDeep {
+                    name: variable.name.clone(),
+                });
+            }
             Some(_) => {}
         }
     }

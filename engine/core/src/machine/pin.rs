@@ -39,15 +39,17 @@ pub fn pin_flows(transition: &mut Transition, active: impl Fn(&str) -> Option<Fl
     }
 }
 
-/// The version `step` of `run` is pinned to, if any.
-pub fn pinned_version(run: &Run, step: &StepKey) -> Option<u32> {
-    run.stages
+/// The version `step` of `run` is pinned to, if any (with its digest when
+/// it was pinned with one).
+pub fn pinned_flow(run: &Run, step: &StepKey) -> Option<(u32, Option<String>)> {
+    let step = run
+        .stages
         .get(step.stage_run)
         .filter(|stage| stage.stage == step.stage)?
         .steps
         .iter()
-        .find(|s| s.name == step.step)?
-        .flow_version
+        .find(|s| s.name == step.step)?;
+    Some((step.flow_version?, step.flow_digest.clone()))
 }
 
 fn step_run_mut<'r>(run: &'r mut Run, step: &StepKey) -> Option<&'r mut StepRun> {

@@ -4,7 +4,7 @@ use serde_json::json;
 use stagecraft_core::run::StepStatus;
 use stagecraft_core::{Event, EventError, RunStatus};
 
-use crate::support::{Driver, bg, orchestration, plan, stage};
+use crate::support::{Driver, bg, orchestration, plan, stage, t};
 
 fn def() -> serde_json::Value {
     orchestration(json!([
@@ -87,5 +87,87 @@ fn duplicate_result_in_current_stage_is_refused() {
     assert!(matches!(
         run.send(event),
         Err(EventError::AlreadyRecorded { .. })
+    ));
+}
+
+/// C-VERSION-PIN: `pin_flows` records in the starting transition the version active for each
+/// step it starts, and `pinned_version` reads it back; a flow nobody knows leaves it unpinned.
+#[test]
+fn c_version_pin_a_starting_step_is_pinned_in_its_transition() {
+    use stagecraft_core::{FlowPin, pin_flows, pinned_flow};
+    let plan = plan(def());
+    let mut transition =
+        stagecraft_core::start(&plan, stagecraft_core::RunId("r".into()), json!({}), t(0))
+            .expect("starts");
+    pin_flows(&mut transition, |flow| {
+        (flow == "auto").then(|| FlowPin {
+            version: 4,
+            digest: "d4".into(),
+        })
+    });
+    let step = &transition.run.stages[0].steps[0];
+    assert_eq!(
+        (step.flow_version, step.flow_digest.as_deref()),
+        (Some(4), Some("d4"))
+    );
+    let key = stagecraft_core::run::StepKey {
+        stage: "s".into(),
+        stage_run: 0,
+        step: "a".into(),
+    };
+    assert_eq!(
+        pinned_flow(&transition.run, &key),
+        Some((4, Some("d4".to_owned())))
+    );
+
+    pin_flows(&mut transition, |_| None);
+    let step = &transition.run.stages[0].steps[0];
+    assert_eq!(
+        (step.flow_version, step.flow_digest.as_deref()),
+        (None, None)
+    );
+}
+
+/// Values nested deeper than MAX_VALUE_DEPTH never enter a run: start inputs are refused, and
+/// flow outputs fail their step as undecodable output, so every state can be read back.
+#[test]
+fn values_nested_too_deeply_are_refused_where_they_enter() {
+    use stagecraft_core::{FlowFailureKind, InputProblem, MAX_VALUE_DEPTH, value_depth};
+    let nested = |depth: usize| (0..depth).fold(json!(1), |inner, _| json!([inner]));
+    assert_eq!(value_depth(&json!(1)), 0);
+    assert_eq!(value_depth(&json!({"a": [1, {"b": []}]})), 4);
+    assert_eq!(value_depth(&nested(MAX_VALUE_DEPTH)), MAX_VALUE_DEPTH);
+
+    let plan = plan(def());
+    let refused = stagecraft_core::start(
+        &plan,
+        stagecraft_core::RunId("r".into()),
+        json!({"who": nested(MAX_VALUE_DEPTH + 1)}),
+        t(0),
+    );
+    assert!(
+        matches!(&refused, Err(EventError::InvalidInputs { problems })
+            if problems == &[InputProblem::TooDeep { name: "who".into() }]),
+        "{refused:?}"
+    );
+    let fine = Driver::start(plan, json!({"who": nested(MAX_VALUE_DEPTH)}));
+    assert_eq!(fine.status(), RunStatus::InProgress);
+
+    let mut run = Driver::of(def());
+    let event = run.flow_event("a", Ok(json!({"deep": nested(MAX_VALUE_DEPTH)})));
+    run.ok(event);
+    let step = &run.stage("s").steps[0];
+    assert_eq!(step.status, StepStatus::Error);
+    assert!(
+        step.error
+            .as_deref()
+            .is_some_and(|e| e.contains("deeper than 64")),
+        "{step:?}"
+    );
+    assert!(matches!(
+        run.run.error.as_ref().map(|e| e.kind.clone()),
+        Some(stagecraft_core::run::ErrorKind::Flow(
+            FlowFailureKind::BadOutput
+        ))
     ));
 }

@@ -7,7 +7,7 @@ use stagecraft_core::run::{Run, RunId, RunStatus};
 
 use super::codec::{EncodedRun, db, from_name, name_of, timestamp, version};
 use super::state::{self, StoredState};
-use crate::{RunFilter, RunSummary, StoreResult};
+use crate::{RunFilter, RunSummary, StoreResult, UnfinishedRuns};
 
 /// Runs listed when the filter sets no limit.
 const DEFAULT_LIMIT: u32 = 100;
@@ -80,7 +80,7 @@ pub(super) fn run(conn: &Connection, id: &RunId) -> StoreResult<Option<Run>> {
 /// Runs that are In Progress, Suspended or in Error, oldest first. A state
 /// that does not decode fails the whole call: silently skipping a run would
 /// strand it.
-pub(super) fn unfinished(conn: &Connection) -> StoreResult<Vec<Run>> {
+pub(super) fn unfinished(conn: &Connection) -> StoreResult<UnfinishedRuns> {
     let statuses = [
         RunStatus::InProgress,
         RunStatus::Suspended,
@@ -99,11 +99,15 @@ pub(super) fn unfinished(conn: &Connection) -> StoreResult<Vec<Run>> {
             Ok((row.get::<_, String>(0)?, row.get::<_, StoredState>(1)?))
         })
         .map_err(db)?;
-    rows.map(|row| {
+    let mut found = UnfinishedRuns::default();
+    for row in rows {
         let (id, state) = row.map_err(db)?;
-        state::decode(&id, &state)
-    })
-    .collect()
+        match state::decode(&id, &state) {
+            Ok(run) => found.runs.push(run),
+            Err(error) => found.unreadable.push((RunId(id), error)),
+        }
+    }
+    Ok(found)
 }
 
 /// Runs matching `filter`, newest first.

@@ -1,0 +1,182 @@
+//! Bad and hostile input over the API: it gets a clear answer and leaves
+//! everything else intact.
+
+use crate::support::{ADMIN, Server, assert_error};
+use serde_json::{Value, json};
+use stagecraft_example_plugins as plugins;
+
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!(1), |inner, _| json!([inner]))
+}
+
+/// Inputs nested too deeply to be stored and read back are refused with
+/// 400; the deepest accepted ones are stored and read back, and outputs
+/// that nest too deeply (these inputs, one level down) fail their step;
+/// every run survives a restart.
+#[test]
+fn deeply_nested_inputs_are_refused_before_they_reach_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    server.deploy_flow("echo", "autolaunched", plugins::NOOP);
+    let definition = json!({
+        "format": 1,
+        "name": "echo_any",
+        "inputs": [{"name": "payload", "type": "any"}],
+        "elements": [{
+            "type": "stage",
+            "name": "work",
+            "steps": [{
+                "name": "echo",
+                "kind": {"type": "background", "flow": "echo"},
+                "inputs": {"payload": {"ref": "input.payload"}},
+                "outputs": [{"name": "payload", "type": "any"}]
+            }]
+        }]
+    });
+    let (status, record) = server.post("/orchestrations", ADMIN, definition);
+    assert_eq!(status, 201, "{record}");
+    for depth in [65, 122, 125] {
+        let refused = server.post(
+            "/runs",
+            ADMIN,
+            json!({"orchestration": "echo_any", "inputs": {"payload": nested(depth)}}),
+        );
+        assert_error(&refused, 400, "invalid_inputs");
+    }
+    let mut ids = Vec::new();
+    for (depth, outcome) in [(63, "completed"), (64, "error")] {
+        let (status, run) = server.post(
+            "/runs",
+            ADMIN,
+            json!({"orchestration": "echo_any", "inputs": {"payload": nested(depth)}}),
+        );
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().expect("run id").to_owned();
+        let run = server.wait_run(&id, |run| run["status"] != "in_progress");
+        assert_eq!(run["status"], outcome, "{run}");
+        ids.push(id);
+    }
+    drop(server);
+    let server = Server::start(dir.path());
+    for id in ids {
+        let (status, run) = server.get(&format!("/runs/{id}"), ADMIN);
+        assert_eq!(status, 200, "{run}");
+    }
+}
+
+/// A frozen or inactive user's tokens are refused with the reason; made
+/// active again, the same token works.
+#[test]
+fn frozen_and_inactive_users_tokens_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    assert_eq!(
+        server.put("/users/bob", ADMIN, json!({"name": "Bob"})).0,
+        200
+    );
+    let bob = server.token_for("bob");
+    assert_eq!(server.get("/me", &bob).0, 200);
+    for status in ["frozen", "inactive"] {
+        let (code, _) = server.put(
+            "/users/bob",
+            ADMIN,
+            json!({"name": "Bob", "status": status}),
+        );
+        assert_eq!(code, 200);
+        let refused = server.get("/me", &bob);
+        assert_error(&refused, 403, "forbidden");
+        let message = refused.1["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(status), "{message}");
+        assert_error(&server.get("/work-items", &bob), 403, "forbidden");
+    }
+    server.put(
+        "/users/bob",
+        ADMIN,
+        json!({"name": "Bob", "status": "active"}),
+    );
+    assert_eq!(server.get("/me", &bob).0, 200);
+}
+
+/// The `Bearer` scheme is matched case-insensitively (RFC 9110).
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let response = reqwest::blocking::Client::new()
+            .get(format!("{}/me", server.url))
+            .header("authorization", format!("{scheme} {ADMIN}"))
+            .send()
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 200, "{scheme}");
+    }
+}
+
+/// Orchestration names are checked like flow and user names.
+#[test]
+fn orchestration_names_are_validated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    server.deploy_flow("echo", "autolaunched", plugins::NOOP);
+    for name in [
+        String::new(),
+        "a/b".to_owned(),
+        "../../etc/passwd".to_owned(),
+        "nul\0".to_owned(),
+        "x".repeat(100_000),
+    ] {
+        let definition = json!({
+            "format": 1,
+            "name": name,
+            "elements": [{"type": "stage", "name": "s", "steps": [{
+                "name": "a", "kind": {"type": "background", "flow": "echo"}
+            }]}]
+        });
+        assert_error(
+            &server.post("/orchestrations", ADMIN, definition),
+            400,
+            "bad_request",
+        );
+    }
+    let (_, list) = server.get("/orchestrations", ADMIN);
+    assert_eq!(list, json!([]));
+}
+
+/// A stored component altered on disk is not run: its steps fail with an
+/// error naming the flow and version, and the rest of the engine serves.
+#[test]
+fn a_stored_component_that_fails_its_digest_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    server.loan_setup();
+    drop(server);
+
+    let db = rusqlite::Connection::open(dir.path().join("stagecraft.db")).expect("database");
+    let other = std::fs::read(plugins::RISK_SCORE_FIXED).expect("component");
+    db.execute_batch("DROP TRIGGER flows_immutable")
+        .expect("drop trigger");
+    let changed = db
+        .execute(
+            "UPDATE flows SET bytes = ?1 WHERE name = 'risk_score' AND version = 1",
+            [other],
+        )
+        .expect("tamper");
+    assert_eq!(changed, 1);
+    drop(db);
+
+    let server = Server::start(dir.path());
+    let id = server.start_loan("grace", 900_000);
+    let run = server.wait_run(&id, |run| run["status"] != "in_progress");
+    assert_eq!(run["status"], "error", "{run}");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("\"risk_score\" v1 failed its integrity check"),
+        "{message}"
+    );
+    // A good deploy replaces it.
+    server.deploy_flow("risk_score", "autolaunched", plugins::RISK_SCORE_FIXED);
+    let (status, _) = server.post(&format!("/runs/{id}/resume"), ADMIN, Value::Null);
+    assert_eq!(status, 200);
+    let run = server.wait_run(&id, |run| run["status"] != "in_progress");
+    assert_eq!(run["status"], "completed", "{run}");
+}
