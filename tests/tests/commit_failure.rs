@@ -25,6 +25,11 @@ enum Fault {
     All,
     /// The first commit that would complete a run.
     FirstCompletion,
+    /// Every commit after the next one, as from a disk that is full.
+    FullAfterOne {
+        /// Whether the one commit allowed went through.
+        used: bool,
+    },
 }
 
 /// The SQLite store, refusing the commits `fault` names while armed.
@@ -45,6 +50,11 @@ impl FailingStore {
         let refuse = match *fault {
             None => false,
             Some(Fault::All) => true,
+            Some(Fault::FullAfterOne { used: false }) => {
+                *fault = Some(Fault::FullAfterOne { used: true });
+                false
+            }
+            Some(Fault::FullAfterOne { used: true }) => true,
             Some(Fault::FirstCompletion) => {
                 let completes = runs.iter().any(|r| r.status == RunStatus::Completed);
                 if completes {
@@ -63,7 +73,15 @@ impl FailingStore {
 impl Store for FailingStore {
     async fn commit(&self, runs: Vec<Arc<Run>>, step_logs: Vec<StepLog>) -> StoreResult<()> {
         if self.refuses(&runs) {
-            return Err(StoreError::Backend("injected commit failure".to_owned()));
+            let full = matches!(
+                *self.fault.lock().expect("not poisoned"),
+                Some(Fault::FullAfterOne { .. })
+            );
+            return Err(if full {
+                StoreError::Unavailable("injected: the disk is full".to_owned())
+            } else {
+                StoreError::Backend("injected commit failure".to_owned())
+            });
         }
         self.inner.commit(runs, step_logs).await
     }
@@ -245,4 +263,38 @@ async fn c_durable_after_a_failed_commit_in_flight_work_is_rederived_and_recorde
         .expect("store read")
         .expect("the run is stored");
     assert_eq!(durable, *run, "what the engine answers is what is durable");
+}
+
+/// A full disk: every commit fails at once. The engine backs off instead of
+/// retrying as fast as the store answers, callers hear that the storage is
+/// unavailable, and the engine recovers by itself once commits succeed.
+#[tokio::test]
+async fn a_full_disk_is_retried_with_back_off_and_recovered_from() {
+    let (engine, _dir) = engine().await;
+    engine
+        .store()
+        .arm(Some(Fault::FullAfterOne { used: false }));
+    let run = engine
+        .start_run("chain", json!({}))
+        .await
+        .expect("the start commits");
+    // Every later commit fails; give the executor a second to retry.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let attempts = engine.store().refused.load(Ordering::Relaxed);
+    assert!(
+        (1..=15).contains(&attempts),
+        "backing off (50 ms, doubling) makes a handful of attempts a second, not {attempts}"
+    );
+    let refused = engine.start_run("chain", json!({})).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(EngineError::Store(StoreError::Unavailable(_)))
+        ),
+        "the caller hears the storage is unavailable: {refused:?}"
+    );
+
+    engine.store().arm(None);
+    let run = settle(&engine, &run.id).await;
+    assert_eq!(run.status, RunStatus::Completed, "recovered by itself");
 }

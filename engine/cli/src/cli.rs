@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use jiff::SignedDuration;
-use stagecraft_engine::EngineConfig;
+use stagecraft_engine::{EngineConfig, IntegrityCheck};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -143,6 +143,22 @@ pub struct EngineArgs {
     #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_FLOWS", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_concurrent_flows: u32,
+    /// How the database is checked at start: `quick` (every page and
+    /// record), `full` (indexes too; slower on big stores) or `off`. A store
+    /// that fails is not served.
+    #[arg(long, env = "STAGECRAFT_INTEGRITY_CHECK", value_enum, default_value_t = Integrity::Quick)]
+    pub integrity_check: Integrity,
+}
+
+/// `--integrity-check`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Integrity {
+    /// Every page and record.
+    Quick,
+    /// Indexes too.
+    Full,
+    /// No check.
+    Off,
 }
 
 impl EngineArgs {
@@ -156,6 +172,11 @@ impl EngineArgs {
             .saturating_mul(1 << 20);
         config.limits.timeout = self.flow_timeout.unsigned_abs();
         config.max_concurrent_flows = self.max_concurrent_flows;
+        config.integrity_check = match self.integrity_check {
+            Integrity::Quick => IntegrityCheck::Quick,
+            Integrity::Full => IntegrityCheck::Full,
+            Integrity::Off => IntegrityCheck::Off,
+        };
         config
     }
 }

@@ -260,7 +260,10 @@ fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
-    public_routes().router.merge(protected).with_state(state)
+    let public = public_routes()
+        .router
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
+    public.merge(protected).with_state(state)
 }
 
 async fn openapi() -> impl IntoResponse {

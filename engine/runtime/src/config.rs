@@ -1,6 +1,6 @@
 use jiff::SignedDuration;
 use stagecraft_host::SandboxLimits;
-use stagecraft_store::Synchronous;
+use stagecraft_store::{IntegrityCheck, Synchronous};
 use std::path::PathBuf;
 
 /// How an engine is set up. [`EngineConfig::new`] gives production defaults.
@@ -21,6 +21,9 @@ pub struct EngineConfig {
     /// Whether every commit is fsynced (`Full`, the default) or only
     /// flushed to the OS (`Normal`: survives a process crash, not power loss).
     pub synchronous: Synchronous,
+    /// How the database is checked when the engine opens it (quick by
+    /// default); a store that fails is refused.
+    pub integrity_check: IntegrityCheck,
 }
 
 impl EngineConfig {
@@ -33,6 +36,7 @@ impl EngineConfig {
             max_concurrent_actions: 64,
             recovery_window: SignedDuration::from_hours(14 * 24),
             synchronous: Synchronous::Full,
+            integrity_check: IntegrityCheck::Quick,
         }
     }
 }

@@ -62,6 +62,7 @@ impl EngineBuilder {
             .map_err(|(path, source)| EngineError::DataDir { path, source })?;
         let mut store_config = SqliteConfig::new(database);
         store_config.synchronous = config.synchronous;
+        store_config.integrity_check = config.integrity_check;
         let store = SqliteStore::open(store_config)?;
         let host = FlowHost::new(HostConfig {
             limits: config.limits.clone(),
@@ -217,6 +218,7 @@ impl<S: Store> Engine<S> {
             updates: updates.clone(),
             watchers: Arc::clone(&watchers),
             runs,
+            failing: Default::default(),
         };
         let handle = tokio::spawn(executor.run(receiver));
         Ok(Self {

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Commands taken per batch, at most.
@@ -82,6 +82,62 @@ pub(crate) struct Executor<S> {
     pub(crate) watchers: Arc<Watchers>,
     /// Unfinished runs, including states whose commit is still pending.
     pub(crate) runs: HashMap<RunId, Arc<Run>>,
+    /// Whether commits are failing, for back-off and reporting.
+    pub(crate) failing: Failing,
+}
+
+/// First wait after a failed commit; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest wait between attempts while commits fail.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often a continuing failure is reported again.
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// Commits failing in a row: the executor backs off exponentially, and the
+/// condition is logged when it starts, every [`REPORT_EVERY`] while it lasts
+/// (not on every attempt: the log may be on the same full disk), and when
+/// it ends.
+#[derive(Debug, Default)]
+pub(crate) struct Failing {
+    /// Failures in a row, when the first one happened and the last report.
+    streak: Option<(u64, Instant, Instant)>,
+    backoff: Duration,
+}
+
+impl Failing {
+    fn failed(&mut self, error: &StoreError) {
+        let now = Instant::now();
+        match &mut self.streak {
+            None => {
+                tracing::error!(%error, "commit failed; backing off, reloading state from the store");
+                self.streak = Some((1, now, now));
+                self.backoff = FIRST_BACKOFF;
+            }
+            Some((count, since, reported)) => {
+                *count += 1;
+                if now.duration_since(*reported) >= REPORT_EVERY {
+                    tracing::error!(%error, failures = *count, for_secs = now.duration_since(*since).as_secs(), "commits are still failing");
+                    *reported = now;
+                }
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+
+    fn backoff(&self) -> Duration {
+        self.backoff
+    }
+
+    fn succeeded(&mut self) {
+        if let Some((count, since, _)) = self.streak.take() {
+            tracing::info!(
+                failures = count,
+                after_secs = since.elapsed().as_secs(),
+                "commits succeed again"
+            );
+        }
+        self.backoff = Duration::ZERO;
+    }
 }
 
 /// One command's effect, waiting for its batch's commit.
@@ -183,17 +239,20 @@ impl<S: Store> Executor<S> {
     ) {
         let Pending { applied, states } = pending;
         if let Err(error) = result {
-            tracing::error!(%error, "commit failed; reloading state from the store");
+            self.failing.failed(&error);
             for Applied { reply, .. } in applied {
                 if let Some(reply) = reply {
-                    let _ = reply.send(Err(EngineError::Store(StoreError::Backend(
-                        error.to_string(),
-                    ))));
+                    let _ =
+                        reply.send(Err(EngineError::Store(error.with_context("not committed"))));
                 }
             }
             self.reload(in_flight).await;
+            // Not at once: the reloaded work would fail the same way, as
+            // fast as the store answers (a full disk answers at once).
+            tokio::time::sleep(self.failing.backoff()).await;
             return;
         }
+        self.failing.succeeded();
         // Actions first: the runs' next transitions wait on them, while
         // callers and watchers only learn what is already durable.
         let mut replies = Vec::new();
@@ -228,9 +287,7 @@ impl<S: Store> Executor<S> {
                 if let Some(reply) = reply {
                     let answer = match &result {
                         Ok(()) => Ok(state),
-                        Err(error) => {
-                            Err(EngineError::Store(StoreError::Backend(error.to_string())))
-                        }
+                        Err(error) => Err(EngineError::Store(error.with_context("not committed"))),
                     };
                     let _ = reply.send(answer);
                 }

@@ -47,4 +47,6 @@ pub use engine::{Completion, Engine, EngineBuilder};
 pub use error::EngineError;
 pub use executor::RunUpdate;
 pub use stagecraft_host::{FlowKind, SandboxLimits};
-pub use stagecraft_store::{Group, Queue, RunFilter, StepLog, StepLogLine, User, UserStatus};
+pub use stagecraft_store::{
+    Group, IntegrityCheck, Queue, RunFilter, StepLog, StepLogLine, User, UserStatus,
+};

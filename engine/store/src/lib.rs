@@ -20,7 +20,7 @@ pub use records::{
     FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
     RunFilter, RunSummary, StepLog, StepLogLine, User, UserStatus, WorkItemFilter, WorkItemRecord,
 };
-pub use sqlite::{SqliteConfig, SqliteStore, Synchronous};
+pub use sqlite::{IntegrityCheck, SqliteConfig, SqliteStore, Synchronous};
 
 use stagecraft_core::run::{Run, RunId, WorkItemId};
 

@@ -75,6 +75,22 @@ pub struct SqliteConfig {
     /// How long a connection waits for a lock held by another process (or a
     /// checkpoint) before the operation fails.
     pub busy_timeout: Duration,
+    /// How the database is checked before it is served.
+    pub integrity_check: IntegrityCheck,
+}
+
+/// How [`SqliteStore::open`] checks the database file before serving it: a
+/// store whose pages fail SQLite's checks is refused rather than served
+/// with errors (or, worse, answers that miss records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IntegrityCheck {
+    /// `PRAGMA quick_check`: every page and record is well formed; O(size).
+    #[default]
+    Quick,
+    /// `PRAGMA integrity_check`: also that every index matches its table.
+    Full,
+    /// No check.
+    Off,
 }
 
 impl SqliteConfig {
@@ -87,6 +103,7 @@ impl SqliteConfig {
             max_batch: 512,
             readers: 4,
             busy_timeout: Duration::from_secs(5),
+            integrity_check: IntegrityCheck::Quick,
         }
     }
 }

@@ -149,6 +149,11 @@ impl From<EngineError> for ApiError {
             EngineError::Unavailable(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
+            EngineError::Store(stagecraft_store::StoreError::Unavailable(_)) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
             EngineError::Store(_) | EngineError::Host(_) | EngineError::DataDir { .. } => {
                 Self::internal(message)
             }
@@ -158,13 +163,20 @@ impl From<EngineError> for ApiError {
 
 impl From<stagecraft_store::StoreError> for ApiError {
     fn from(error: stagecraft_store::StoreError) -> Self {
-        Self::internal(error)
+        Self::from(EngineError::Store(error))
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        Self::bad_request("invalid_json", rejection.body_text())
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                rejection.body_text(),
+            ),
+            _ => Self::bad_request("invalid_json", rejection.body_text()),
+        }
     }
 }
 

@@ -180,3 +180,59 @@ fn a_stored_component_that_fails_its_digest_is_refused() {
     let run = server.wait_run(&id, |run| run["status"] != "in_progress");
     assert_eq!(run["status"], "completed", "{run}");
 }
+
+/// A database whose pages fail SQLite's checks is not served: the server
+/// refuses to start and says how to recover.
+#[test]
+fn a_database_that_fails_its_integrity_check_is_not_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    server.loan_setup();
+    server.start_loan("grace", 900_000);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert!(server.wait_exit().success());
+
+    // Scribble over every page but the first (the header and the schema's
+    // root), as a failing disk would.
+    let path = dir.path().join("stagecraft.db");
+    let mut bytes = std::fs::read(&path).expect("database");
+    let page = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+    assert!(bytes.len() > 4 * page, "a database of several pages");
+    for (i, byte) in bytes[page..].iter_mut().enumerate() {
+        *byte = u8::try_from(i % 251).unwrap_or(0);
+    }
+    std::fs::write(&path, bytes).expect("write");
+
+    let refused = crate::support::binary()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("STAGECRAFT_ADMIN_TOKEN", ADMIN)
+        .output()
+        .expect("serve");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!String::from_utf8_lossy(&refused.stdout).contains("listening"));
+    assert!(stderr.contains("backup"), "{stderr}");
+}
+
+/// A JSON body over the 2 MiB limit is 413, and a method the public
+/// document does not take is 405: both with the documented error JSON.
+#[test]
+fn oversized_bodies_and_wrong_methods_get_the_error_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(3 << 20));
+    let response = server.http_raw(
+        reqwest::Method::POST,
+        "/orchestrations",
+        &big,
+        "application/json",
+    );
+    assert_error(&response, 413, "payload_too_large");
+    let response = server.call(reqwest::Method::DELETE, "/openapi.json", None, None);
+    assert_error(&response, 405, "method_not_allowed");
+}

@@ -19,6 +19,12 @@ pub(super) fn db(error: rusqlite::Error) -> StoreError {
             what: "stored row".to_owned(),
             reason: error.to_string(),
         },
+        error if error.sqlite_error_code() == Some(ErrorCode::DiskFull) => {
+            StoreError::Unavailable(format!("the disk is full: {error}"))
+        }
+        error if error.sqlite_error_code() == Some(ErrorCode::SystemIoFailure) => {
+            StoreError::Unavailable(format!("the disk failed: {error}"))
+        }
         error if error.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
             StoreError::Backend(format!("not a SQLite database: {error}"))
         }

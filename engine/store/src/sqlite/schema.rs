@@ -6,7 +6,7 @@ use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{M, MigrationDefinitionError, Migrations};
 
 use super::codec::db;
-use super::{SqliteConfig, Synchronous};
+use super::{IntegrityCheck, SqliteConfig, Synchronous};
 use crate::{StoreError, StoreResult};
 
 /// The schema migrations, applied in order; the schema version (SQLite's
@@ -52,10 +52,36 @@ pub(super) fn open_writer(config: &SqliteConfig) -> StoreResult<Connection> {
     conn.pragma_update(None, "synchronous", synchronous)
         .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
         .map_err(|e| failed(path, e))?;
+    check_integrity(&conn, path, config.integrity_check)?;
     Migrations::from_slice(MIGRATIONS)
         .to_latest(&mut conn)
         .map_err(|e| migration_failed(path, e))?;
     Ok(conn)
+}
+
+/// What to do about a damaged database file.
+const RECOVER: &str = "Restore it from a backup (or salvage what is readable with the sqlite3 \
+                       shell's .recover into a new file) and start again";
+
+/// Refuses a database whose pages or records fail SQLite's own checks.
+fn check_integrity(conn: &Connection, path: &Path, check: IntegrityCheck) -> StoreResult<()> {
+    let pragma = match check {
+        IntegrityCheck::Off => return Ok(()),
+        IntegrityCheck::Quick => "quick_check",
+        IntegrityCheck::Full => "integrity_check",
+    };
+    let problems: Result<Vec<String>, rusqlite::Error> = conn
+        .prepare(&format!("PRAGMA {pragma}(20)"))
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get::<_, String>(0))?.collect());
+    let problems = match problems {
+        Ok(rows) if rows.iter().all(|row| row == "ok") => return Ok(()),
+        Ok(rows) => rows.join("; "),
+        Err(error) => error.to_string(),
+    };
+    Err(StoreError::Backend(format!(
+        "{}: the database failed SQLite's {pragma} ({problems}); it is not served. {RECOVER}",
+        path.display()
+    )))
 }
 
 /// Opens a read-only connection; the writer must have opened the file first.
@@ -106,6 +132,12 @@ fn newer_schema(path: &Path, version: Option<i64>) -> StoreError {
 }
 
 fn failed(path: &Path, error: rusqlite::Error) -> StoreError {
+    if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) {
+        return StoreError::Backend(format!(
+            "cannot open {}: {error}; it is not served. {RECOVER}",
+            path.display()
+        ));
+    }
     match db(error) {
         StoreError::Backend(reason) => {
             StoreError::Backend(format!("cannot open {}: {reason}", path.display()))
