@@ -23,6 +23,7 @@ pub mod reference;
 pub mod requirement;
 pub mod run;
 mod schema;
+pub mod time;
 pub mod validation;
 
 pub use action::Action;

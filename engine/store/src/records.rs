@@ -38,6 +38,7 @@ pub struct FlowRecord {
     /// Who deployed it.
     pub deployed_by: String,
     /// When.
+    #[serde(with = "stagecraft_core::time::fixed")]
     pub deployed_at: Timestamp,
     /// Whether this is the version new steps use.
     pub active: bool,
@@ -68,6 +69,7 @@ pub struct OrchestrationRecord {
     /// Who deployed it.
     pub deployed_by: String,
     /// When.
+    #[serde(with = "stagecraft_core::time::fixed")]
     pub deployed_at: Timestamp,
     /// Whether new runs use this version.
     pub active: bool,
@@ -96,8 +98,10 @@ pub struct RunSummary {
     /// Status.
     pub status: RunStatus,
     /// When the run started.
+    #[serde(with = "stagecraft_core::time::fixed")]
     pub started_at: Timestamp,
     /// When its state last changed.
+    #[serde(with = "stagecraft_core::time::fixed")]
     pub updated_at: Timestamp,
 }
 
@@ -188,6 +192,7 @@ pub struct StepLog {
     /// The flow version that ran.
     pub flow_version: u32,
     /// When the invocation finished.
+    #[serde(with = "stagecraft_core::time::fixed")]
     pub recorded_at: Timestamp,
     /// The lines, in order.
     pub lines: Vec<StepLogLine>,

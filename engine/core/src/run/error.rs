@@ -46,6 +46,7 @@ impl ErrorKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunError {
     /// When it happened; the recovery window counts from here.
+    #[serde(with = "crate::time::fixed")]
     pub at: Timestamp,
     /// The stage element.
     pub stage: String,

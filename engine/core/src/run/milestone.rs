@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Milestone {
     /// When it happened.
+    #[serde(with = "crate::time::fixed")]
     pub at: Timestamp,
     /// The record it is about.
     pub record: MilestoneRecord,

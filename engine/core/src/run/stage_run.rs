@@ -63,9 +63,14 @@ pub struct StageRun {
     /// Record owner: always [`super::SYSTEM_PRINCIPAL`] (C-OWNER).
     pub owner: String,
     /// When it became In Progress.
+    #[serde(with = "crate::time::fixed")]
     pub started_at: Timestamp,
     /// When it completed, errored or was canceled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "crate::time::fixed_option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ended_at: Option<Timestamp>,
     /// Its steps, in definition order.
     pub steps: Vec<StepRun>,
@@ -81,10 +86,18 @@ pub struct StepRun {
     /// How many times it started; results must quote the current attempt.
     pub attempt: u32,
     /// When it last started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "crate::time::fixed_option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub started_at: Option<Timestamp>,
     /// When it last finished.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "crate::time::fixed_option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ended_at: Option<Timestamp>,
     /// The flow version its current attempt runs (pinned when it starts, C-VERSION-PIN), or
     /// that produced its last result.

@@ -70,9 +70,14 @@ pub struct WorkItem {
     /// Its status.
     pub status: WorkItemStatus,
     /// When it was created.
+    #[serde(with = "crate::time::fixed")]
     pub created_at: Timestamp,
     /// When it was closed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "crate::time::fixed_option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub closed_at: Option<Timestamp>,
     /// Who closed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
