@@ -41,6 +41,13 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
+/// Most elements a definition may have, fault paths' included.
+pub const MAX_ELEMENTS: usize = 1_000;
+/// Most steps one stage may have.
+pub const MAX_STEPS_PER_STAGE: usize = 1_000;
+/// How deeply fault paths may nest (a stage in a fault path with a fault path of its own…).
+pub const MAX_FAULT_PATH_NESTING: usize = 8;
+
 /// Checks a definition against the deployed flows and actions, reporting every problem;
 /// on success returns the [`Plan`] the state machine runs.
 pub fn validate(def: &Orchestration, catalog: &impl Catalog) -> Result<Plan, ValidationErrors> {
@@ -78,7 +85,64 @@ impl<'a, C: Catalog> Validator<'a, C> {
         });
     }
 
+    /// Checks the documented size limits; a definition past them is not
+    /// checked further, so its cost stays bounded.
+    fn within_limits(&mut self) -> bool {
+        let before = self.errors.len();
+        if self.flat.len() > MAX_ELEMENTS {
+            let count = self.flat.len();
+            self.report(
+                &Path::root(),
+                Problem::TooLarge {
+                    what: "elements, fault paths included",
+                    count,
+                    max: MAX_ELEMENTS,
+                },
+            );
+        }
+        let mut nesting = vec![0usize; self.flat.len()];
+        let mut problems = Vec::new();
+        for (id, flat) in self.flat.iter().enumerate() {
+            let depth = flat
+                .scope
+                .and_then(|scope| nesting.get(scope))
+                .map_or(0, |parent| parent + 1);
+            if let Some(slot) = nesting.get_mut(id) {
+                *slot = depth;
+            }
+            if depth > MAX_FAULT_PATH_NESTING {
+                problems.push((
+                    flat.path.clone(),
+                    Problem::TooLarge {
+                        what: "fault paths nested in fault paths",
+                        count: depth,
+                        max: MAX_FAULT_PATH_NESTING,
+                    },
+                ));
+            }
+            if let Element::Stage(stage) = flat.element
+                && stage.steps.len() > MAX_STEPS_PER_STAGE
+            {
+                problems.push((
+                    flat.path.clone(),
+                    Problem::TooLarge {
+                        what: "steps in this stage",
+                        count: stage.steps.len(),
+                        max: MAX_STEPS_PER_STAGE,
+                    },
+                ));
+            }
+        }
+        for (path, problem) in problems {
+            self.report(&path, problem);
+        }
+        self.errors.len() == before
+    }
+
     fn run(&mut self) {
+        if !self.within_limits() {
+            return;
+        }
         if self.def.format != FORMAT_VERSION {
             self.report(
                 &Path::root(),

@@ -354,11 +354,19 @@ impl<S: Store> Engine<S> {
         definition: Value,
         by: &str,
     ) -> Result<OrchestrationRecord, EngineError> {
-        let parsed: Orchestration = serde_json::from_value(definition.clone())
-            .map_err(|e| EngineError::DefinitionSyntax(e.to_string()))?;
-        check_name("orchestration", &parsed.name)?;
-        let plan = stagecraft_core::validate(&parsed, &*self.inner.registry)
-            .map_err(EngineError::DefinitionInvalid)?;
+        // Parsing and validating a large definition is CPU work: keep it off
+        // the async workers that serve every other request.
+        let registry = Arc::clone(&self.inner.registry);
+        let (parsed, plan, definition) = tokio::task::spawn_blocking(move || {
+            let parsed: Orchestration = serde_json::from_value(definition.clone())
+                .map_err(|e| EngineError::DefinitionSyntax(e.to_string()))?;
+            check_name("orchestration", &parsed.name)?;
+            let plan = stagecraft_core::validate(&parsed, &*registry)
+                .map_err(EngineError::DefinitionInvalid)?;
+            Ok::<_, EngineError>((parsed, plan, definition))
+        })
+        .await
+        .map_err(|_| EngineError::ShuttingDown)??;
         let record = self
             .inner
             .store

@@ -13,6 +13,17 @@ pub enum Problem {
         /// The version found.
         found: u32,
     },
+    /// The definition is larger than the engine accepts (see [`super::MAX_ELEMENTS`],
+    /// [`super::MAX_STEPS_PER_STAGE`], [`super::MAX_FAULT_PATH_NESTING`]).
+    #[error("{what}: {count}, at most {max} allowed; split the orchestration")]
+    TooLarge {
+        /// What is counted.
+        what: &'static str,
+        /// How many there are.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The main path has no stage (C-STAGE-MIN).
     #[error("an orchestration needs at least one stage on its main path; add a stage")]
     NoStage,

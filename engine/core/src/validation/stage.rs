@@ -1,6 +1,6 @@
 //! Checks of stages, their steps, and decisions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::catalog::{Catalog, FlowKind};
 use crate::definition::{
@@ -39,12 +39,18 @@ impl<'a, C: Catalog> Validator<'a, C> {
                 self.report(&step_path, Problem::DuplicateStep { name });
             }
         }
+        // Step name to index (first occurrence), so that `after_step` lookups
+        // stay linear in the number of steps.
+        let mut by_name: HashMap<&str, usize> = HashMap::with_capacity(stage.steps.len());
+        for (index, step) in stage.steps.iter().enumerate() {
+            by_name.entry(step.name.as_str()).or_insert(index);
+        }
         let steps: Vec<Option<PlanStep>> = stage
             .steps
             .iter()
-            .map(|step| self.step(stage, step, &path.join(Segment::Step(step.name.clone()))))
+            .map(|step| self.step(&by_name, step, &path.join(Segment::Step(step.name.clone()))))
             .collect();
-        self.check_after_step_chains(stage, path);
+        self.check_after_step_chains(stage, &by_name, path);
         let exit = match &stage.exit {
             StageExit::AllStepsCompleted => Some(Exit::Natural),
             StageExit::Requirements(r) => self
@@ -78,20 +84,23 @@ impl<'a, C: Catalog> Validator<'a, C> {
         })
     }
 
-    fn step(&mut self, stage: &Stage, step: &Step, path: &Path) -> Option<PlanStep> {
+    fn step(
+        &mut self,
+        by_name: &HashMap<&str, usize>,
+        step: &Step,
+        path: &Path,
+    ) -> Option<PlanStep> {
         let entry_path = path.join(Segment::Field("entry"));
         let entry = match &step.entry {
             StepEntry::StageStart => Some(PlanEntry::StageStart),
-            StepEntry::AfterStep { step: other } => {
-                match stage.steps.iter().position(|s| &s.name == other) {
-                    Some(index) => Some(PlanEntry::AfterStep(index)),
-                    None => {
-                        let step = other.clone();
-                        self.report(&entry_path, Problem::AfterUnknownStep { step });
-                        None
-                    }
+            StepEntry::AfterStep { step: other } => match by_name.get(other.as_str()) {
+                Some(&index) => Some(PlanEntry::AfterStep(index)),
+                None => {
+                    let step = other.clone();
+                    self.report(&entry_path, Problem::AfterUnknownStep { step });
+                    None
                 }
-            }
+            },
             StepEntry::Requirements(r) => self
                 .requirements(r, &entry_path)
                 .map(PlanEntry::Requirements),
@@ -179,34 +188,60 @@ impl<'a, C: Catalog> Validator<'a, C> {
 
     /// Reports steps whose `after_step` chain loops back before reaching a step that starts
     /// otherwise: their entry can never be met. (Unknown steps are reported by the entry check.)
-    fn check_after_step_chains(&mut self, stage: &Stage, path: &Path) {
-        let waits_on = |i: usize| match stage.steps.get(i).map(|s| &s.entry) {
-            Some(StepEntry::AfterStep { step }) => stage.steps.iter().position(|s| &s.name == step),
-            _ => None,
-        };
-        let name = |i: usize| stage.steps.get(i).map_or("?", |s| s.name.as_str());
-        for start in 0..stage.steps.len() {
-            let mut chain = vec![start];
-            let mut current = start;
-            while let Some(next) = waits_on(current) {
-                let looped = chain.contains(&next);
-                chain.push(next);
-                if looped {
-                    let chain = chain
-                        .iter()
-                        .map(|i| name(*i))
-                        .collect::<Vec<_>>()
-                        .join(" → ");
-                    self.report(
-                        &path
-                            .join(Segment::Step(name(start).to_owned()))
-                            .join(Segment::Field("entry")),
-                        Problem::EntryNeverMet { chain },
-                    );
-                    break;
+    ///
+    /// Each step waits on at most one other, so the chains form a functional graph: one walk
+    /// per unvisited step, remembering where each step's chain ends, is linear overall.
+    fn check_after_step_chains(
+        &mut self,
+        stage: &Stage,
+        by_name: &HashMap<&str, usize>,
+        path: &Path,
+    ) {
+        let waits_on: Vec<Option<usize>> = stage
+            .steps
+            .iter()
+            .map(|s| match &s.entry {
+                StepEntry::AfterStep { step } => by_name.get(step.as_str()).copied(),
+                _ => None,
+            })
+            .collect();
+        #[derive(Clone, Copy, PartialEq)]
+        enum Chain {
+            Unknown,
+            Walking,
+            Ends,
+            Loops,
+        }
+        let mut chain = vec![Chain::Unknown; waits_on.len()];
+        for start in 0..waits_on.len() {
+            let mut walked = Vec::new();
+            let mut current = Some(start);
+            let outcome = loop {
+                let Some(at) = current else { break Chain::Ends };
+                match chain[at] {
+                    Chain::Unknown => {
+                        chain[at] = Chain::Walking;
+                        walked.push(at);
+                        current = waits_on[at];
+                    }
+                    Chain::Walking => break Chain::Loops,
+                    known => break known,
                 }
-                current = next;
+            };
+            for at in walked {
+                chain[at] = outcome;
             }
+        }
+        let name = |i: usize| stage.steps.get(i).map_or("?", |s| s.name.as_str());
+        for start in (0..waits_on.len()).filter(|&i| chain[i] == Chain::Loops) {
+            self.report(
+                &path
+                    .join(Segment::Step(name(start).to_owned()))
+                    .join(Segment::Field("entry")),
+                Problem::EntryNeverMet {
+                    chain: loop_text(start, &waits_on, name),
+                },
+            );
         }
     }
 
@@ -253,3 +288,30 @@ impl<'a, C: Catalog> Validator<'a, C> {
         })
     }
 }
+
+/// The chain from `start` until a step repeats, as `a → b → a`; long ones
+/// are cut after [`SHOWN_IN_CHAIN`] steps.
+fn loop_text<'n>(
+    start: usize,
+    waits_on: &[Option<usize>],
+    name: impl Fn(usize) -> &'n str,
+) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut names = Vec::new();
+    let mut current = Some(start);
+    while let Some(at) = current {
+        if names.len() == SHOWN_IN_CHAIN {
+            names.push("…");
+            break;
+        }
+        names.push(name(at));
+        if !seen.insert(at) {
+            break;
+        }
+        current = waits_on.get(at).copied().flatten();
+    }
+    names.join(" → ")
+}
+
+/// Steps named in the text of a looping `after_step` chain, at most.
+const SHOWN_IN_CHAIN: usize = 12;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use stagecraft_core::validation::Problem;
 
 use crate::support::{
-    bg, interactive, orchestration, problems, requirements, stage, try_plan, with,
+    bg, interactive, orchestration, plan, problems, requirements, stage, try_plan, with,
 };
 
 fn has(problems: &[String], path: &str, message: &str) -> bool {
@@ -498,5 +498,73 @@ fn problems_are_typed() {
             .0
             .iter()
             .any(|e| e.problem == Problem::RequirementCount { count: 11 })
+    );
+}
+
+/// Long `after_step` chains validate (in linear time: see the core's chain walk), and a long
+/// loop is reported with its text cut short.
+#[test]
+fn long_after_step_chains_validate_and_long_loops_are_cut_short() {
+    let after =
+        |name: &str, other: &str| with(bg(name), "entry", json!({"after_step": {"step": other}}));
+    let n = stagecraft_core::validation::MAX_STEPS_PER_STAGE;
+    let mut steps = vec![bg("s0")];
+    steps.extend((1..n).map(|i| after(&format!("s{i}"), &format!("s{}", i - 1))));
+    plan(orchestration(json!([stage(
+        "s",
+        json!(steps),
+        json!(null)
+    )])));
+
+    steps[0] = after("s0", &format!("s{}", n - 1));
+    let found = problems(orchestration(json!([stage(
+        "s",
+        json!(steps),
+        json!(null)
+    )])));
+    assert_eq!(found.len(), n, "every step of the loop is reported");
+    assert!(
+        found[0].contains("s0 → s999 → s998") && found[0].contains("→ … never reaches"),
+        "{}",
+        found[0]
+    );
+}
+
+/// The documented size limits: steps per stage, elements, fault path nesting.
+#[test]
+fn definitions_past_the_size_limits_are_refused() {
+    use stagecraft_core::validation::{MAX_ELEMENTS, MAX_FAULT_PATH_NESTING, MAX_STEPS_PER_STAGE};
+    let steps: Vec<Value> = (0..=MAX_STEPS_PER_STAGE)
+        .map(|i| bg(&format!("s{i}")))
+        .collect();
+    assert_problem(
+        orchestration(json!([stage("s", json!(steps), json!(null))])),
+        "stage \"s\"",
+        "steps in this stage: 1001, at most 1000",
+    );
+
+    let stages: Vec<Value> = (0..=MAX_ELEMENTS)
+        .map(|i| stage(&format!("st{i}"), json!([bg("a")]), json!(null)))
+        .collect();
+    let found = problems(orchestration(json!(stages)));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("elements, fault paths included: 1001")),
+        "{found:?}"
+    );
+
+    let mut nested = stage("deepest", json!([bg("a")]), json!(null));
+    for level in 0..=MAX_FAULT_PATH_NESTING {
+        let mut outer = stage(&format!("level{level}"), json!([bg("a")]), json!(null));
+        outer["fault_path"] = json!({"elements": [nested], "next": null});
+        nested = outer;
+    }
+    let found = problems(orchestration(json!([nested])));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("fault paths nested in fault paths: 9, at most 8")),
+        "{found:?}"
     );
 }
