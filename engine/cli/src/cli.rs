@@ -143,6 +143,11 @@ pub struct EngineArgs {
     #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_FLOWS", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_concurrent_flows: u32,
+    /// Invocations of any one flow at once (default: a quarter of
+    /// --max-concurrent-flows), so one flow cannot starve the others.
+    #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_PER_FLOW",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_per_flow: Option<u32>,
     /// How the database is checked at start: `quick` (every page and
     /// record), `full` (indexes too; slower on big stores) or `off`. A store
     /// that fails is not served.
@@ -172,6 +177,7 @@ impl EngineArgs {
             .saturating_mul(1 << 20);
         config.limits.timeout = self.flow_timeout.unsigned_abs();
         config.max_concurrent_flows = self.max_concurrent_flows;
+        config.max_concurrent_per_flow = self.max_concurrent_per_flow;
         config.integrity_check = match self.integrity_check {
             Integrity::Quick => IntegrityCheck::Quick,
             Integrity::Full => IntegrityCheck::Full,

@@ -14,6 +14,10 @@ pub struct EngineConfig {
     /// Flow invocations (background steps, evaluations, screens) running at
     /// once; more wait for a slot.
     pub max_concurrent_flows: u32,
+    /// Invocations of any one flow running at once; `None`: a quarter of
+    /// [`Self::max_concurrent_flows`], so that one flow (a hostile one, or a
+    /// flood of one kind of work) cannot take every slot from the others.
+    pub max_concurrent_per_flow: Option<u32>,
     /// External action calls running at once.
     pub max_concurrent_actions: usize,
     /// How long after an error a run may still be resumed (SPEC: 14 days).
@@ -33,10 +37,22 @@ impl EngineConfig {
             data_dir: data_dir.into(),
             limits: SandboxLimits::default(),
             max_concurrent_flows: 64,
+            max_concurrent_per_flow: None,
             max_concurrent_actions: 64,
             recovery_window: SignedDuration::from_hours(14 * 24),
             synchronous: Synchronous::Full,
             integrity_check: IntegrityCheck::Quick,
         }
+    }
+}
+
+impl EngineConfig {
+    /// The per-flow cap in force.
+    pub(crate) fn flow_share(&self) -> usize {
+        let share = self
+            .max_concurrent_per_flow
+            .unwrap_or(self.max_concurrent_flows / 4)
+            .clamp(1, self.max_concurrent_flows.max(1));
+        usize::try_from(share).unwrap_or(usize::MAX)
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::clock::Clock;
 use crate::executor::Command;
+use crate::fairness::FlowShares;
 use crate::registry::Registry;
 use crate::versions::Versions;
 use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
@@ -25,6 +26,8 @@ pub(crate) struct Dispatcher<S> {
     pub(crate) store: Arc<S>,
     pub(crate) host: FlowHost,
     pub(crate) action_permits: Arc<Semaphore>,
+    /// Each flow's share of the invocation slots.
+    pub(crate) shares: Arc<FlowShares>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -51,8 +54,10 @@ impl<S: Store> Dispatcher<S> {
                 let store = Arc::clone(&self.store);
                 let host = self.host.clone();
                 let clock = Arc::clone(&self.clock);
+                let shares = Arc::clone(&self.shares);
                 let log_run = run.clone();
                 self.spawn_result(run, async move {
+                    let _share = shares.acquire(&flow).await;
                     let versions = Versions {
                         registry: &registry,
                         store: &*store,
@@ -101,7 +106,9 @@ impl<S: Store> Dispatcher<S> {
                 ..
             } => {
                 let registry = Arc::clone(&self.registry);
+                let shares = Arc::clone(&self.shares);
                 self.spawn_result(run, async move {
+                    let _share = shares.acquire(&flow).await;
                     let result = match registry.flow(&flow) {
                         None => Err(missing_flow(&flow)),
                         Some(active) => {

@@ -6,6 +6,7 @@ use crate::config::EngineConfig;
 use crate::dispatch::{Dispatcher, failure};
 use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate};
+use crate::fairness::FlowShares;
 use crate::registry::{ActiveFlow, Registry, core_kind, host_kind};
 use crate::versions::Versions;
 use crate::watch::Watchers;
@@ -185,6 +186,7 @@ impl<S: Store> Engine<S> {
             store: Arc::clone(&store),
             host: host.clone(),
             action_permits: Arc::new(Semaphore::new(config.max_concurrent_actions.max(1))),
+            shares: Arc::new(FlowShares::new(config.flow_share())),
             clock: Arc::clone(&clock),
         };
         let mut runs = HashMap::new();

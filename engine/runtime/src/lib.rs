@@ -36,6 +36,7 @@ mod dispatch;
 mod engine;
 mod error;
 mod executor;
+mod fairness;
 mod registry;
 mod versions;
 mod watch;
