@@ -695,15 +695,28 @@ impl<S: Store> Engine<S> {
             })
             .await;
         // The executor only holds unfinished runs; a finished one exists but
-        // takes no more events.
+        // takes no more events. An unfinished one it does not hold was set
+        // aside at start (unreadable, or its orchestration could not load).
         match result {
-            Err(EngineError::NotFound(missing)) => match self.inner.store.run(run).await? {
-                Some(finished) => Err(EngineError::Refused(
-                    stagecraft_core::EventError::RunFinished {
-                        status: finished.status,
-                    },
-                )),
-                None => Err(EngineError::NotFound(missing)),
+            Err(EngineError::NotFound(missing)) => match self.inner.store.run(run).await {
+                Ok(Some(stored))
+                    if matches!(stored.status, RunStatus::Completed | RunStatus::Canceled) =>
+                {
+                    Err(EngineError::Refused(
+                        stagecraft_core::EventError::RunFinished {
+                            status: stored.status,
+                        },
+                    ))
+                }
+                Ok(Some(stored)) => Err(EngineError::Unavailable(format!(
+                    "run {run} of {} v{} was set aside when the engine started \
+                     ({missing}); see the server log",
+                    stored.orchestration, stored.version
+                ))),
+                Ok(None) => Err(EngineError::NotFound(missing)),
+                Err(error) => Err(EngineError::Unavailable(format!(
+                    "run {run} was set aside when the engine started: {error}"
+                ))),
             },
             other => other,
         }

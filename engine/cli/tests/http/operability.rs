@@ -147,6 +147,8 @@ fn serve_settings_reach_the_engine() {
         "--flow-memory-mib",
         "--flow-timeout",
         "--max-concurrent-flows",
+        "--max-concurrent-per-flow",
+        "--integrity-check",
         "--admin-token-file",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
