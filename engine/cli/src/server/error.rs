@@ -149,6 +149,10 @@ impl From<EngineError> for ApiError {
             EngineError::Unavailable(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
+            EngineError::Store(stagecraft_store::StoreError::Corrupt { .. }) => {
+                tracing::error!("{message}");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_record", message)
+            }
             EngineError::Store(stagecraft_store::StoreError::Unavailable(_)) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",

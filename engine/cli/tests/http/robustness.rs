@@ -236,3 +236,45 @@ fn oversized_bodies_and_wrong_methods_get_the_error_json() {
     let response = server.call(reqwest::Method::DELETE, "/openapi.json", None, None);
     assert_error(&response, 405, "method_not_allowed");
 }
+
+/// One unreadable run record does not keep the server from starting: that
+/// run is set aside (its record answers 500 `corrupt_record`, its controls
+/// 503 with the reason) and the other runs are served and go on.
+#[test]
+fn an_unreadable_run_is_set_aside_and_the_rest_are_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let ada = server.loan_setup();
+    let bad = server.start_loan("linus", 30000);
+    let good = server.start_loan("ken", 30000);
+    server.wait_resting(&bad);
+    let item = crate::support::open_item(&server.wait_resting(&good)).expect("a work item");
+    drop(server);
+
+    let db = rusqlite::Connection::open(dir.path().join("stagecraft.db")).expect("database");
+    let changed = db
+        .execute("UPDATE runs SET state = x'00ff' WHERE id = ?1", [&bad])
+        .expect("corrupt");
+    assert_eq!(changed, 1);
+    drop(db);
+
+    let server = Server::start(dir.path());
+    assert_error(
+        &server.get(&format!("/runs/{bad}"), ADMIN),
+        500,
+        "corrupt_record",
+    );
+    let refused = server.post(&format!("/runs/{bad}/cancel"), ADMIN, Value::Null);
+    assert_error(&refused, 503, "unavailable");
+    let (status, listed) = server.get("/runs?status=in_progress", ADMIN);
+    assert_eq!(status, 200);
+    assert!(listed.to_string().contains(&bad), "still listed: {listed}");
+    let (status, done) = server.post(
+        &format!("/work-items/{item}/complete"),
+        &ada,
+        json!({"answers": {"decision": "approve"}}),
+    );
+    assert_eq!(status, 200, "{done}");
+    let run = server.wait_run(&good, |run| run["status"] != "in_progress");
+    assert_eq!(run["status"], "completed", "{run}");
+}
