@@ -9,7 +9,9 @@ fuzz_target!(|data: &[u8]| {
     {
         let conditions = usize::from(count % 12);
         if let Ok(expr) = stagecraft_core::requirement::parse_logic(text, conditions) {
-            let values: Vec<bool> = (0..conditions).map(|i| (count >> (i % 8)) & 1 == 1).collect();
+            let values: Vec<bool> = (0..conditions)
+                .map(|i| (count >> (i % 8)) & 1 == 1)
+                .collect();
             let _ = expr.holds(&values);
         }
     }
