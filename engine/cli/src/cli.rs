@@ -303,6 +303,20 @@ pub enum RunCommand {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         timeout: SignedDuration,
     },
+    /// Try a flow version against the inputs a step's last attempt was
+    /// started with, changing nothing; exits with status 4 when it fails.
+    DryRun {
+        /// The run id.
+        id: String,
+        /// The step, as `stage.step`.
+        step: String,
+        /// A deployed version of the step's flow (default: the active one).
+        #[arg(long, conflicts_with = "component")]
+        version: Option<u32>,
+        /// A component file to try without deploying it.
+        #[arg(long)]
+        component: Option<PathBuf>,
+    },
     /// What a run's flows printed and logged, per step and attempt.
     Logs {
         /// The run id.

@@ -2,6 +2,7 @@
 
 mod auth;
 mod directory;
+mod dry_runs;
 mod error;
 mod flows;
 mod orchestrations;
@@ -220,6 +221,11 @@ fn routes() -> Routes {
         M::GET,
         "/runs/{id}/steps/{step}/logs",
         runs::step_logs_route,
+    )
+    .add(
+        M::POST,
+        "/runs/{id}/steps/{step}/dry-run",
+        dry_runs::dry_run.layer(DefaultBodyLimit::max(MAX_COMPONENT)),
     )
     .add(M::POST, "/runs/{id}/suspend", runs::suspend)
     .add(M::POST, "/runs/{id}/resume", runs::resume)

@@ -4,6 +4,7 @@ mod node;
 
 use std::collections::BTreeMap;
 
+use crate::catalog::FlowKind;
 use crate::definition::Orchestration;
 use crate::limits::Limits;
 
@@ -82,6 +83,18 @@ impl Plan {
     }
 
     /// The stage element called `name`.
+    /// The flow step `step` of stage `stage` runs, with its kind: a background step's
+    /// autolaunched flow, an interactive step's screen flow; `None` for an external step or
+    /// a step the plan does not have.
+    pub fn step_flow(&self, stage: &str, step: &str) -> Option<(FlowKind, &str)> {
+        let step = self.stage(stage)?.steps.iter().find(|s| s.name == step)?;
+        match &step.kind {
+            PlanStepKind::Background { flow } => Some((FlowKind::Autolaunched, flow)),
+            PlanStepKind::Interactive { flow, .. } => Some((FlowKind::Screen, flow)),
+            PlanStepKind::External { .. } => None,
+        }
+    }
+
     pub(crate) fn stage(&self, name: &str) -> Option<&PlanStage> {
         let id = self.index.get(name)?;
         match &self.element(*id)?.node {

@@ -263,7 +263,7 @@ pub(crate) fn failure(failure: HostFailure) -> FlowFailure {
 }
 
 /// A host log line as stored with the step.
-fn log_line(line: &LogLine) -> StepLogLine {
+pub(crate) fn log_line(line: &LogLine) -> StepLogLine {
     let stream = match line.stream {
         LogStream::Stdout => "stdout".to_owned(),
         LogStream::Stderr => "stderr".to_owned(),

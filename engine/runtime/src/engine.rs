@@ -1,5 +1,7 @@
 //! The engine's public API.
 
+pub(crate) mod dry_run;
+
 use crate::action::ExternalAction;
 use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;

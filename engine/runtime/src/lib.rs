@@ -44,6 +44,7 @@ mod watch;
 pub use action::{ActionFuture, ExternalAction};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
+pub use engine::dry_run::{Candidate, DryRun, Original, Outcome, Tried};
 pub use engine::{Completion, Engine, EngineBuilder};
 pub use error::EngineError;
 pub use executor::RunUpdate;

@@ -4,7 +4,7 @@ use super::json_object;
 use crate::cli::RunCommand;
 use crate::client::Client;
 use crate::output::{Output, cell, table};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
@@ -46,6 +46,30 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
                 println!("started run {id}");
             }
             wait(client, out, &id, "settled", timeout).await?;
+        }
+        RunCommand::DryRun {
+            id,
+            step,
+            version,
+            component,
+        } => {
+            let bytes = match &component {
+                Some(path) => {
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+                }
+                None => Vec::new(),
+            };
+            let query: Vec<(&str, String)> = version
+                .map(|v| ("version", v.to_string()))
+                .into_iter()
+                .collect();
+            let result = client
+                .upload(&["runs", &id, "steps", &step, "dry-run"], &query, bytes)
+                .await?;
+            out.print(&result, print_dry_run);
+            if result["candidate"]["outcome"]["status"] == "failed" {
+                std::process::exit(i32::from(CANDIDATE_FAILED));
+            }
         }
         RunCommand::Wait { id, until, timeout } => wait(client, out, &id, &until, timeout).await?,
         RunCommand::Logs { id, step, attempt } => {
@@ -131,6 +155,45 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The exit status of a dry-run whose candidate failed.
+const CANDIDATE_FAILED: u8 = 4;
+
+/// A dry-run for people: the candidate's result over the attempt's.
+fn print_dry_run(result: &Value) {
+    let candidate = &result["candidate"];
+    let which = match candidate["version"].as_u64() {
+        Some(version) => format!("v{version}"),
+        None => "the uploaded component".to_owned(),
+    };
+    let outcome = &candidate["outcome"];
+    match outcome["status"].as_str() {
+        Some("succeeded") => println!("{which} succeeds: outputs {}", outcome["outputs"]),
+        Some("rendered") => println!("{which} renders the form {}", outcome["form"]["title"]),
+        _ => println!(
+            "{which} fails ({}): {}",
+            cell(&outcome["failure"]["kind"]),
+            cell(&outcome["failure"]["message"])
+                .lines()
+                .next()
+                .unwrap_or("")
+        ),
+    }
+    for line in candidate["logs"].as_array().into_iter().flatten() {
+        println!("  [{}] {}", cell(&line["stream"]), cell(&line["message"]));
+    }
+    let original = &result["original"];
+    println!(
+        "attempt {} (flow v{}) is {}{}",
+        original["attempt"],
+        original["flow_version"],
+        cell(&original["status"]),
+        original["error"]
+            .as_str()
+            .map(|e| format!(": {}", e.lines().next().unwrap_or("")))
+            .unwrap_or_default()
+    );
 }
 
 /// The exit status of a wait that timed out.
