@@ -37,6 +37,8 @@ const MAX_COMPONENT: usize = 64 * 1024 * 1024;
 pub struct AppState {
     engine: Engine,
     tokens: Arc<Tokens>,
+    /// Turns true when the server is stopping: long waits answer at once.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// How to start a server.
@@ -61,6 +63,7 @@ pub struct Running {
     /// The engine it serves.
     pub engine: Engine,
     stop: oneshot::Sender<()>,
+    stopping: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
 }
 
@@ -91,9 +94,11 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
         .await
         .with_context(|| format!("listening on {}", config.addr))?;
     let addr = listener.local_addr()?;
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let app = router(AppState {
         engine: engine.clone(),
         tokens,
+        stopping,
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -109,6 +114,7 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
         generated_admin_token: generated,
         engine,
         stop,
+        stopping: stopping_tx,
         server,
     })
 }
@@ -131,6 +137,7 @@ impl Running {
     pub async fn until_signal(self) -> Result<()> {
         shutdown_signal().await;
         tracing::info!("shutting down");
+        let _ = self.stopping.send(true);
         let _ = self.stop.send(());
         self.server.await.context("server task")??;
         self.engine.shutdown().await;

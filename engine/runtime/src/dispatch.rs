@@ -110,7 +110,13 @@ impl<S: Store> Dispatcher<S> {
                 self.spawn_result(run, async move {
                     let _share = shares.acquire(&flow).await;
                     let result = match registry.flow(&flow) {
-                        None => Err(missing_flow(&flow)),
+                        None => Err(match registry.unavailable(&flow, None) {
+                            Some(message) => FlowFailure {
+                                kind: FlowFailureKind::Trap,
+                                message,
+                            },
+                            None => missing_flow(&flow),
+                        }),
                         Some(active) => {
                             let invocation = active.flow.evaluate(&inputs).await;
                             log_invocation(&flow, active.version, &invocation.log);

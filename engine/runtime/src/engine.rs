@@ -259,13 +259,12 @@ impl<S: Store> Engine<S> {
         by: &str,
     ) -> Result<FlowRecord, EngineError> {
         check_name("flow", name)?;
-        if let Some(existing) = self.inner.registry.flow(name)
-            && existing.flow.kind() != kind
+        if let Some(existing) = self.inner.registry.kind(name)
+            && existing != kind
         {
             return Err(EngineError::BadRequest(format!(
-                "flow {name:?} is {} {} flow; a new version cannot be {} {kind} flow",
-                article(existing.flow.kind()),
-                existing.flow.kind(),
+                "flow {name:?} is {} {existing} flow; a new version cannot be {} {kind} flow",
+                article(existing),
                 article(kind)
             )));
         }
@@ -309,9 +308,15 @@ impl<S: Store> Engine<S> {
         let kind = self
             .inner
             .registry
-            .flow(name)
-            .map(|active| active.flow.kind())
+            .kind(name)
             .ok_or_else(|| EngineError::NotFound(format!("flow {name:?}")))?;
+        let expected = self.stored_digest(name, version).await?;
+        let found = crate::versions::digest(&bytes);
+        if found != expected {
+            return Err(EngineError::Unavailable(crate::versions::mismatch(
+                name, version, &expected, &found,
+            )));
+        }
         let (flow, _) = self.compile(name, kind, bytes).await?;
         let record = self.inner.store.activate_flow(name, version).await?;
         self.inner
@@ -319,6 +324,18 @@ impl<S: Store> Engine<S> {
             .activate_flow(name, ActiveFlow { version, flow });
         tracing::info!(flow = name, version, by, "flow version activated");
         Ok(record)
+    }
+
+    /// The SHA-256 recorded when `version` of `name` was deployed.
+    async fn stored_digest(&self, name: &str, version: u32) -> Result<String, EngineError> {
+        self.inner
+            .store
+            .flows()
+            .await?
+            .into_iter()
+            .find(|record| record.name == name && record.version == version)
+            .map(|record| record.digest)
+            .ok_or_else(|| EngineError::NotFound(format!("flow {name:?} v{version}")))
     }
 
     /// Every version of every flow.
@@ -779,21 +796,22 @@ async fn load_flows(
                 ))
             })?;
         let kind = host_kind(record.kind);
+        // A component is checked against its deploy record before it is
+        // compiled: one that fails (altered, or no longer loadable) is set
+        // aside with the reason, and the engine serves the rest.
+        let found = crate::versions::digest(&bytes);
+        if found != record.digest {
+            let why =
+                crate::versions::mismatch(&record.name, record.version, &record.digest, &found);
+            tracing::error!(flow = %record.name, version = record.version, "{why}");
+            registry.set_unavailable(&record.name, record.version, kind, why);
+            continue;
+        }
         let host = host.clone();
         let loaded = tokio::task::spawn_blocking(move || host.load(kind, &bytes))
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
         match loaded {
-            Ok(flow) if flow.digest() != record.digest => {
-                let why = crate::versions::mismatch(
-                    &record.name,
-                    record.version,
-                    &record.digest,
-                    flow.digest(),
-                );
-                tracing::error!(flow = %record.name, version = record.version, "{why}");
-                registry.set_unavailable(&record.name, record.version, why);
-            }
             Ok(flow) => registry.activate_flow(
                 &record.name,
                 ActiveFlow {
@@ -802,10 +820,12 @@ async fn load_flows(
                 },
             ),
             Err(source) => {
-                return Err(EngineError::FlowRejected {
-                    name: record.name,
-                    source,
-                });
+                let why = format!(
+                    "flow {:?} v{} cannot be loaded: {source}",
+                    record.name, record.version
+                );
+                tracing::error!(flow = %record.name, version = record.version, "{why}");
+                registry.set_unavailable(&record.name, record.version, kind, why);
             }
         }
     }

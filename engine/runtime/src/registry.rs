@@ -24,6 +24,8 @@ pub(crate) struct Registry {
     /// Stored versions that cannot run, with why (a component that failed
     /// its integrity check at start).
     unavailable: RwLock<HashMap<(String, u32), String>>,
+    /// The kind of every flow loaded or set aside (a flow keeps its kind).
+    kinds: RwLock<HashMap<String, FlowKind>>,
     plans: RwLock<HashMap<(String, u32), Arc<Plan>>>,
     active_orchestrations: RwLock<HashMap<String, u32>>,
     pub(crate) actions: HashMap<String, Arc<dyn ExternalAction>>,
@@ -60,12 +62,13 @@ impl Registry {
         read(&self.pinned).get(&(name.to_owned(), version)).cloned()
     }
 
-    /// Why `version` of `name` (the active one when `None`) cannot run, if it
-    /// cannot.
+    /// Why `version` of `name` cannot run, if it cannot; with `None` (the
+    /// active version), only when no version of it is active.
     pub(crate) fn unavailable(&self, name: &str, version: Option<u32>) -> Option<String> {
         let unavailable = read(&self.unavailable);
         match version {
             Some(version) => unavailable.get(&(name.to_owned(), version)).cloned(),
+            None if read(&self.flows).contains_key(name) => None,
             None => unavailable
                 .iter()
                 .find(|((flow, _), _)| flow == name)
@@ -73,10 +76,16 @@ impl Registry {
         }
     }
 
-    /// Marks a stored version as unable to run; a deploy or activation of
-    /// the flow clears it for the versions it loads.
-    pub(crate) fn set_unavailable(&self, name: &str, version: u32, why: String) {
+    /// Marks a stored version as unable to run; activating a good version
+    /// of the flow clears it for that version.
+    pub(crate) fn set_unavailable(&self, name: &str, version: u32, kind: FlowKind, why: String) {
+        write(&self.kinds).insert(name.to_owned(), kind);
         write(&self.unavailable).insert((name.to_owned(), version), why);
+    }
+
+    /// The kind of flow `name`, whether or not a version of it can run.
+    pub(crate) fn kind(&self, name: &str) -> Option<FlowKind> {
+        read(&self.kinds).get(name).copied()
     }
 
     /// Keeps a loaded, inactive `version` of `name` for the steps pinned to it.
@@ -88,6 +97,7 @@ impl Registry {
     /// the `Flow` they hold and finish on it.
     pub(crate) fn activate_flow(&self, name: &str, active: ActiveFlow) {
         write(&self.unavailable).remove(&(name.to_owned(), active.version));
+        write(&self.kinds).insert(name.to_owned(), active.flow.kind());
         write(&self.flows).insert(name.to_owned(), active);
     }
 

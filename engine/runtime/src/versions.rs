@@ -44,8 +44,7 @@ impl<S: Store> Versions<'_, S> {
         }
         let kind = self
             .registry
-            .flow(name)
-            .map(|active| active.flow.kind())
+            .kind(name)
             .ok_or_else(|| format!("no flow named {name:?} is deployed"))?;
         let bytes = self
             .store
@@ -62,6 +61,12 @@ impl<S: Store> Versions<'_, S> {
         self.registry.add_pinned(name, version, flow.clone());
         Ok((version, flow))
     }
+}
+
+/// The SHA-256 of a component, hex, as deploy records it.
+pub(crate) fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Why a stored component is refused: it is not the one deployed.

@@ -46,7 +46,7 @@ pub async fn start(
         .start_run(&body.orchestration, body.inputs)
         .await?;
     let (headers, run) = match wait {
-        Some(wait) => wait.wait(&state.engine, run).await?,
+        Some(wait) => wait.wait(&state, run).await?,
         None => (HeaderMap::new(), run),
     };
     Ok((
@@ -99,7 +99,7 @@ pub async fn show(
     let wait = wait.parse()?;
     let run = state.engine.run(&RunId(id)).await?;
     let (headers, run) = match wait {
-        Some(wait) => wait.wait(&state.engine, run).await?,
+        Some(wait) => wait.wait(&state, run).await?,
         None => (HeaderMap::new(), run),
     };
     Ok((headers, Json(for_people(Arc::unwrap_or_clone(run)))))
@@ -293,7 +293,10 @@ fn parse_timeout(text: &str) -> ApiResult<Duration> {
 impl Wait {
     /// Waits until the run reaches the point asked for, at most the timeout.
     /// The `Stagecraft-Wait` header says `met` or `timeout`.
-    async fn wait(&self, engine: &Engine, run: Arc<Run>) -> ApiResult<(HeaderMap, Arc<Run>)> {
+    /// A server that is stopping ends the wait at once (as a timeout), so
+    /// that a graceful shutdown is not held up by long polls.
+    async fn wait(&self, state: &AppState, run: Arc<Run>) -> ApiResult<(HeaderMap, Arc<Run>)> {
+        let engine: &Engine = &state.engine;
         let until = self.until;
         let reached = move |run: &Run| match until {
             Until::Settled => run.status != RunStatus::InProgress,
@@ -309,9 +312,14 @@ impl Wait {
         let (outcome, run) = if reached(&run) {
             ("met", run)
         } else {
-            match tokio::time::timeout(self.timeout, engine.wait_for(&run.id, reached)).await {
-                Ok(run) => ("met", run?),
-                Err(_) => ("timeout", engine.run(&run.id).await?),
+            let mut stopping = state.stopping.clone();
+            let waited = tokio::select! {
+                waited = tokio::time::timeout(self.timeout, engine.wait_for(&run.id, reached)) => waited.ok(),
+                _ = stopping.wait_for(|stopping| *stopping) => None,
+            };
+            match waited {
+                Some(run) => ("met", run?),
+                None => ("timeout", engine.run(&run.id).await?),
             }
         };
         let mut headers = HeaderMap::new();

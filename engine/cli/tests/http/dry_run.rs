@@ -58,8 +58,8 @@ fn a_fix_is_tried_against_the_failed_input_before_anything_is_resumed() {
     assert_eq!(v2["candidate"]["outcome"]["status"], "succeeded", "{v2}");
     assert_error(
         &dry_run(&server, &format!("{path}?version=9"), None),
-        400,
-        "bad_request",
+        404,
+        "not_found",
     );
 
     // Nothing changed: not the state, not the history, not the attempts.

@@ -162,6 +162,14 @@ fn a_stored_component_that_fails_its_digest_is_refused() {
         )
         .expect("tamper");
     assert_eq!(changed, 1);
+    // Damaged beyond compiling: the server must still start.
+    let changed = db
+        .execute(
+            "UPDATE flows SET bytes = x'0061736d' WHERE name = 'credit_check' AND version = 1",
+            [],
+        )
+        .expect("tamper");
+    assert_eq!(changed, 1);
     drop(db);
 
     let server = Server::start(dir.path());
@@ -173,8 +181,19 @@ fn a_stored_component_that_fails_its_digest_is_refused() {
         message.contains("\"risk_score\" v1 failed its integrity check"),
         "{message}"
     );
-    // A good deploy replaces it.
+    // A good deploy replaces it; the next stage meets the component that no
+    // longer compiles, and a good deploy replaces that one too.
     server.deploy_flow("risk_score", "autolaunched", plugins::RISK_SCORE_FIXED);
+    let (status, _) = server.post(&format!("/runs/{id}/resume"), ADMIN, Value::Null);
+    assert_eq!(status, 200);
+    let run = server.wait_run(&id, |run| run["status"] != "in_progress");
+    assert_eq!(run["status"], "error", "{run}");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("\"credit_check\" v1 failed its integrity check"),
+        "{message}"
+    );
+    server.deploy_flow("credit_check", "evaluation", plugins::CREDIT_CHECK);
     let (status, _) = server.post(&format!("/runs/{id}/resume"), ADMIN, Value::Null);
     assert_eq!(status, 200);
     let run = server.wait_run(&id, |run| run["status"] != "in_progress");

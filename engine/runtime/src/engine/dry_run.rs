@@ -206,13 +206,19 @@ impl<S: Store> Engine<S> {
     ) -> Result<(Option<u32>, Flow), EngineError> {
         match candidate {
             Candidate::Deployed(version) => {
+                let pin = match version {
+                    Some(version) => {
+                        Some((version, Some(self.stored_digest(flow, version).await?)))
+                    }
+                    None => None,
+                };
                 let versions = Versions {
                     registry: &self.inner.registry,
                     store: &*self.inner.store,
                     host: &self.inner.host,
                 };
                 let (version, component) = versions
-                    .flow(flow, version.map(|v| (v, None)))
+                    .flow(flow, pin)
                     .await
                     .map_err(EngineError::BadRequest)?;
                 Ok((Some(version), component))
