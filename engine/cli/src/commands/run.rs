@@ -14,24 +14,7 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
         RunCommand::Start {
             orchestration,
             inputs,
-            wait: false,
-            ..
-        } => {
-            let inputs = json_object("--inputs", &inputs)?;
-            let run = client
-                .post(
-                    &["runs"],
-                    &json!({ "orchestration": orchestration, "inputs": inputs }),
-                )
-                .await?;
-            out.print(&run, |run| {
-                println!("started run {}", cell(&run["id"]));
-            });
-        }
-        RunCommand::Start {
-            orchestration,
-            inputs,
-            wait: true,
+            wait: waits,
             timeout,
         } => {
             let inputs = json_object("--inputs", &inputs)?;
@@ -41,11 +24,17 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
                     &json!({ "orchestration": orchestration, "inputs": inputs }),
                 )
                 .await?;
-            let id = run["id"].as_str().unwrap_or_default().to_owned();
-            if !out.json {
-                println!("started run {id}");
+            if waits {
+                let id = run["id"].as_str().unwrap_or_default().to_owned();
+                if !out.json {
+                    println!("started run {id}");
+                }
+                wait(client, out, &id, "settled", timeout).await?;
+            } else {
+                out.print(&run, |run| {
+                    println!("started run {}", cell(&run["id"]));
+                });
             }
-            wait(client, out, &id, "settled", timeout).await?;
         }
         RunCommand::DryRun {
             id,

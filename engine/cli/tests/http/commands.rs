@@ -5,13 +5,7 @@ use serde_json::Value;
 use std::process::Output;
 
 fn stagecraft(server: &Server, token: &str, args: &[&str]) -> Output {
-    binary()
-        .args(args)
-        .env("STAGECRAFT_URL", &server.url)
-        .env("STAGECRAFT_TOKEN", token)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run stagecraft")
+    crate::support::cli(server, token, args)
 }
 
 fn stdout(output: &Output) -> String {

@@ -1,7 +1,7 @@
 //! Dry-runs: a candidate flow version tried against a failed step's
 //! recorded inputs, over HTTP and from the command line, changing nothing.
 
-use crate::support::{ADMIN, Server, assert_error, binary, open_item};
+use crate::support::{ADMIN, Server, assert_error, open_item};
 use serde_json::Value;
 use stagecraft_example_plugins as plugins;
 
@@ -67,15 +67,7 @@ fn a_fix_is_tried_against_the_failed_input_before_anything_is_resumed() {
     assert_eq!(before, after);
 
     // From the command line: exit 4 when the candidate fails, 0 when it works.
-    let cli = |args: &[&str]| {
-        binary()
-            .args(args)
-            .env("STAGECRAFT_URL", &server.url)
-            .env("STAGECRAFT_TOKEN", ADMIN)
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("stagecraft")
-    };
+    let cli = |args: &[&str]| crate::support::cli(&server, ADMIN, args);
     let out = cli(&["run", "dry-run", &failed, "scoring.score", "--version", "1"]);
     assert_eq!(
         out.status.code(),

@@ -7,13 +7,7 @@ use stagecraft_core::run::SYSTEM_PRINCIPAL;
 use std::process::Output;
 
 fn stagecraft(server: &Server, args: &[&str]) -> Output {
-    binary()
-        .args(args)
-        .env("STAGECRAFT_URL", &server.url)
-        .env("STAGECRAFT_TOKEN", ADMIN)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run stagecraft")
+    crate::support::cli(server, ADMIN, args)
 }
 
 fn text(bytes: &[u8]) -> String {

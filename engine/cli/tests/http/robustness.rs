@@ -244,7 +244,12 @@ fn a_database_that_fails_its_integrity_check_is_not_served() {
 fn oversized_bodies_and_wrong_methods_get_the_error_json() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
-    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(3 << 20));
+    let response = server.call(reqwest::Method::DELETE, "/openapi.json", None, None);
+    assert_error(&response, 405, "method_not_allowed");
+    // Just over the limit, so that what the server leaves unread fits in
+    // the socket's buffers; the last request on this server, as it closes
+    // the connection after refusing the body.
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat((2 << 20) + (16 << 10)));
     let response = server.http_raw(
         reqwest::Method::POST,
         "/orchestrations",
@@ -252,8 +257,6 @@ fn oversized_bodies_and_wrong_methods_get_the_error_json() {
         "application/json",
     );
     assert_error(&response, 413, "payload_too_large");
-    let response = server.call(reqwest::Method::DELETE, "/openapi.json", None, None);
-    assert_error(&response, 405, "method_not_allowed");
 }
 
 /// One unreadable run record does not keep the server from starting: that

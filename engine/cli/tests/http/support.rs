@@ -23,6 +23,17 @@ pub fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stagecraft"))
 }
 
+/// Runs a client command of `stagecraft` against `server` with `token`.
+pub fn cli(server: &Server, token: &str, args: &[&str]) -> std::process::Output {
+    binary()
+        .args(args)
+        .env("STAGECRAFT_URL", &server.url)
+        .env("STAGECRAFT_TOKEN", token)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run stagecraft")
+}
+
 /// A `stagecraft serve` child process, killed when dropped.
 pub struct Server {
     child: Child,
