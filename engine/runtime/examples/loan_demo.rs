@@ -84,7 +84,7 @@ async fn main() -> Result<()> {
         {
             Completion::Completed(run) => println!("ada approved; run {} moves on", run.id),
             Completion::Invalid(errors) => println!("ada's answers were refused: {errors:?}"),
-            Completion::Failed { failure, .. } => println!("the screen flow failed: {failure:?}"),
+            Completion::Failed { error, .. } => println!("the submission failed the step: {error}"),
         }
     }
 

@@ -139,14 +139,15 @@ pub enum Completion {
     Completed(Arc<Run>),
     /// The answers are invalid; the work item stays open.
     Invalid(Vec<FieldError>),
-    /// The screen flow failed (trapped, ran out of budget...) on the
-    /// answers: the step failed as SPEC §3 says, and so did the run unless
-    /// a fault path took over.
+    /// The submission failed the step: the screen flow failed (trapped, ran
+    /// out of budget...) on the answers, or its outputs were refused (not
+    /// the declared ones, nested too deeply). The step failed as SPEC §3
+    /// says, and so did the run unless a fault path took over.
     Failed {
         /// The run after the failure.
         run: Arc<Run>,
-        /// How the screen flow failed.
-        failure: stagecraft_core::FlowFailure,
+        /// Why the step failed, as the step records it.
+        error: String,
     },
 }
 
@@ -571,7 +572,7 @@ impl<S: Store> Engine<S> {
             Ok(Submission::Accepted(outputs)) => Ok(outputs),
             Err(error) => Err(failure(error)),
         };
-        let failed = result.as_ref().err().cloned();
+        let step = record.item.step.clone();
         let run = self
             .event(
                 &record.run,
@@ -582,9 +583,16 @@ impl<S: Store> Engine<S> {
                 },
             )
             .await?;
+        // Whatever failed the step (the flow, or its outputs), the step says.
+        let failed = run
+            .stages
+            .get(step.stage_run)
+            .and_then(|stage| stage.steps.iter().find(|s| s.name == step.step))
+            .filter(|s| s.status == stagecraft_core::run::StepStatus::Error)
+            .map(|s| s.error.clone().unwrap_or_default());
         Ok(match failed {
             None => Completion::Completed(run),
-            Some(failure) => Completion::Failed { run, failure },
+            Some(error) => Completion::Failed { run, error },
         })
     }
 

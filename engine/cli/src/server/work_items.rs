@@ -137,10 +137,11 @@ pub async fn complete(
             run: Arc::unwrap_or_clone(run),
         })),
         Completion::Invalid(errors) => Err(ApiError::invalid_answers(json!(errors))),
-        Completion::Failed { run, failure } => Err(ApiError::flow_failed(
+        Completion::Failed { run, error } => Err(ApiError::flow_failed(
             format!(
-                "the screen flow failed on these answers ({}: {}); the step failed and the run is {}",
-                failure.kind, failure.message, run.status
+                "the submission failed the step ({}); the run is {}",
+                error.lines().next().unwrap_or_default(),
+                run.status
             ),
             Some(json!({ "run_status": run.status, "run": &*run })),
         )),

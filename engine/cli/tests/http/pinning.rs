@@ -128,3 +128,42 @@ fn c_version_pin_c_durable_a_step_rerun_after_a_crash_keeps_its_version() {
         "{run}"
     );
 }
+
+/// A submission whose outputs the step refuses (they lack a declared
+/// output) fails the step, and the answer says so (502 with the run's
+/// status), like a screen flow that traps.
+#[test]
+fn a_submission_that_fails_its_step_is_not_answered_as_completed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let ada = server.loan_setup();
+    let definition = json!({
+        "format": 1,
+        "name": "strict_review",
+        "elements": [{"type": "stage", "name": "review", "steps": [{
+            "name": "underwriter",
+            "kind": {"type": "interactive", "flow": "loan_review", "assignee": {"user": "ada"}},
+            "inputs": {
+                "applicant": {"value": "ken"},
+                "amount": {"value": 1},
+                "risk": {"value": 99}
+            },
+            "outputs": [{"name": "approved", "type": "boolean"}, {"name": "missing", "type": "text"}]
+        }]}]
+    });
+    let (status, record) = server.post("/orchestrations", ADMIN, definition);
+    assert_eq!(status, 201, "{record}");
+    let (status, run) = server.post("/runs", ADMIN, json!({"orchestration": "strict_review"}));
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().expect("run id").to_owned();
+    let item = open_item(&server.wait_resting(&id)).expect("a work item");
+    let response = server.post(
+        &format!("/work-items/{item}/complete"),
+        &ada,
+        json!({"answers": {"decision": "approve"}}),
+    );
+    assert_error(&response, 502, "flow_failed");
+    assert_eq!(response.1["error"]["run_status"], "error", "{}", response.1);
+    let message = response.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("missing"), "{message}");
+}
