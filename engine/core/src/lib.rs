@@ -20,6 +20,7 @@ pub mod limits;
 mod machine;
 mod plan;
 pub mod reference;
+pub mod repair;
 pub mod requirement;
 pub mod run;
 mod schema;

@@ -8,7 +8,7 @@ mod work_item;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::{ErrorKind, RunError};
+pub use error::{ErrorKind, FailedEvaluation, FailedFlow, RunError};
 pub use milestone::{Milestone, MilestoneKind, MilestoneRecord};
 pub use stage_run::{
     EvalRequestId, EvalTarget, PendingEvaluation, PendingResult, StageRun, StageStatus, StepKey,
@@ -87,6 +87,15 @@ impl Run {
     /// The latest run of the stage called `name`.
     pub fn latest_stage_run(&self, name: &str) -> Option<&StageRun> {
         self.stages.iter().rev().find(|stage| stage.stage == name)
+    }
+
+    /// When the run started: its Start Run milestone.
+    pub fn started_at(&self) -> Option<jiff::Timestamp> {
+        self.history
+            .iter()
+            .find(|m| m.record == MilestoneRecord::Run && m.kind == MilestoneKind::StartRun)
+            .or_else(|| self.history.first())
+            .map(|m| m.at)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Errors: the error table of SPEC §3, and fault paths.
 
 use crate::run::{
-    ErrorKind, MilestoneKind, MilestoneRecord, RunError, RunStatus, StageStatus, StepStatus,
+    ErrorKind, FailedEvaluation, FailedFlow, MilestoneKind, MilestoneRecord, RunError, RunStatus,
+    StageStatus, StepStatus,
 };
 
 use super::{Ctx, EventError};
@@ -16,6 +17,33 @@ impl Ctx<'_> {
         kind: ErrorKind,
         message: String,
     ) -> Result<(), EventError> {
+        self.fail_with(step, kind, message, None)
+    }
+
+    /// [`Ctx::fail`] for an evaluation flow that failed deciding `evaluation`.
+    pub(super) fn fail_evaluation(
+        &mut self,
+        step: Option<usize>,
+        kind: ErrorKind,
+        message: String,
+        flow: String,
+        evaluation: FailedEvaluation,
+    ) -> Result<(), EventError> {
+        let flow = FailedFlow {
+            name: flow,
+            version: None,
+            evaluation: Some(evaluation),
+        };
+        self.fail_with(step, kind, message, Some(flow))
+    }
+
+    fn fail_with(
+        &mut self,
+        step: Option<usize>,
+        kind: ErrorKind,
+        message: String,
+        mut flow: Option<FailedFlow>,
+    ) -> Result<(), EventError> {
         let cur = self
             .run
             .current
@@ -28,7 +56,18 @@ impl Ctx<'_> {
             step_run.status = StepStatus::Error;
             step_run.error = Some(message.clone());
             step_run.ended_at = Some(now);
-            step_name = Some(step_run.name.clone());
+            let version = step_run.flow_version;
+            let name = step_run.name.clone();
+            if matches!(kind, ErrorKind::Flow(_))
+                && let Some((_, flow_name)) = self.plan.step_flow(&stage.name, &name)
+            {
+                flow = Some(FailedFlow {
+                    name: flow_name.to_owned(),
+                    version,
+                    evaluation: None,
+                });
+            }
+            step_name = Some(name);
             self.step_milestone(cur, index, MilestoneKind::FailStep);
         }
         self.stop_steps(cur, StepStatus::Discontinued, "stage failed")?;
@@ -42,6 +81,7 @@ impl Ctx<'_> {
             step: step_name,
             kind,
             message,
+            flow,
         };
         self.stage_milestone(cur, MilestoneKind::FailStage);
         // A looping orchestration is not handed to a fault path: it would loop again.

@@ -5,8 +5,8 @@ use serde_json::Value;
 use crate::event::{Actor, FlowFailure, Unavailability};
 use crate::plan::PlanStepKind;
 use crate::run::{
-    Closure, ErrorKind, EvalRequestId, EvalTarget, PendingResult, Principal, RunStatus, StepKey,
-    StepStatus, WorkItemId, WorkItemStatus,
+    Closure, ErrorKind, EvalRequestId, EvalTarget, FailedEvaluation, PendingResult, Principal,
+    RunStatus, StepKey, StepStatus, WorkItemId, WorkItemStatus,
 };
 
 use super::{Ctx, EventError};
@@ -248,7 +248,17 @@ impl Ctx<'_> {
         let met = match result {
             Ok(met) => met,
             Err(failure) => {
-                return self.fail(step, ErrorKind::Evaluation(failure.kind), failure.message);
+                let evaluation = FailedEvaluation {
+                    target: pending.target,
+                    inputs: pending.inputs,
+                };
+                return self.fail_evaluation(
+                    step,
+                    ErrorKind::Evaluation(failure.kind),
+                    failure.message,
+                    pending.flow,
+                    evaluation,
+                );
             }
         };
         if !met {

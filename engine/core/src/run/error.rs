@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{FlowFailureKind, Unavailability};
+use crate::run::EvalTarget;
 
 /// What went wrong (SPEC §3 decides from it whether the run may be resumed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,34 @@ pub struct RunError {
     pub kind: ErrorKind,
     /// Details for people.
     pub message: String,
+    /// The flow whose failure this is (flow and evaluation-flow errors): repair selects runs
+    /// by it and tries a fix against the same input. Absent in records written before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FailedFlow>,
+}
+
+/// The flow invocation behind a flow or evaluation-flow error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedFlow {
+    /// The flow's name.
+    pub name: String,
+    /// The version that failed: the one the step was pinned to. `None` for an evaluation
+    /// flow, which runs the version active when it is evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// For an evaluation flow, the condition it was deciding and its inputs: the request is
+    /// gone from the run once it failed, and a dry-run needs exactly what it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<FailedEvaluation>,
+}
+
+/// An evaluation request that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedEvaluation {
+    /// The condition it decided.
+    pub target: EvalTarget,
+    /// Its inputs, as resolved when it was issued.
+    pub inputs: serde_json::Value,
 }
 
 impl RunError {
