@@ -11,18 +11,24 @@
 //! also keeps projections of it (status, orchestration, work items) for
 //! queries.
 
+mod audit;
 mod error;
+mod jobs;
 mod records;
 mod sqlite;
 
+pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord};
 pub use error::{StoreError, StoreResult};
+pub use jobs::{
+    JobCounts, JobId, JobRecord, JobRefusals, JobRun, JobRunOutcome, JobRunState, JobStatus, NewJob,
+};
 pub use records::{
     FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
     RunFilter, RunSummary, StepLog, StepLogLine, User, UserStatus, WorkItemFilter, WorkItemRecord,
 };
 pub use sqlite::{IntegrityCheck, SqliteConfig, SqliteStore, Synchronous};
 
-use stagecraft_core::run::{Run, RunId, WorkItemId};
+use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
 
 /// What [`Store::unfinished_runs`] found.
 #[derive(Debug, Default)]
@@ -36,6 +42,31 @@ pub struct UnfinishedRuns {
 use std::future::Future;
 use std::sync::Arc;
 
+/// What one [`Store::commit`] writes, atomically: new run states, the step
+/// logs of the invocations they record, and the records of the actions that
+/// caused them.
+#[derive(Debug, Default)]
+pub struct Commit {
+    /// New run states (insert or replace).
+    pub runs: Vec<Arc<Run>>,
+    /// Step logs of the results these states accept.
+    pub step_logs: Vec<StepLog>,
+    /// Audit records of the actions that made these states (or were refused).
+    pub audit: Vec<AuditRecord>,
+    /// Runs of resume jobs leaving Pending with these states.
+    pub job_runs: Vec<JobRunOutcome>,
+}
+
+impl Commit {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+            && self.step_logs.is_empty()
+            && self.audit.is_empty()
+            && self.job_runs.is_empty()
+    }
+}
+
 /// Everything the engine persists.
 ///
 /// Implementations must be safe to call concurrently from many tasks.
@@ -44,9 +75,10 @@ pub trait Store: Send + Sync + 'static {
     // ---- runs: the hot path ------------------------------------------------
 
     /// Durably writes the new state of each run (insert or replace), with its
-    /// projections, and the step logs of the invocations whose results these
-    /// states record, in one transaction. When this returns `Ok`, all of it
-    /// is on stable storage; callers acknowledge and act only after that.
+    /// projections, the step logs of the invocations whose results these
+    /// states record, and the audit and job records of the actions behind
+    /// them, in one transaction. When this returns `Ok`, all of it is on
+    /// stable storage; callers acknowledge and act only after that.
     /// Concurrent calls may be committed together (group commit).
     ///
     /// The engine calls it from one task, in order, and may have several
@@ -54,21 +86,28 @@ pub trait Store: Send + Sync + 'static {
     /// So an implementation must take its place in the write order when its
     /// future is first polled (before it awaits anything) and commit calls
     /// in that order, never a later one before an earlier one.
-    fn commit(
-        &self,
-        runs: Vec<Arc<Run>>,
-        step_logs: Vec<StepLog>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn commit(&self, commit: Commit) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// [`Store::commit`] of run states alone.
     fn commit_runs(&self, runs: Vec<Arc<Run>>) -> impl Future<Output = StoreResult<()>> + Send {
-        self.commit(runs, Vec::new())
+        self.commit(Commit {
+            runs,
+            ..Commit::default()
+        })
     }
 
     /// Runs that are not finished (In Progress, Suspended or Error), to be
     /// picked up after a restart. A run whose record cannot be read is set
     /// aside in [`UnfinishedRuns::unreadable`] rather than failing the rest.
     fn unfinished_runs(&self) -> impl Future<Output = StoreResult<UnfinishedRuns>> + Send;
+
+    /// Every run with `status`, optionally of one orchestration (and
+    /// version), oldest first: the candidates of a resume job's selection.
+    fn runs_with_status(
+        &self,
+        status: RunStatus,
+        orchestration: Option<(String, Option<u32>)>,
+    ) -> impl Future<Output = StoreResult<UnfinishedRuns>> + Send;
 
     /// One run, whatever its status.
     fn run(&self, id: &RunId) -> impl Future<Output = StoreResult<Option<Run>>> + Send;
@@ -94,14 +133,21 @@ pub trait Store: Send + Sync + 'static {
     // ---- flows -------------------------------------------------------------
 
     /// Stores a new version of a flow (version = previous highest + 1, or 1)
-    /// and makes it the active one, atomically.
-    fn insert_flow(&self, flow: NewFlow) -> impl Future<Output = StoreResult<FlowRecord>> + Send;
+    /// and makes it the active one, atomically, with `audit` (whose detail
+    /// gains the new version).
+    fn insert_flow(
+        &self,
+        flow: NewFlow,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<FlowRecord>> + Send;
 
-    /// Makes an existing version active (rollback or roll forward).
+    /// Makes an existing version active (rollback or roll forward), with
+    /// `audit`.
     fn activate_flow(
         &self,
         name: &str,
         version: u32,
+        audit: AuditRecord,
     ) -> impl Future<Output = StoreResult<FlowRecord>> + Send;
 
     /// Every version of every flow, by name then version.
@@ -117,10 +163,12 @@ pub trait Store: Send + Sync + 'static {
     // ---- orchestrations ----------------------------------------------------
 
     /// Stores a new version of an orchestration definition and makes it
-    /// active. Stored versions are never modified.
+    /// active, with `audit` (whose detail gains the new version). Stored
+    /// versions are never modified.
     fn insert_orchestration(
         &self,
         orchestration: NewOrchestration,
+        audit: AuditRecord,
     ) -> impl Future<Output = StoreResult<OrchestrationRecord>> + Send;
 
     /// Every version of every orchestration, by name then version.
@@ -128,12 +176,24 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- directory ---------------------------------------------------------
 
-    /// Creates or replaces a user.
-    fn put_user(&self, user: User) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Creates or replaces a group and its members.
-    fn put_group(&self, group: Group) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Creates or replaces a queue and its members.
-    fn put_queue(&self, queue: Queue) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Creates or replaces a user, with `audit`.
+    fn put_user(
+        &self,
+        user: User,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Creates or replaces a group and its members, with `audit`.
+    fn put_group(
+        &self,
+        group: Group,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Creates or replaces a queue and its members, with `audit`.
+    fn put_queue(
+        &self,
+        queue: Queue,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// One user.
     fn user(&self, id: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
     /// One group.
@@ -146,4 +206,58 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<(Vec<User>, Vec<Group>, Vec<Queue>)>> + Send;
     /// The groups and queues a user belongs to.
     fn memberships(&self, user: &str) -> impl Future<Output = StoreResult<Memberships>> + Send;
+
+    // ---- audit -------------------------------------------------------------
+
+    /// Appends records of actions that have no effect of their own to write
+    /// with them (refusals, dry-runs, token changes), in one transaction.
+    fn record_audit(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Audit records matching `filter`, newest first.
+    fn audit(
+        &self,
+        filter: AuditFilter,
+    ) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+
+    // ---- resume jobs -------------------------------------------------------
+
+    /// Creates a job with its selection of runs (all Pending), with `audit`.
+    fn create_job(
+        &self,
+        job: NewJob,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<JobRecord>> + Send;
+
+    /// One job, with its counts.
+    fn job(&self, id: &JobId) -> impl Future<Output = StoreResult<Option<JobRecord>>> + Send;
+
+    /// The latest `limit` jobs (only those with `status`, if given), newest
+    /// first.
+    fn jobs(
+        &self,
+        status: Option<JobStatus>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<JobRecord>>> + Send;
+
+    /// Up to `limit` runs of a job in selection order, only those in `state`
+    /// if given.
+    fn job_runs(
+        &self,
+        id: &JobId,
+        state: Option<JobRunState>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<JobRun>>> + Send;
+
+    /// Ends a running job as Completed or Canceled, with `audit` if given;
+    /// [`StoreError::Conflict`] if it already ended.
+    fn finish_job(
+        &self,
+        id: &JobId,
+        status: JobStatus,
+        at: jiff::Timestamp,
+        audit: Option<AuditRecord>,
+    ) -> impl Future<Output = StoreResult<JobRecord>> + Send;
 }

@@ -18,9 +18,11 @@
 //! with fdatasync when built with `HAVE_FDATASYNC` (this workspace's
 //! `.cargo/config.toml` sets it).
 
+mod audit;
 mod catalog;
 mod codec;
 mod directory;
+mod jobs;
 mod readers;
 mod runs;
 mod schema;
@@ -35,11 +37,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, Transaction};
-use stagecraft_core::run::{Run, RunId, WorkItemId};
+use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
 
 use crate::{
-    FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
+    AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
+    JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
+    Queue, RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
     WorkItemFilter, WorkItemRecord,
 };
 use readers::Readers;
@@ -201,10 +204,16 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    async fn commit(&self, runs: Vec<Arc<Run>>, step_logs: Vec<StepLog>) -> StoreResult<()> {
-        if runs.is_empty() && step_logs.is_empty() {
+    async fn commit(&self, commit: Commit) -> StoreResult<()> {
+        if commit.is_empty() {
             return Ok(());
         }
+        let Commit {
+            runs,
+            step_logs,
+            audit,
+            job_runs,
+        } = commit;
         // Encoded here, on the caller's task, so the writer thread only
         // executes statements.
         let encoded = runs
@@ -212,7 +221,24 @@ impl Store for SqliteStore {
             .map(|run| codec::EncodedRun::new(run))
             .collect::<StoreResult<Vec<_>>>()?;
         drop(runs);
-        self.inner.writer.commit(encoded, step_logs).await
+        self.inner
+            .writer
+            .commit(writer::Batch {
+                runs: encoded,
+                step_logs,
+                audit,
+                job_runs,
+            })
+            .await
+    }
+
+    async fn runs_with_status(
+        &self,
+        status: RunStatus,
+        orchestration: Option<(String, Option<u32>)>,
+    ) -> StoreResult<UnfinishedRuns> {
+        self.read(move |conn| runs::with_status(conn, status, orchestration.as_ref()))
+            .await
     }
 
     async fn step_logs(&self, run: &RunId) -> StoreResult<Vec<StepLog>> {
@@ -242,14 +268,28 @@ impl Store for SqliteStore {
         self.read(move |conn| work_items::one(conn, &id)).await
     }
 
-    async fn insert_flow(&self, flow: NewFlow) -> StoreResult<FlowRecord> {
-        self.write(move |tx| catalog::insert_flow(tx, &flow)).await
+    async fn insert_flow(&self, flow: NewFlow, audit: AuditRecord) -> StoreResult<FlowRecord> {
+        self.write(move |tx| {
+            let record = catalog::insert_flow(tx, &flow)?;
+            audit::put(tx, &with_version(audit, record.version))?;
+            Ok(record)
+        })
+        .await
     }
 
-    async fn activate_flow(&self, name: &str, version: u32) -> StoreResult<FlowRecord> {
+    async fn activate_flow(
+        &self,
+        name: &str,
+        version: u32,
+        audit: AuditRecord,
+    ) -> StoreResult<FlowRecord> {
         let name = name.to_owned();
-        self.write(move |tx| catalog::activate_flow(tx, &name, version))
-            .await
+        self.write(move |tx| {
+            let record = catalog::activate_flow(tx, &name, version)?;
+            audit::put(tx, &audit)?;
+            Ok(record)
+        })
+        .await
     }
 
     async fn flows(&self) -> StoreResult<Vec<FlowRecord>> {
@@ -265,20 +305,29 @@ impl Store for SqliteStore {
     async fn insert_orchestration(
         &self,
         orchestration: NewOrchestration,
+        audit: AuditRecord,
     ) -> StoreResult<OrchestrationRecord> {
-        self.write(move |tx| catalog::insert_orchestration(tx, &orchestration))
-            .await
+        self.write(move |tx| {
+            let record = catalog::insert_orchestration(tx, &orchestration)?;
+            audit::put(tx, &with_version(audit, record.version))?;
+            Ok(record)
+        })
+        .await
     }
 
     async fn orchestrations(&self) -> StoreResult<Vec<OrchestrationRecord>> {
         self.read(catalog::orchestrations).await
     }
 
-    async fn put_user(&self, user: User) -> StoreResult<()> {
-        self.write(move |tx| directory::put_user(tx, &user)).await
+    async fn put_user(&self, user: User, audit: AuditRecord) -> StoreResult<()> {
+        self.write(move |tx| {
+            directory::put_user(tx, &user)?;
+            audit::put(tx, &audit)
+        })
+        .await
     }
 
-    async fn put_group(&self, group: Group) -> StoreResult<()> {
+    async fn put_group(&self, group: Group, audit: AuditRecord) -> StoreResult<()> {
         self.write(move |tx| {
             directory::put_set(
                 tx,
@@ -286,12 +335,13 @@ impl Store for SqliteStore {
                 &group.id,
                 &group.name,
                 &group.members,
-            )
+            )?;
+            audit::put(tx, &audit)
         })
         .await
     }
 
-    async fn put_queue(&self, queue: Queue) -> StoreResult<()> {
+    async fn put_queue(&self, queue: Queue, audit: AuditRecord) -> StoreResult<()> {
         self.write(move |tx| {
             directory::put_set(
                 tx,
@@ -299,7 +349,8 @@ impl Store for SqliteStore {
                 &queue.id,
                 &queue.name,
                 &queue.members,
-            )
+            )?;
+            audit::put(tx, &audit)
         })
         .await
     }
@@ -328,4 +379,74 @@ impl Store for SqliteStore {
         self.read(move |conn| directory::memberships(conn, &user))
             .await
     }
+
+    async fn record_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.write(move |tx| records.iter().try_for_each(|record| audit::put(tx, record)))
+            .await
+    }
+
+    async fn audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        self.read(move |conn| audit::list(conn, &filter)).await
+    }
+
+    async fn create_job(&self, job: NewJob, audit: AuditRecord) -> StoreResult<JobRecord> {
+        self.write(move |tx| {
+            let record = jobs::create(tx, &job)?;
+            audit::put(tx, &audit)?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn job(&self, id: &JobId) -> StoreResult<Option<JobRecord>> {
+        let id = id.clone();
+        self.read(move |conn| jobs::one(conn, &id)).await
+    }
+
+    async fn jobs(&self, status: Option<JobStatus>, limit: u32) -> StoreResult<Vec<JobRecord>> {
+        self.read(move |conn| jobs::list(conn, status, limit)).await
+    }
+
+    async fn job_runs(
+        &self,
+        id: &JobId,
+        state: Option<JobRunState>,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRun>> {
+        let id = id.clone();
+        self.read(move |conn| jobs::runs(conn, &id, state, limit))
+            .await
+    }
+
+    async fn finish_job(
+        &self,
+        id: &JobId,
+        status: JobStatus,
+        at: jiff::Timestamp,
+        audit: Option<AuditRecord>,
+    ) -> StoreResult<JobRecord> {
+        let id = id.clone();
+        self.write(move |tx| {
+            let record = jobs::finish(tx, &id, status, at)?;
+            if let Some(audit) = &audit {
+                audit::put(tx, audit)?;
+            }
+            Ok(record)
+        })
+        .await
+    }
+}
+
+/// `audit` with the version a deploy created added to its detail.
+fn with_version(mut audit: AuditRecord, version: u32) -> AuditRecord {
+    match &mut audit.detail {
+        serde_json::Value::Object(detail) => {
+            detail.insert("version".to_owned(), version.into());
+        }
+        detail => *detail = serde_json::json!({ "version": version }),
+    }
+    audit
 }

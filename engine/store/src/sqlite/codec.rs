@@ -5,7 +5,7 @@ use rusqlite::ErrorCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use stagecraft_core::run::{MilestoneKind, MilestoneRecord, Principal, Run, WorkItem};
+use stagecraft_core::run::{Principal, Run, WorkItem};
 
 use crate::{StoreError, StoreResult};
 
@@ -162,12 +162,7 @@ impl EncodedWorkItem {
 /// of its milestones, work items and errors. A run without any of these
 /// (only hand-built ones) falls back to the wall clock.
 fn span(run: &Run) -> (Timestamp, Timestamp) {
-    let started = run
-        .history
-        .iter()
-        .find(|m| m.record == MilestoneRecord::Run && m.kind == MilestoneKind::StartRun)
-        .or_else(|| run.history.first())
-        .map(|m| m.at);
+    let started = run.started_at();
     let latest = run
         .history
         .iter()

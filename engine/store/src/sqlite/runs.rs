@@ -99,6 +99,40 @@ pub(super) fn unfinished(conn: &Connection) -> StoreResult<UnfinishedRuns> {
             Ok((row.get::<_, String>(0)?, row.get::<_, StoredState>(1)?))
         })
         .map_err(db)?;
+    decode_all(rows)
+}
+
+/// Runs with `status`, of one orchestration (and version) if given, oldest
+/// first; unreadable ones set aside.
+pub(super) fn with_status(
+    conn: &Connection,
+    status: RunStatus,
+    orchestration: Option<&(String, Option<u32>)>,
+) -> StoreResult<UnfinishedRuns> {
+    let status = name_of(&status)?;
+    let (name, version) = match orchestration {
+        Some((name, version)) => (Some(name.as_str()), *version),
+        None => (None, None),
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, state FROM runs
+             WHERE status = ?1 AND (?2 IS NULL OR orchestration = ?2)
+                 AND (?3 IS NULL OR version = ?3)
+             ORDER BY started_at, id",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(params![status, name, version], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, StoredState>(1)?))
+        })
+        .map_err(db)?;
+    decode_all(rows)
+}
+
+fn decode_all(
+    rows: impl Iterator<Item = rusqlite::Result<(String, StoredState)>>,
+) -> StoreResult<UnfinishedRuns> {
     let mut found = UnfinishedRuns::default();
     for row in rows {
         let (id, state) = row.map_err(db)?;

@@ -22,8 +22,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::codec::{EncodedRun, db};
-use super::{runs, step_logs};
-use crate::{StepLog, StoreError, StoreResult};
+use super::{audit, jobs, runs, step_logs};
+use crate::{AuditRecord, JobRunOutcome, StepLog, StoreError, StoreResult};
 
 #[cfg(test)]
 mod tests;
@@ -32,8 +32,7 @@ mod tests;
 enum Request {
     /// Runs to group-commit, and where to answer.
     Commit {
-        runs: Vec<EncodedRun>,
-        step_logs: Vec<StepLog>,
+        batch: Batch,
         reply: oneshot::Sender<StoreResult<()>>,
     },
     /// Any other write: runs its own transaction, counts it if it committed,
@@ -75,14 +74,10 @@ impl Writer {
         self.committed.load(Ordering::Relaxed)
     }
 
-    /// Durably commits `runs`, possibly together with concurrent calls.
-    pub async fn commit(&self, runs: Vec<EncodedRun>, step_logs: Vec<StepLog>) -> StoreResult<()> {
+    /// Durably commits `batch`, possibly together with concurrent calls.
+    pub async fn commit(&self, batch: Batch) -> StoreResult<()> {
         let (reply, answer) = oneshot::channel();
-        self.send(Request::Commit {
-            runs,
-            step_logs,
-            reply,
-        })?;
+        self.send(Request::Commit { batch, reply })?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -146,13 +141,12 @@ fn run(
         let mut next = Some(first);
         while let Some(request) = next.take() {
             match request {
-                Request::Commit {
-                    runs,
-                    step_logs,
-                    reply,
-                } => {
-                    size += runs.len() + step_logs.len();
-                    commits.push((Batch { runs, step_logs }, reply));
+                Request::Commit { batch, reply } => {
+                    size += batch.runs.len()
+                        + batch.step_logs.len()
+                        + batch.audit.len()
+                        + batch.job_runs.len();
+                    commits.push((batch, reply));
                 }
                 Request::Job(job) => {
                     size += 1;
@@ -201,16 +195,18 @@ fn commit_batch(
 }
 
 /// One caller's share of a group commit.
-struct Batch {
-    runs: Vec<EncodedRun>,
-    step_logs: Vec<StepLog>,
+pub(super) struct Batch {
+    pub runs: Vec<EncodedRun>,
+    pub step_logs: Vec<StepLog>,
+    pub audit: Vec<AuditRecord>,
+    pub job_runs: Vec<JobRunOutcome>,
 }
 
 /// Writes the batch in one transaction. A run queued several times (several
 /// transitions committed while the writer was busy) is written once, in its
 /// latest state: the earlier states would be overwritten inside the same
-/// transaction, so no reader could ever see them. Step logs follow the runs
-/// they belong to.
+/// transaction, so no reader could ever see them. Step logs, audit and job
+/// records follow the runs they belong to.
 fn write_batch(conn: &mut Connection, batch: &[Batch]) -> StoreResult<()> {
     let runs: Vec<&EncodedRun> = batch.iter().flat_map(|b| &b.runs).collect();
     let latest: HashMap<&str, usize> = runs
@@ -228,6 +224,12 @@ fn write_batch(conn: &mut Connection, batch: &[Batch]) -> StoreResult<()> {
     }
     for log in batch.iter().flat_map(|b| &b.step_logs) {
         step_logs::put(&tx, log)?;
+    }
+    for record in batch.iter().flat_map(|b| &b.audit) {
+        audit::put(&tx, record)?;
+    }
+    for b in batch.iter().filter(|b| !b.job_runs.is_empty()) {
+        jobs::record(&tx, &b.job_runs)?;
     }
     tx.commit().map_err(db)
 }

@@ -4,7 +4,7 @@ use serde_json::json;
 use stagecraft_core::FlowKind;
 use stagecraft_store::{NewFlow, NewOrchestration, Store, StoreError};
 
-use crate::support::{TestStore, definition, t};
+use crate::support::{TestStore, audit, definition, t};
 
 fn flow(name: &str, bytes: &[u8], minutes: i64) -> NewFlow {
     NewFlow {
@@ -40,7 +40,7 @@ async fn flow_versions_are_numbered_activated_and_rolled_back() {
     let test = TestStore::new();
     let v1 = test
         .store
-        .insert_flow(flow("score", b"one", 1))
+        .insert_flow(flow("score", b"one", 1), audit())
         .await
         .unwrap();
     assert_eq!((v1.version, v1.active), (1, true));
@@ -49,11 +49,11 @@ async fn flow_versions_are_numbered_activated_and_rolled_back() {
     assert_eq!(v1.deployed_at, t(1), "nanosecond-exact");
     let mut screen = flow("form", b"screen", 2);
     screen.kind = FlowKind::Screen;
-    let form = test.store.insert_flow(screen).await.unwrap();
+    let form = test.store.insert_flow(screen, audit()).await.unwrap();
     assert_eq!((form.version, form.kind), (1, FlowKind::Screen));
     let v2 = test
         .store
-        .insert_flow(flow("score", b"two!", 3))
+        .insert_flow(flow("score", b"two!", 3), audit())
         .await
         .unwrap();
     assert_eq!((v2.version, v2.active, v2.size), (2, true, 4));
@@ -63,7 +63,7 @@ async fn flow_versions_are_numbered_activated_and_rolled_back() {
     );
 
     // Rollback to v1, then roll forward again.
-    let rolled_back = test.store.activate_flow("score", 1).await.unwrap();
+    let rolled_back = test.store.activate_flow("score", 1, audit()).await.unwrap();
     assert_eq!(rolled_back, v1);
     assert_eq!(
         flow_flags(&test).await,
@@ -75,12 +75,12 @@ async fn flow_versions_are_numbered_activated_and_rolled_back() {
         flags(&[("form", 1, true), ("score", 1, true), ("score", 2, false)]),
         "activation is durable"
     );
-    test.store.activate_flow("score", 2).await.unwrap();
+    test.store.activate_flow("score", 2, audit()).await.unwrap();
     // A new version follows the highest, whichever is active.
-    test.store.activate_flow("score", 1).await.unwrap();
+    test.store.activate_flow("score", 1, audit()).await.unwrap();
     let v3 = test
         .store
-        .insert_flow(flow("score", b"three", 4))
+        .insert_flow(flow("score", b"three", 4), audit())
         .await
         .unwrap();
     assert_eq!((v3.version, v3.active), (3, true));
@@ -101,11 +101,11 @@ async fn flow_versions_are_numbered_activated_and_rolled_back() {
 async fn activating_an_unknown_flow_version_is_not_found() {
     let test = TestStore::new();
     test.store
-        .insert_flow(flow("score", b"one", 1))
+        .insert_flow(flow("score", b"one", 1), audit())
         .await
         .unwrap();
     for (name, version) in [("score", 3), ("nope", 1)] {
-        match test.store.activate_flow(name, version).await {
+        match test.store.activate_flow(name, version, audit()).await {
             Err(StoreError::NotFound(what)) => assert_eq!(what, format!("flow {name} v{version}")),
             other => panic!("expected not found, got {other:?}"),
         }
@@ -126,18 +126,18 @@ async fn orchestration_versions_keep_their_definitions() {
     };
     let v1 = test
         .store
-        .insert_orchestration(deploy("loan", 1))
+        .insert_orchestration(deploy("loan", 1), audit())
         .await
         .unwrap();
     assert_eq!((v1.version, v1.active), (1, true));
     let v2 = test
         .store
-        .insert_orchestration(deploy("loan", 2))
+        .insert_orchestration(deploy("loan", 2), audit())
         .await
         .unwrap();
     assert_eq!((v2.version, v2.active), (2, true));
     test.store
-        .insert_orchestration(deploy("lease", 3))
+        .insert_orchestration(deploy("lease", 3), audit())
         .await
         .unwrap();
 

@@ -2,7 +2,7 @@
 
 use stagecraft_store::{Group, Memberships, Queue, Store, User, UserStatus};
 
-use crate::support::TestStore;
+use crate::support::{TestStore, audit};
 
 fn user(id: &str, status: UserStatus) -> User {
     User {
@@ -20,19 +20,22 @@ fn members(ids: &[&str]) -> Vec<String> {
 async fn users_are_created_and_replaced() {
     let test = TestStore::new();
     test.store
-        .put_user(user("alice", UserStatus::Active))
+        .put_user(user("alice", UserStatus::Active), audit())
         .await
         .unwrap();
     test.store
-        .put_user(user("bob", UserStatus::Active))
+        .put_user(user("bob", UserStatus::Active), audit())
         .await
         .unwrap();
     let frozen = user("alice", UserStatus::Frozen);
-    test.store.put_user(frozen.clone()).await.unwrap();
+    test.store.put_user(frozen.clone(), audit()).await.unwrap();
     assert_eq!(test.store.user("alice").await.unwrap(), Some(frozen));
     assert_eq!(test.store.user("nobody").await.unwrap(), None);
     let inactive = user("bob", UserStatus::Inactive);
-    test.store.put_user(inactive.clone()).await.unwrap();
+    test.store
+        .put_user(inactive.clone(), audit())
+        .await
+        .unwrap();
     assert_eq!(test.store.user("bob").await.unwrap(), Some(inactive));
 }
 
@@ -40,7 +43,7 @@ async fn users_are_created_and_replaced() {
 async fn groups_and_queues_replace_their_members_and_give_memberships() {
     let test = TestStore::new();
     test.store
-        .put_user(user("alice", UserStatus::Active))
+        .put_user(user("alice", UserStatus::Active), audit())
         .await
         .unwrap();
     let underwriters = Group {
@@ -48,19 +51,22 @@ async fn groups_and_queues_replace_their_members_and_give_memberships() {
         name: "Underwriters".into(),
         members: members(&["carol", "alice", "bob", "alice"]),
     };
-    test.store.put_group(underwriters).await.unwrap();
+    test.store.put_group(underwriters, audit()).await.unwrap();
     let auditors = Group {
         id: "auditors".into(),
         name: "Auditors".into(),
         members: members(&["alice"]),
     };
-    test.store.put_group(auditors.clone()).await.unwrap();
+    test.store
+        .put_group(auditors.clone(), audit())
+        .await
+        .unwrap();
     let intake = Queue {
         id: "intake".into(),
         name: "Intake".into(),
         members: members(&["alice", "dave"]),
     };
-    test.store.put_queue(intake.clone()).await.unwrap();
+    test.store.put_queue(intake.clone(), audit()).await.unwrap();
 
     // Members come back as a sorted set.
     let stored = test.store.group("underwriters").await.unwrap().unwrap();
@@ -83,7 +89,10 @@ async fn groups_and_queues_replace_their_members_and_give_memberships() {
         name: "Credit underwriters".into(),
         members: members(&["bob"]),
     };
-    test.store.put_group(renamed.clone()).await.unwrap();
+    test.store
+        .put_group(renamed.clone(), audit())
+        .await
+        .unwrap();
     assert_eq!(
         test.store.group("underwriters").await.unwrap(),
         Some(renamed.clone())
@@ -111,7 +120,7 @@ async fn groups_and_queues_replace_their_members_and_give_memberships() {
         name: "Empty".into(),
         members: Vec::new(),
     };
-    test.store.put_queue(empty.clone()).await.unwrap();
+    test.store.put_queue(empty.clone(), audit()).await.unwrap();
     let (users, groups, queues) = test.store.directory().await.unwrap();
     assert_eq!(users, [user("alice", UserStatus::Active)]);
     assert_eq!(groups, [auditors, renamed]);

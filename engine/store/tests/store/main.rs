@@ -4,5 +4,6 @@ mod catalog;
 mod directory;
 mod group_commit;
 mod open;
+mod repair;
 mod runs;
 mod support;

@@ -4,7 +4,7 @@ use rusqlite::Connection;
 use stagecraft_core::run::RunId;
 use stagecraft_store::{SqliteConfig, SqliteStore, Store, StoreError, User, UserStatus};
 
-use crate::support::{Loan, TestStore};
+use crate::support::{Loan, TestStore, audit};
 
 fn open_error(config: SqliteConfig) -> String {
     match SqliteStore::open(config) {
@@ -30,7 +30,7 @@ async fn open_creates_the_schema_in_wal_mode_and_reopening_keeps_the_data() {
         name: "Alice".into(),
         status: UserStatus::Active,
     };
-    test.store.put_user(alice.clone()).await.unwrap();
+    test.store.put_user(alice.clone(), audit()).await.unwrap();
 
     let conn = Connection::open(test.path()).unwrap();
     let mode: String = conn
@@ -40,7 +40,7 @@ async fn open_creates_the_schema_in_wal_mode_and_reopening_keeps_the_data() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 3, "every migration applied");
+    assert_eq!(version, 4, "every migration applied");
     let dropped: i64 = conn
         .query_row(
             "SELECT count(*) FROM sqlite_schema WHERE name = 'runs_by_update'",
@@ -62,9 +62,12 @@ async fn open_creates_the_schema_in_wal_mode_and_reopening_keeps_the_data() {
         [
             "active_flows",
             "active_orchestrations",
+            "audit",
             "flows",
             "group_members",
             "groups",
+            "job_runs",
+            "jobs",
             "orchestrations",
             "queue_members",
             "queues",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use stagecraft_core::run::{RunId, WorkItemStatus};
 use stagecraft_core::{Run, RunStatus};
-use stagecraft_store::{RunFilter, Store, StoreError, WorkItemFilter};
+use stagecraft_store::{Commit, RunFilter, Store, StoreError, WorkItemFilter};
 
 use crate::support::{Loan, TestStore, group, renamed, t, user};
 
@@ -314,19 +314,24 @@ async fn step_logs_are_kept_per_attempt_and_replaced_on_reexecution() {
             message: message.into(),
         }],
     };
+    let logs = |runs: Vec<Arc<Run>>, step_logs| Commit {
+        runs,
+        step_logs,
+        ..Commit::default()
+    };
     test.store
-        .commit(vec![], vec![log(1, "first try")])
+        .commit(logs(vec![], vec![log(1, "first try")]))
         .await
         .unwrap();
     test.store
-        .commit(
+        .commit(logs(
             vec![Arc::new(run.clone())],
             vec![log(1, "first try, again")],
-        )
+        ))
         .await
         .unwrap();
     test.store
-        .commit(vec![], vec![log(2, "second try")])
+        .commit(logs(vec![], vec![log(2, "second try")]))
         .await
         .unwrap();
     let logs = test.store.step_logs(&run.id).await.unwrap();

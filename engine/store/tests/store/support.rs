@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use stagecraft_core::run::{Principal, WorkItem, WorkItemId};
 use stagecraft_core::{Action, Actor, Catalog, Event, FlowKind, Orchestration, Plan, Run, RunId};
-use stagecraft_store::{SqliteConfig, SqliteStore};
+use stagecraft_store::{AuditAction, AuditRecord, SqliteConfig, SqliteStore};
 use tempfile::TempDir;
 
 /// A store in its own temporary directory (kept alive alongside it).
@@ -58,6 +58,11 @@ impl Catalog for Flows {
 
 /// A fixed instant plus `minutes`, with a sub-microsecond part so timestamp
 /// round trips are checked to the nanosecond.
+/// An audit record for writes that take one.
+pub fn audit() -> AuditRecord {
+    AuditRecord::done(t(0), "admin", AuditAction::UserPut, "test:write".to_owned())
+}
+
 pub fn t(minutes: i64) -> Timestamp {
     let base: Timestamp = "2025-01-06T09:00:00.123456789Z"
         .parse()

@@ -10,11 +10,20 @@ use serde_json::json;
 use stagecraft_core::run::{Milestone, MilestoneKind, MilestoneRecord, Run, RunId, RunStatus};
 use tokio::sync::oneshot;
 
-use super::{Request, run};
+use super::{Batch, Request, run};
 use crate::sqlite::codec::EncodedRun;
 use crate::sqlite::state::{self, StoredState};
 use crate::sqlite::{SqliteConfig, schema};
 use crate::{StoreError, StoreResult};
+
+fn runs_only(runs: Vec<EncodedRun>) -> Batch {
+    Batch {
+        runs,
+        step_logs: Vec::new(),
+        audit: Vec::new(),
+        job_runs: Vec::new(),
+    }
+}
 
 fn encoded(id: &str) -> EncodedRun {
     encoded_with(id, RunStatus::InProgress)
@@ -55,8 +64,7 @@ fn queue(
             let (reply, answer) = oneshot::channel();
             requests
                 .send(Request::Commit {
-                    runs: vec![encoded(id)],
-                    step_logs: Vec::new(),
+                    batch: runs_only(vec![encoded(id)]),
                     reply,
                 })
                 .unwrap();
@@ -175,8 +183,7 @@ fn the_latest_queued_state_of_a_run_wins() {
         let runs = vec![encoded("same"), encoded_with("same", status)];
         requests
             .send(Request::Commit {
-                runs,
-                step_logs: Vec::new(),
+                batch: runs_only(runs),
                 reply,
             })
             .unwrap();
