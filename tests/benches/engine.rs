@@ -108,7 +108,7 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
         let engine = engine.clone();
         starters.push(tokio::spawn(async move {
             let begin = Instant::now();
-            let run = engine.start_run("chain", json!({})).await?;
+            let run = engine.start_run("chain", json!({}), "admin").await?;
             Ok::<_, anyhow::Error>((run.id.0.clone(), begin))
         }));
     }
@@ -152,11 +152,14 @@ async fn footprint(total: usize) -> Result<()> {
         .open()
         .await?;
     engine
-        .put_user(User {
-            id: "ada".into(),
-            name: "Ada".into(),
-            status: UserStatus::Active,
-        })
+        .put_user(
+            User {
+                id: "ada".into(),
+                name: "Ada".into(),
+                status: UserStatus::Active,
+            },
+            "admin",
+        )
         .await?;
     engine
         .deploy_flow(
@@ -182,7 +185,7 @@ async fn footprint(total: usize) -> Result<()> {
         let engine = engine.clone();
         tasks.push(tokio::spawn(async move {
             for _ in (worker..total).step_by(CONCURRENCY) {
-                let run = engine.start_run("wait", json!({})).await?;
+                let run = engine.start_run("wait", json!({}), "admin").await?;
                 anyhow::ensure!(
                     run.work_items
                         .iter()

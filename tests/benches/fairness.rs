@@ -85,13 +85,15 @@ async fn measure(normal: usize, attacks: usize, cap: Option<u32>) -> Result<(Dur
     let mut hostile = Vec::with_capacity(attacks);
     for i in 0..attacks {
         let kind = if i % 2 == 0 { "infinite-loop" } else { "sleep" };
-        let run = engine.start_run("attack", json!({"attack": kind})).await?;
+        let run = engine
+            .start_run("attack", json!({"attack": kind}), "admin")
+            .await?;
         hostile.push(run.id.clone());
     }
     let mut latencies = Vec::with_capacity(normal);
     for _ in 0..normal {
         let begin = Instant::now();
-        let run = engine.start_run("chain", json!({})).await?;
+        let run = engine.start_run("chain", json!({}), "admin").await?;
         let run = engine.wait_until_settled(&run.id).await?;
         anyhow::ensure!(run.status == RunStatus::Completed, "a normal run failed");
         latencies.push(begin.elapsed());

@@ -7,9 +7,10 @@ use stagecraft_core::run::{MilestoneKind, MilestoneRecord, Run, RunId, RunStatus
 use stagecraft_engine::{Engine, EngineConfig, EngineError, FlowKind, SystemClock};
 use stagecraft_host::{FlowHost, HostConfig};
 use stagecraft_store::{
-    FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, StoreError, StoreResult,
-    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
+    AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
+    JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
+    Queue, RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, StoreError,
+    StoreResult, UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_tests::{NOOP, bytes, chain_orchestration, test_limits};
 use std::collections::HashMap;
@@ -71,8 +72,8 @@ impl FailingStore {
 }
 
 impl Store for FailingStore {
-    async fn commit(&self, runs: Vec<Arc<Run>>, step_logs: Vec<StepLog>) -> StoreResult<()> {
-        if self.refuses(&runs) {
+    async fn commit(&self, commit: Commit) -> StoreResult<()> {
+        if self.refuses(&commit.runs) {
             let full = matches!(
                 *self.fault.lock().expect("not poisoned"),
                 Some(Fault::FullAfterOne { .. })
@@ -83,10 +84,17 @@ impl Store for FailingStore {
                 StoreError::Backend("injected commit failure".to_owned())
             });
         }
-        self.inner.commit(runs, step_logs).await
+        self.inner.commit(commit).await
     }
     async fn unfinished_runs(&self) -> StoreResult<UnfinishedRuns> {
         self.inner.unfinished_runs().await
+    }
+    async fn runs_with_status(
+        &self,
+        status: RunStatus,
+        orchestration: Option<(String, Option<u32>)>,
+    ) -> StoreResult<UnfinishedRuns> {
+        self.inner.runs_with_status(status, orchestration).await
     }
     async fn run(&self, id: &RunId) -> StoreResult<Option<Run>> {
         self.inner.run(id).await
@@ -103,11 +111,16 @@ impl Store for FailingStore {
     async fn step_logs(&self, run: &RunId) -> StoreResult<Vec<StepLog>> {
         self.inner.step_logs(run).await
     }
-    async fn insert_flow(&self, flow: NewFlow) -> StoreResult<FlowRecord> {
-        self.inner.insert_flow(flow).await
+    async fn insert_flow(&self, flow: NewFlow, audit: AuditRecord) -> StoreResult<FlowRecord> {
+        self.inner.insert_flow(flow, audit).await
     }
-    async fn activate_flow(&self, name: &str, version: u32) -> StoreResult<FlowRecord> {
-        self.inner.activate_flow(name, version).await
+    async fn activate_flow(
+        &self,
+        name: &str,
+        version: u32,
+        audit: AuditRecord,
+    ) -> StoreResult<FlowRecord> {
+        self.inner.activate_flow(name, version, audit).await
     }
     async fn flows(&self) -> StoreResult<Vec<FlowRecord>> {
         self.inner.flows().await
@@ -118,20 +131,21 @@ impl Store for FailingStore {
     async fn insert_orchestration(
         &self,
         orchestration: NewOrchestration,
+        audit: AuditRecord,
     ) -> StoreResult<OrchestrationRecord> {
-        self.inner.insert_orchestration(orchestration).await
+        self.inner.insert_orchestration(orchestration, audit).await
     }
     async fn orchestrations(&self) -> StoreResult<Vec<OrchestrationRecord>> {
         self.inner.orchestrations().await
     }
-    async fn put_user(&self, user: User) -> StoreResult<()> {
-        self.inner.put_user(user).await
+    async fn put_user(&self, user: User, audit: AuditRecord) -> StoreResult<()> {
+        self.inner.put_user(user, audit).await
     }
-    async fn put_group(&self, group: Group) -> StoreResult<()> {
-        self.inner.put_group(group).await
+    async fn put_group(&self, group: Group, audit: AuditRecord) -> StoreResult<()> {
+        self.inner.put_group(group, audit).await
     }
-    async fn put_queue(&self, queue: Queue) -> StoreResult<()> {
-        self.inner.put_queue(queue).await
+    async fn put_queue(&self, queue: Queue, audit: AuditRecord) -> StoreResult<()> {
+        self.inner.put_queue(queue, audit).await
     }
     async fn user(&self, id: &str) -> StoreResult<Option<User>> {
         self.inner.user(id).await
@@ -147,6 +161,38 @@ impl Store for FailingStore {
     }
     async fn memberships(&self, user: &str) -> StoreResult<Memberships> {
         self.inner.memberships(user).await
+    }
+    async fn record_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()> {
+        self.inner.record_audit(records).await
+    }
+    async fn audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        self.inner.audit(filter).await
+    }
+    async fn create_job(&self, job: NewJob, audit: AuditRecord) -> StoreResult<JobRecord> {
+        self.inner.create_job(job, audit).await
+    }
+    async fn job(&self, id: &JobId) -> StoreResult<Option<JobRecord>> {
+        self.inner.job(id).await
+    }
+    async fn jobs(&self, status: Option<JobStatus>, limit: u32) -> StoreResult<Vec<JobRecord>> {
+        self.inner.jobs(status, limit).await
+    }
+    async fn job_runs(
+        &self,
+        id: &JobId,
+        state: Option<JobRunState>,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRun>> {
+        self.inner.job_runs(id, state, limit).await
+    }
+    async fn finish_job(
+        &self,
+        id: &JobId,
+        status: JobStatus,
+        at: jiff::Timestamp,
+        audit: Option<AuditRecord>,
+    ) -> StoreResult<JobRecord> {
+        self.inner.finish_job(id, status, at, audit).await
     }
 }
 
@@ -205,14 +251,14 @@ fn count(run: &Run, kind: MilestoneKind, step: bool) -> usize {
 async fn c_durable_a_failed_commit_is_reported_and_nothing_of_it_is_kept() {
     let (engine, _dir) = engine().await;
     let done = engine
-        .start_run("chain", json!({}))
+        .start_run("chain", json!({}), "admin")
         .await
         .expect("a run starts");
     let done = settle(&engine, &done.id).await;
     assert_eq!(done.status, RunStatus::Completed);
 
     engine.store().arm(Some(Fault::All));
-    let refused = engine.start_run("chain", json!({})).await;
+    let refused = engine.start_run("chain", json!({}), "admin").await;
     assert!(
         matches!(&refused, Err(EngineError::Store(_))),
         "the caller hears of the failure: {refused:?}"
@@ -225,7 +271,7 @@ async fn c_durable_a_failed_commit_is_reported_and_nothing_of_it_is_kept() {
     assert_eq!(durable.len(), 1, "{durable:?}");
     assert_eq!(durable[0].id, done.id);
     let next = engine
-        .start_run("chain", json!({}))
+        .start_run("chain", json!({}), "admin")
         .await
         .expect("starts after the failure");
     let next = settle(&engine, &next.id).await;
@@ -242,7 +288,7 @@ async fn c_durable_after_a_failed_commit_in_flight_work_is_rederived_and_recorde
     // completes the run.
     engine.store().arm(Some(Fault::FirstCompletion));
     let run = engine
-        .start_run("chain", json!({}))
+        .start_run("chain", json!({}), "admin")
         .await
         .expect("a run starts");
     let run = settle(&engine, &run.id).await;
@@ -275,7 +321,7 @@ async fn a_full_disk_is_retried_with_back_off_and_recovered_from() {
         .store()
         .arm(Some(Fault::FullAfterOne { used: false }));
     let run = engine
-        .start_run("chain", json!({}))
+        .start_run("chain", json!({}), "admin")
         .await
         .expect("the start commits");
     // Every later commit fails; give the executor a second to retry.
@@ -285,7 +331,7 @@ async fn a_full_disk_is_retried_with_back_off_and_recovered_from() {
         (1..=15).contains(&attempts),
         "backing off (50 ms, doubling) makes a handful of attempts a second, not {attempts}"
     );
-    let refused = engine.start_run("chain", json!({})).await;
+    let refused = engine.start_run("chain", json!({}), "admin").await;
     assert!(
         matches!(
             &refused,

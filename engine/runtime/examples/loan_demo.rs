@@ -28,18 +28,24 @@ async fn main() -> Result<()> {
         .await?;
 
     engine
-        .put_user(User {
-            id: "ada".into(),
-            name: "Ada Lovelace".into(),
-            status: UserStatus::Active,
-        })
+        .put_user(
+            User {
+                id: "ada".into(),
+                name: "Ada Lovelace".into(),
+                status: UserStatus::Active,
+            },
+            "admin",
+        )
         .await?;
     engine
-        .put_group(Group {
-            id: "underwriters".into(),
-            name: "Underwriters".into(),
-            members: vec!["ada".into()],
-        })
+        .put_group(
+            Group {
+                id: "underwriters".into(),
+                name: "Underwriters".into(),
+                members: vec!["ada".into()],
+            },
+            "admin",
+        )
         .await?;
     for (name, kind, path) in [
         ("risk_score", FlowKind::Autolaunched, plugins::RISK_SCORE),
@@ -66,7 +72,7 @@ async fn main() -> Result<()> {
     ];
     let mut runs = Vec::new();
     for inputs in applications {
-        let run = engine.start_run("loan_approval", inputs).await?;
+        let run = engine.start_run("loan_approval", inputs, "admin").await?;
         runs.push(run.id.clone());
     }
     for id in &runs {

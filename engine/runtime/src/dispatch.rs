@@ -240,6 +240,7 @@ async fn send(
                 event,
                 reply: None,
                 log,
+                trail: None,
             })
             .await;
     }

@@ -1,13 +1,18 @@
 //! The engine's public API.
 
+mod audit;
 pub(crate) mod dry_run;
+pub(crate) mod jobs;
+pub(crate) mod selection;
+
+use audit::target;
 
 use crate::action::ExternalAction;
 use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
 use crate::dispatch::{Dispatcher, failure};
 use crate::error::EngineError;
-use crate::executor::{Command, Executor, RunUpdate};
+use crate::executor::{Command, Executor, RunUpdate, Trail};
 use crate::fairness::FlowShares;
 use crate::registry::{ActiveFlow, Registry, core_kind, host_kind};
 use crate::versions::Versions;
@@ -17,8 +22,9 @@ use stagecraft_core::run::{Principal, Run, RunId, RunStatus, WorkItemId, WorkIte
 use stagecraft_core::{Actor, Event, Limits, Orchestration};
 use stagecraft_host::{FieldError, Flow, FlowHost, FlowKind, Form, HostConfig, Submission};
 use stagecraft_store::{
-    FlowRecord, Group, NewFlow, NewOrchestration, OrchestrationRecord, Queue, RunFilter,
-    RunSummary, SqliteConfig, SqliteStore, StepLog, Store, User, WorkItemFilter, WorkItemRecord,
+    AuditAction, FlowRecord, Group, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
+    RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, User, WorkItemFilter,
+    WorkItemRecord,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -122,6 +128,8 @@ struct Inner<S> {
     updates: broadcast::Sender<RunUpdate>,
     watchers: Arc<Watchers>,
     executor: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Bumped whenever a resume job makes progress or ends.
+    jobs_progress: tokio::sync::watch::Sender<u64>,
 }
 
 /// What a work item's screen flow works with.
@@ -226,7 +234,7 @@ impl<S: Store> Engine<S> {
             failing: Default::default(),
         };
         let handle = tokio::spawn(executor.run(receiver));
-        Ok(Self {
+        let engine = Self {
             inner: Arc::new(Inner {
                 store,
                 host,
@@ -237,8 +245,11 @@ impl<S: Store> Engine<S> {
                 updates,
                 watchers,
                 executor: std::sync::Mutex::new(Some(handle)),
+                jobs_progress: tokio::sync::watch::Sender::new(0),
             }),
-        })
+        };
+        engine.resume_jobs().await?;
+        Ok(engine)
     }
 
     /// The store underneath, for queries the engine does not wrap.
@@ -259,38 +270,50 @@ impl<S: Store> Engine<S> {
         bytes: Vec<u8>,
         by: &str,
     ) -> Result<FlowRecord, EngineError> {
-        check_name("flow", name)?;
-        if let Some(existing) = self.inner.registry.kind(name)
-            && existing != kind
-        {
-            return Err(EngineError::BadRequest(format!(
-                "flow {name:?} is {} {existing} flow; a new version cannot be {} {kind} flow",
-                article(existing),
-                article(kind)
-            )));
-        }
-        let (flow, bytes) = self.compile(name, kind, bytes).await?;
-        let record = self
-            .inner
-            .store
-            .insert_flow(NewFlow {
-                name: name.to_owned(),
-                kind: core_kind(kind),
-                digest: flow.digest().to_owned(),
-                bytes,
-                deployed_by: by.to_owned(),
-                deployed_at: self.inner.clock.now(),
-            })
-            .await?;
-        self.inner.registry.activate_flow(
-            name,
-            ActiveFlow {
-                version: record.version,
-                flow,
-            },
-        );
-        tracing::info!(flow = name, version = record.version, by, "flow deployed");
-        Ok(record)
+        let audit = self.audit_record(by, AuditAction::FlowDeploy, target::flow(name));
+        self.audited(audit.clone(), async {
+            check_name("flow", name)?;
+            if let Some(existing) = self.inner.registry.kind(name)
+                && existing != kind
+            {
+                return Err(EngineError::BadRequest(format!(
+                    "flow {name:?} is {} {existing} flow; a new version cannot be {} {kind} flow",
+                    article(existing),
+                    article(kind)
+                )));
+            }
+            let (flow, bytes) = self.compile(name, kind, bytes).await?;
+            let audit = audit.with_detail(serde_json::json!({
+                "kind": kind.as_str(),
+                "digest": flow.digest(),
+                "size": bytes.len(),
+            }));
+            let record = self
+                .inner
+                .store
+                .insert_flow(
+                    NewFlow {
+                        name: name.to_owned(),
+                        kind: core_kind(kind),
+                        digest: flow.digest().to_owned(),
+                        bytes,
+                        deployed_by: by.to_owned(),
+                        deployed_at: self.inner.clock.now(),
+                    },
+                    audit,
+                )
+                .await?;
+            self.inner.registry.activate_flow(
+                name,
+                ActiveFlow {
+                    version: record.version,
+                    flow,
+                },
+            );
+            tracing::info!(flow = name, version = record.version, by, "flow deployed");
+            Ok(record)
+        })
+        .await
     }
 
     /// Makes an older (or newer) stored version of a flow active again.
@@ -300,31 +323,37 @@ impl<S: Store> Engine<S> {
         version: u32,
         by: &str,
     ) -> Result<FlowRecord, EngineError> {
-        let bytes = self
-            .inner
-            .store
-            .flow_bytes(name, version)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("flow {name:?} v{version}")))?;
-        let kind = self
-            .inner
-            .registry
-            .kind(name)
-            .ok_or_else(|| EngineError::NotFound(format!("flow {name:?}")))?;
-        let expected = self.stored_digest(name, version).await?;
-        let found = crate::versions::digest(&bytes);
-        if found != expected {
-            return Err(EngineError::Unavailable(crate::versions::mismatch(
-                name, version, &expected, &found,
-            )));
-        }
-        let (flow, _) = self.compile(name, kind, bytes).await?;
-        let record = self.inner.store.activate_flow(name, version).await?;
-        self.inner
-            .registry
-            .activate_flow(name, ActiveFlow { version, flow });
-        tracing::info!(flow = name, version, by, "flow version activated");
-        Ok(record)
+        let audit = self
+            .audit_record(by, AuditAction::FlowActivate, target::flow(name))
+            .with_detail(serde_json::json!({ "version": version }));
+        self.audited(audit.clone(), async {
+            let bytes = self
+                .inner
+                .store
+                .flow_bytes(name, version)
+                .await?
+                .ok_or_else(|| EngineError::NotFound(format!("flow {name:?} v{version}")))?;
+            let kind = self
+                .inner
+                .registry
+                .kind(name)
+                .ok_or_else(|| EngineError::NotFound(format!("flow {name:?}")))?;
+            let expected = self.stored_digest(name, version).await?;
+            let found = crate::versions::digest(&bytes);
+            if found != expected {
+                return Err(EngineError::Unavailable(crate::versions::mismatch(
+                    name, version, &expected, &found,
+                )));
+            }
+            let (flow, _) = self.compile(name, kind, bytes).await?;
+            let record = self.inner.store.activate_flow(name, version, audit).await?;
+            self.inner
+                .registry
+                .activate_flow(name, ActiveFlow { version, flow });
+            tracing::info!(flow = name, version, by, "flow version activated");
+            Ok(record)
+        })
+        .await
     }
 
     /// The SHA-256 recorded when `version` of `name` was deployed.
@@ -376,36 +405,48 @@ impl<S: Store> Engine<S> {
         definition: Value,
         by: &str,
     ) -> Result<OrchestrationRecord, EngineError> {
-        // Parsing and validating a large definition is CPU work: keep it off
-        // the async workers that serve every other request.
-        let registry = Arc::clone(&self.inner.registry);
-        let (parsed, plan, definition) = tokio::task::spawn_blocking(move || {
-            let parsed: Orchestration = serde_json::from_value(definition.clone())
-                .map_err(|e| EngineError::DefinitionSyntax(e.to_string()))?;
-            check_name("orchestration", &parsed.name)?;
-            let plan = stagecraft_core::validate(&parsed, &*registry)
-                .map_err(EngineError::DefinitionInvalid)?;
-            Ok::<_, EngineError>((parsed, plan, definition))
+        let named = definition.get("name").and_then(Value::as_str).unwrap_or("");
+        let audit = self.audit_record(
+            by,
+            AuditAction::OrchestrationDeploy,
+            target::orchestration(named),
+        );
+        self.audited(audit.clone(), async {
+            // Parsing and validating a large definition is CPU work: keep it
+            // off the async workers that serve every other request.
+            let registry = Arc::clone(&self.inner.registry);
+            let (parsed, plan, definition) = tokio::task::spawn_blocking(move || {
+                let parsed: Orchestration = serde_json::from_value(definition.clone())
+                    .map_err(|e| EngineError::DefinitionSyntax(e.to_string()))?;
+                check_name("orchestration", &parsed.name)?;
+                let plan = stagecraft_core::validate(&parsed, &*registry)
+                    .map_err(EngineError::DefinitionInvalid)?;
+                Ok::<_, EngineError>((parsed, plan, definition))
+            })
+            .await
+            .map_err(|_| EngineError::ShuttingDown)??;
+            let record = self
+                .inner
+                .store
+                .insert_orchestration(
+                    NewOrchestration {
+                        name: parsed.name.clone(),
+                        definition,
+                        deployed_by: by.to_owned(),
+                        deployed_at: self.inner.clock.now(),
+                    },
+                    audit,
+                )
+                .await?;
+            self.inner.registry.add_plan(
+                plan.with_version(record.version)
+                    .with_limits(self.inner.limits.clone()),
+                true,
+            );
+            tracing::info!(orchestration = %record.name, version = record.version, by, "orchestration deployed");
+            Ok(record)
         })
         .await
-        .map_err(|_| EngineError::ShuttingDown)??;
-        let record = self
-            .inner
-            .store
-            .insert_orchestration(NewOrchestration {
-                name: parsed.name.clone(),
-                definition,
-                deployed_by: by.to_owned(),
-                deployed_at: self.inner.clock.now(),
-            })
-            .await?;
-        self.inner.registry.add_plan(
-            plan.with_version(record.version)
-                .with_limits(self.inner.limits.clone()),
-            true,
-        );
-        tracing::info!(orchestration = %record.name, version = record.version, by, "orchestration deployed");
-        Ok(record)
     }
 
     /// Every version of every orchestration.
@@ -415,24 +456,38 @@ impl<S: Store> Engine<S> {
 
     // ---- runs ----------------------------------------------------------------
 
-    /// Starts a run of the active version of `orchestration`. Returns once
-    /// the start is durable, with the run's state at that point.
+    /// Starts a run of the active version of `orchestration` on behalf of
+    /// `by`. Returns once the start is durable, with the run's state at that
+    /// point.
     pub async fn start_run(
         &self,
         orchestration: &str,
         inputs: Value,
+        by: &str,
     ) -> Result<Arc<Run>, EngineError> {
-        let plan = self
-            .inner
-            .registry
-            .active_plan(orchestration)
-            .ok_or_else(|| EngineError::NotFound(format!("orchestration {orchestration:?}")))?;
+        let Some(plan) = self.inner.registry.active_plan(orchestration) else {
+            let error = EngineError::NotFound(format!("orchestration {orchestration:?}"));
+            let audit = self.audit_record(
+                by,
+                AuditAction::RunStart,
+                target::orchestration(orchestration),
+            );
+            self.record_refusal(audit, None, &error).await;
+            return Err(error);
+        };
         let id = RunId(uuid::Uuid::now_v7().to_string());
+        let audit = self
+            .audit_record(by, AuditAction::RunStart, target::run(&id))
+            .with_detail(serde_json::json!({
+                "orchestration": orchestration,
+                "version": plan.version(),
+            }));
         self.request(|reply| Command::Start {
             plan,
             id,
             inputs,
             reply,
+            trail: Trail::audit(audit),
         })
         .await
     }
@@ -457,32 +512,43 @@ impl<S: Store> Engine<S> {
         Ok(self.inner.store.runs(filter).await?)
     }
 
-    /// Publishes an orchestration event to a run: its conditions are
-    /// evaluated again.
-    pub async fn publish_event(&self, run: &RunId, name: &str) -> Result<Arc<Run>, EngineError> {
-        self.event(
-            run,
-            Event::EventPublished {
-                name: name.to_owned(),
-            },
-        )
-        .await
+    /// Publishes an orchestration event to a run on behalf of `by`: its
+    /// conditions are evaluated again.
+    pub async fn publish_event(
+        &self,
+        run: &RunId,
+        name: &str,
+        by: &str,
+    ) -> Result<Arc<Run>, EngineError> {
+        let audit = self
+            .audit_record(by, AuditAction::RunPublish, target::run(run))
+            .with_detail(serde_json::json!({ "event": name }));
+        let event = Event::EventPublished {
+            name: name.to_owned(),
+        };
+        self.event(run, event, Trail::audit(audit)).await
     }
 
     /// Suspends a run (SPEC §4).
     pub async fn suspend(&self, run: &RunId, by: &str) -> Result<Arc<Run>, EngineError> {
-        self.event(run, Event::Suspend { by: by.to_owned() }).await
+        let audit = self.audit_record(by, AuditAction::RunSuspend, target::run(run));
+        let event = Event::Suspend { by: by.to_owned() };
+        self.event(run, event, Trail::audit(audit)).await
     }
 
     /// Resumes a suspended run, or a run in recoverable Error within its
     /// recovery window. Restarted steps run the flow version active now.
     pub async fn resume(&self, run: &RunId, by: &str) -> Result<Arc<Run>, EngineError> {
-        self.event(run, Event::Resume { by: by.to_owned() }).await
+        let audit = self.audit_record(by, AuditAction::RunResume, target::run(run));
+        let event = Event::Resume { by: by.to_owned() };
+        self.event(run, event, Trail::audit(audit)).await
     }
 
     /// Cancels a run; it cannot be resumed afterwards.
     pub async fn cancel(&self, run: &RunId, by: &str) -> Result<Arc<Run>, EngineError> {
-        self.event(run, Event::Cancel { by: by.to_owned() }).await
+        let audit = self.audit_record(by, AuditAction::RunCancel, target::run(run));
+        let event = Event::Cancel { by: by.to_owned() };
+        self.event(run, event, Trail::audit(audit)).await
     }
 
     /// Committed run changes, as they happen.
@@ -563,26 +629,44 @@ impl<S: Store> Engine<S> {
         user: &str,
         answers: Value,
     ) -> Result<Completion, EngineError> {
-        let (record, actor, step) = self.open_item(id, user).await?;
-        let flow = self
-            .screen_flow(&record.item.screen_flow, step.pin.clone())
-            .await?;
-        let result = match flow.submit(&step.inputs, &answers).await.outcome {
-            Ok(Submission::Invalid(errors)) => return Ok(Completion::Invalid(errors)),
-            Ok(Submission::Accepted(outputs)) => Ok(outputs),
-            Err(error) => Err(failure(error)),
+        let audit = self.audit_record(user, AuditAction::WorkItemComplete, target::work_item(id));
+        let (record, actor, step) = match self.open_item(id, user).await {
+            Ok(open) => open,
+            Err(error) => {
+                self.record_refusal(audit, None, &error).await;
+                return Err(error);
+            }
+        };
+        let audit = audit.with_detail(serde_json::json!({ "run": record.run }));
+        let submitted = async {
+            let flow = self
+                .screen_flow(&record.item.screen_flow, step.pin.clone())
+                .await?;
+            Ok(flow.submit(&step.inputs, &answers).await.outcome)
+        };
+        let result = match submitted.await {
+            Err(error) => {
+                self.record_refusal(audit, None, &error).await;
+                return Err(error);
+            }
+            Ok(Ok(Submission::Invalid(errors))) => {
+                let refused = EngineError::BadRequest(format!(
+                    "the screen flow found {} invalid answer(s); the work item stays open",
+                    errors.len()
+                ));
+                self.record_refusal(audit, None, &refused).await;
+                return Ok(Completion::Invalid(errors));
+            }
+            Ok(Ok(Submission::Accepted(outputs))) => Ok(outputs),
+            Ok(Err(error)) => Err(failure(error)),
         };
         let step = record.item.step.clone();
-        let run = self
-            .event(
-                &record.run,
-                Event::WorkItemCompleted {
-                    work_item: id.clone(),
-                    by: actor,
-                    result,
-                },
-            )
-            .await?;
+        let event = Event::WorkItemCompleted {
+            work_item: id.clone(),
+            by: actor,
+            result,
+        };
+        let run = self.event(&record.run, event, Trail::audit(audit)).await?;
         // Whatever failed the step (the flow, or its outputs), the step says.
         let failed = run
             .stages
@@ -675,22 +759,40 @@ impl<S: Store> Engine<S> {
 
     // ---- directory -------------------------------------------------------------
 
-    /// Creates or replaces a user.
-    pub async fn put_user(&self, user: User) -> Result<(), EngineError> {
-        check_name("user", &user.id)?;
-        Ok(self.inner.store.put_user(user).await?)
+    /// Creates or replaces a user, on behalf of `by`.
+    pub async fn put_user(&self, user: User, by: &str) -> Result<(), EngineError> {
+        let audit = self
+            .audit_record(by, AuditAction::UserPut, format!("user:{}", user.id))
+            .with_detail(serde_json::json!({ "name": user.name, "status": user.status }));
+        self.audited(audit.clone(), async {
+            check_name("user", &user.id)?;
+            Ok(self.inner.store.put_user(user, audit).await?)
+        })
+        .await
     }
 
-    /// Creates or replaces a group.
-    pub async fn put_group(&self, group: Group) -> Result<(), EngineError> {
-        check_name("group", &group.id)?;
-        Ok(self.inner.store.put_group(group).await?)
+    /// Creates or replaces a group, on behalf of `by`.
+    pub async fn put_group(&self, group: Group, by: &str) -> Result<(), EngineError> {
+        let audit = self
+            .audit_record(by, AuditAction::GroupPut, format!("group:{}", group.id))
+            .with_detail(serde_json::json!({ "name": group.name, "members": group.members }));
+        self.audited(audit.clone(), async {
+            check_name("group", &group.id)?;
+            Ok(self.inner.store.put_group(group, audit).await?)
+        })
+        .await
     }
 
-    /// Creates or replaces a queue.
-    pub async fn put_queue(&self, queue: Queue) -> Result<(), EngineError> {
-        check_name("queue", &queue.id)?;
-        Ok(self.inner.store.put_queue(queue).await?)
+    /// Creates or replaces a queue, on behalf of `by`.
+    pub async fn put_queue(&self, queue: Queue, by: &str) -> Result<(), EngineError> {
+        let audit = self
+            .audit_record(by, AuditAction::QueuePut, format!("queue:{}", queue.id))
+            .with_detail(serde_json::json!({ "name": queue.name, "members": queue.members }));
+        self.audited(audit.clone(), async {
+            check_name("queue", &queue.id)?;
+            Ok(self.inner.store.put_queue(queue, audit).await?)
+        })
+        .await
     }
 
     // ---- lifecycle -------------------------------------------------------------
@@ -711,41 +813,62 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    async fn event(&self, run: &RunId, event: Event) -> Result<Arc<Run>, EngineError> {
+    /// Feeds a person's `event` to a run, recorded as `trail` says (also
+    /// when it is refused).
+    async fn event(
+        &self,
+        run: &RunId,
+        event: Event,
+        trail: Trail,
+    ) -> Result<Arc<Run>, EngineError> {
         let id = run.clone();
+        let refusal = trail.audit.clone();
+        let job = trail.job.clone();
         let result = self
             .request(|reply| Command::Event {
                 run: id,
                 event,
                 reply: Some(reply),
                 log: None,
+                trail: Some(Box::new(trail)),
             })
             .await;
-        // The executor only holds unfinished runs; a finished one exists but
-        // takes no more events. An unfinished one it does not hold was set
-        // aside at start (unreadable, or its orchestration could not load).
         match result {
-            Err(EngineError::NotFound(missing)) => match self.inner.store.run(run).await {
-                Ok(Some(stored))
-                    if matches!(stored.status, RunStatus::Completed | RunStatus::Canceled) =>
-                {
-                    Err(EngineError::Refused(
-                        stagecraft_core::EventError::RunFinished {
-                            status: stored.status,
-                        },
-                    ))
+            // The executor records every other refusal with the command.
+            Err(EngineError::NotFound(missing)) => {
+                let error = self.not_held(run, missing).await;
+                if let Some(audit) = refusal {
+                    self.record_refusal(audit, job.as_ref().map(|job| (job, run)), &error)
+                        .await;
                 }
-                Ok(Some(stored)) => Err(EngineError::Unavailable(format!(
-                    "run {run} of {} v{} was set aside when the engine started \
-                     ({missing}); see the server log",
-                    stored.orchestration, stored.version
-                ))),
-                Ok(None) => Err(EngineError::NotFound(missing)),
-                Err(error) => Err(EngineError::Unavailable(format!(
-                    "run {run} was set aside when the engine started: {error}"
-                ))),
-            },
+                Err(error)
+            }
             other => other,
+        }
+    }
+
+    /// Why the executor does not hold `run`. It only holds unfinished runs;
+    /// a finished one exists but takes no more events. An unfinished one it
+    /// does not hold was set aside at start (unreadable, or its
+    /// orchestration could not load).
+    async fn not_held(&self, run: &RunId, missing: String) -> EngineError {
+        match self.inner.store.run(run).await {
+            Ok(Some(stored))
+                if matches!(stored.status, RunStatus::Completed | RunStatus::Canceled) =>
+            {
+                EngineError::Refused(stagecraft_core::EventError::RunFinished {
+                    status: stored.status,
+                })
+            }
+            Ok(Some(stored)) => EngineError::Unavailable(format!(
+                "run {run} of {} v{} was set aside when the engine started \
+                 ({missing}); see the server log",
+                stored.orchestration, stored.version
+            )),
+            Ok(None) => EngineError::NotFound(missing),
+            Err(error) => EngineError::Unavailable(format!(
+                "run {run} was set aside when the engine started: {error}"
+            )),
         }
     }
 

@@ -30,6 +30,10 @@ pub enum EngineError {
     /// The acting user may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The request conflicts with the current state of what it names (a job
+    /// that already ended).
+    #[error("{0}")]
+    Conflict(String),
     /// A request is malformed.
     #[error("{0}")]
     BadRequest(String),

@@ -28,7 +28,9 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
 use stagecraft_core::run::{Run, RunId, RunStatus};
 use stagecraft_core::{Action, Event, Plan, Transition};
-use stagecraft_store::{StepLog, Store, StoreError, StoreResult};
+use stagecraft_store::{
+    AuditRecord, Commit as Write, JobId, JobRunOutcome, StepLog, Store, StoreError, StoreResult,
+};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -53,6 +55,7 @@ pub(crate) enum Command {
         id: RunId,
         inputs: serde_json::Value,
         reply: Reply,
+        trail: Trail,
     },
     Event {
         run: RunId,
@@ -63,7 +66,30 @@ pub(crate) enum Command {
         /// The log of the invocation that produced this result, committed
         /// with the transition that accepts it. Boxed: most events carry none.
         log: Option<Box<StepLog>>,
+        /// Who asked, for a person's action. Boxed: results carry none.
+        trail: Option<Box<Trail>>,
     },
+}
+
+/// What is recorded with a person's command, in the commit of its effect:
+/// its audit record, and the resume job it is part of. A refused command is
+/// recorded too (refused), and answered only once that is durable.
+#[derive(Debug, Default)]
+pub(crate) struct Trail {
+    /// The action, as done; marked refused if it is.
+    pub(crate) audit: Option<AuditRecord>,
+    /// The resume job whose run this is.
+    pub(crate) job: Option<JobId>,
+}
+
+impl Trail {
+    /// A person's action.
+    pub(crate) fn audit(record: AuditRecord) -> Self {
+        Self {
+            audit: Some(record),
+            job: None,
+        }
+    }
 }
 
 /// A committed change, broadcast to subscribers.
@@ -153,6 +179,19 @@ struct Applied {
 struct Pending {
     applied: Vec<Applied>,
     states: Vec<Arc<Run>>,
+    /// Refused commands whose refusal is recorded in this commit, answered
+    /// when it finishes.
+    refused: Vec<(Reply, EngineError)>,
+}
+
+/// A batch being applied: the latest state of each run it changes, and
+/// what is recorded with them.
+#[derive(Default)]
+struct Staged {
+    runs: HashMap<RunId, Arc<Run>>,
+    audit: Vec<AuditRecord>,
+    job_runs: Vec<JobRunOutcome>,
+    refused: Vec<(Reply, EngineError)>,
 }
 
 /// A batch's commit, resolving to its outcome and the batch.
@@ -191,17 +230,23 @@ impl<S: Store> Executor<S> {
 
     /// Applies a batch and returns its commit.
     fn process(&mut self, batch: &mut Vec<Command>) -> Option<Commit> {
-        let mut staged: HashMap<RunId, Arc<Run>> = HashMap::new();
+        let mut staged = Staged::default();
         let mut applied: Vec<Applied> = Vec::with_capacity(batch.len());
         for command in batch.drain(..) {
             if let Some(done) = self.apply(command, &mut staged) {
                 applied.push(done);
             }
         }
-        if staged.is_empty() {
+        let Staged {
+            runs,
+            audit,
+            job_runs,
+            refused,
+        } = staged;
+        if runs.is_empty() && audit.is_empty() && job_runs.is_empty() {
             return None;
         }
-        let states: Vec<Arc<Run>> = staged.into_values().collect();
+        let states: Vec<Arc<Run>> = runs.into_values().collect();
         for state in &states {
             if finished(state.status) {
                 self.runs.remove(&state.id);
@@ -215,10 +260,20 @@ impl<S: Store> Executor<S> {
             .iter_mut()
             .filter_map(|a| a.log.take().map(|log| *log))
             .collect();
-        let pending = Pending { applied, states };
+        let pending = Pending {
+            applied,
+            states,
+            refused,
+        };
+        let write = Write {
+            runs: to_write,
+            step_logs: logs,
+            audit,
+            job_runs,
+        };
         Some(Box::pin(async move {
             // A store that panics fails this commit, not the executor.
-            let result = AssertUnwindSafe(store.commit(to_write, logs))
+            let result = AssertUnwindSafe(store.commit(write))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {
@@ -237,7 +292,14 @@ impl<S: Store> Executor<S> {
         result: StoreResult<()>,
         in_flight: &mut InFlight,
     ) {
-        let Pending { applied, states } = pending;
+        let Pending {
+            applied,
+            states,
+            refused,
+        } = pending;
+        for (reply, error) in refused {
+            let _ = reply.send(Err(error));
+        }
         if let Err(error) = result {
             self.failing.failed(&error);
             for Applied { reply, .. } in applied {
@@ -283,6 +345,9 @@ impl<S: Store> Executor<S> {
     /// their states may or may not have become durable.
     async fn reload(&mut self, in_flight: &mut InFlight) {
         while let Some((result, pending)) = in_flight.next().await {
+            for (reply, error) in pending.refused {
+                let _ = reply.send(Err(error));
+            }
             for Applied { reply, state, .. } in pending.applied {
                 if let Some(reply) = reply {
                     let answer = match &result {
@@ -314,27 +379,34 @@ impl<S: Store> Executor<S> {
     }
 
     /// Applies one command on top of the latest states.
-    fn apply(&self, command: Command, staged: &mut HashMap<RunId, Arc<Run>>) -> Option<Applied> {
+    fn apply(&self, command: Command, staged: &mut Staged) -> Option<Applied> {
         let now = self.clock.now();
         let mut log = None;
-        let (run_id, reply, transition) = match command {
+        let (run_id, reply, transition, trail) = match command {
             Command::Start {
                 plan,
                 id,
                 inputs,
                 reply,
+                trail,
             } => {
                 let transition = stagecraft_core::start(&plan, id.clone(), inputs, now);
-                (id, Some(reply), transition.map_err(EngineError::from))
+                (
+                    id,
+                    Some(reply),
+                    transition.map_err(EngineError::from),
+                    Some(trail),
+                )
             }
             Command::Event {
                 run,
                 event,
                 reply,
                 log: step_log,
+                trail,
             } => {
                 log = step_log;
-                let transition = match staged.get(&run).or_else(|| self.runs.get(&run)) {
+                let transition = match staged.runs.get(&run).or_else(|| self.runs.get(&run)) {
                     None => Err(EngineError::NotFound(format!("run {run}"))),
                     Some(state) => match self.registry.plan(&state.orchestration, state.version) {
                         None => Err(EngineError::NotFound(format!(
@@ -345,16 +417,25 @@ impl<S: Store> Executor<S> {
                             .map_err(EngineError::from),
                     },
                 };
-                (run, reply, transition)
+                (run, reply, transition, trail.map(|trail| *trail))
             }
         };
+        let Trail { audit, job } = trail.unwrap_or_default();
         match transition {
             Ok(mut transition) => {
                 // The versions the steps it starts run on are committed with it.
                 stagecraft_core::pin_flows(&mut transition, |flow| self.registry.pin(flow));
                 let Transition { run, actions } = transition;
                 let state = Arc::new(run);
-                staged.insert(run_id, Arc::clone(&state));
+                staged.audit.extend(audit);
+                if let Some(job) = job {
+                    staged.job_runs.push(JobRunOutcome {
+                        job,
+                        run: run_id.clone(),
+                        outcome: Ok(()),
+                    });
+                }
+                staged.runs.insert(run_id, Arc::clone(&state));
                 Some(Applied {
                     reply,
                     state,
@@ -362,8 +443,32 @@ impl<S: Store> Executor<S> {
                     log,
                 })
             }
-            Err(error) => {
+            // A run the executor does not hold may be finished or set
+            // aside: the caller finds out which, and records that refusal.
+            Err(error @ EngineError::NotFound(_)) => {
                 match reply {
+                    Some(reply) => {
+                        let _ = reply.send(Err(error));
+                    }
+                    None => tracing::debug!(run = %run_id, %error, "result ignored"),
+                }
+                None
+            }
+            Err(error) => {
+                let recorded = audit.is_some() || job.is_some();
+                let reason = error.to_string();
+                staged
+                    .audit
+                    .extend(audit.map(|record| record.refused(reason.clone())));
+                if let Some(job) = job {
+                    staged.job_runs.push(JobRunOutcome {
+                        job,
+                        run: run_id.clone(),
+                        outcome: Err(reason),
+                    });
+                }
+                match reply {
+                    Some(reply) if recorded => staged.refused.push((reply, error)),
                     Some(reply) => {
                         let _ = reply.send(Err(error));
                     }

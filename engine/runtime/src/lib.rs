@@ -17,7 +17,7 @@
 //! let definition = serde_json::from_str(&std::fs::read_to_string("loan.json").expect("file"))
 //!     .expect("JSON");
 //! engine.deploy_orchestration(definition, "admin").await?;
-//! let run = engine.start_run("loan_approval", json!({"amount": 5000})).await?;
+//! let run = engine.start_run("loan_approval", json!({"amount": 5000}), "admin").await?;
 //! let run = engine.wait_until_settled(&run.id).await?;
 //! println!("{:?}", run.status);
 //! # Ok(()) }
@@ -45,10 +45,15 @@ pub use action::{ActionFuture, ExternalAction};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
 pub use engine::dry_run::{Candidate, DryRun, Original, Outcome, Tried};
+pub use engine::jobs::{Deployed, ResumeJob};
+pub use engine::selection::{FailureGroup, NotTried, SelectionDryRun};
 pub use engine::{Completion, Engine, EngineBuilder};
 pub use error::EngineError;
 pub use executor::RunUpdate;
+pub use stagecraft_core::repair::{RepairFilter, Resumable};
 pub use stagecraft_host::{FlowKind, SandboxLimits};
 pub use stagecraft_store::{
-    Group, IntegrityCheck, Queue, RunFilter, StepLog, StepLogLine, User, UserStatus,
+    AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, Group, IntegrityCheck,
+    JobCounts, JobId, JobRecord, JobRefusals, JobRun, JobRunState, JobStatus, Queue, RunFilter,
+    StepLog, StepLogLine, User, UserStatus,
 };

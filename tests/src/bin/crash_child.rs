@@ -29,7 +29,7 @@ async fn main() -> Result<()> {
         tasks.push(tokio::spawn(async move {
             loop {
                 let run = engine
-                    .start_run("chain", serde_json::json!({}))
+                    .start_run("chain", serde_json::json!({}), "admin")
                     .await
                     .context("start_run")?;
                 println!("ack {}", run.id);

@@ -1,47 +1,53 @@
-//! Dry-runs: a candidate flow version tried against the inputs a step
-//! attempt recorded, in the same sandbox and limits as a real invocation,
-//! committing nothing to any run (issue: repair at scale).
+//! Dry-runs: a candidate flow version tried against the inputs a recorded
+//! invocation was given, in the same sandbox and limits as a real
+//! invocation, committing nothing to any run.
 
 use super::Engine;
+use super::audit::target;
 use crate::dispatch::failure;
 use crate::error::EngineError;
 use crate::registry::host_kind;
 use crate::versions::Versions;
 use serde::Serialize;
 use serde_json::Value;
-use stagecraft_core::run::{RunId, StepStatus};
-use stagecraft_core::{FlowFailure, FlowKind};
+use stagecraft_core::run::{EvalTarget, Run, RunId, StepStatus};
+use stagecraft_core::{FlowFailure, FlowKind, Plan};
 use stagecraft_host::Flow;
-use stagecraft_store::{StepLogLine, Store};
+use stagecraft_store::{AuditAction, StepLogLine, Store};
 
 /// The flow version a dry-run tries.
 #[derive(Debug, Clone)]
 pub enum Candidate {
-    /// A deployed version of the step's flow; the active one when `None`.
+    /// A deployed version of the flow; the active one when `None`.
     Deployed(Option<u32>),
     /// A component that is not deployed (it stays that way).
     Component(Vec<u8>),
 }
 
-/// What a dry-run found: the candidate's result next to the attempt's.
+/// What a dry-run found: the candidate's result next to the original's.
 #[derive(Debug, Clone, Serialize)]
 pub struct DryRun {
     /// The run.
     pub run: RunId,
-    /// The stage of the step.
+    /// The stage.
     pub stage: String,
-    /// The step.
-    pub step: String,
-    /// The step's flow.
+    /// The step: the one whose flow was tried, or whose condition the
+    /// evaluation flow decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The flow tried.
     pub flow: String,
+    /// For an evaluation flow, the condition it decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<EvalTarget>,
     /// What the candidate did.
     pub candidate: Tried,
-    /// What the step's last attempt did.
+    /// What the recorded invocation did.
     pub original: Original,
 }
 
 impl DryRun {
-    /// Whether the candidate succeeded (outputs, or a form for a screen flow).
+    /// Whether the candidate succeeded (outputs, a form, a decision).
     pub fn succeeded(&self) -> bool {
         !matches!(self.candidate.outcome, Outcome::Failed { .. })
     }
@@ -74,6 +80,11 @@ pub enum Outcome {
         /// The form.
         form: Value,
     },
+    /// An evaluation flow decided its condition.
+    Decided {
+        /// Whether the condition is met.
+        met: bool,
+    },
     /// The flow failed.
     Failed {
         /// How.
@@ -81,34 +92,41 @@ pub enum Outcome {
     },
 }
 
-/// The step's last attempt, as recorded.
+/// The recorded invocation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Original {
-    /// The attempt.
-    pub attempt: u32,
-    /// The step's status.
-    pub status: StepStatus,
-    /// The flow version it ran (or is pinned to).
+    /// The step's attempt (steps only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// The step's status (steps only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<StepStatus>,
+    /// The flow version it ran (or is pinned to), when known.
     pub flow_version: Option<u32>,
     /// Why it failed, if it did.
     pub error: Option<String>,
-    /// What its flow printed and logged.
+    /// What its flow printed and logged (steps only: evaluation flows keep
+    /// no log).
     pub logs: Vec<StepLogLine>,
 }
 
-impl<S: Store> Engine<S> {
-    /// Tries `candidate` against the inputs the last attempt of step `step`
-    /// of stage `stage` (its latest stage run) was started with. Nothing is
-    /// committed: the run, its history and its attempts stay as they are.
-    pub async fn dry_run(
-        &self,
-        id: &RunId,
-        stage: &str,
-        step: &str,
-        candidate: Candidate,
-    ) -> Result<DryRun, EngineError> {
-        let run = self.run(id).await?;
-        let not_run = || EngineError::NotFound(format!("step {stage}.{step} of run {id}"));
+/// One recorded invocation to try a candidate on.
+#[derive(Debug, Clone)]
+pub(crate) struct Trial {
+    pub(crate) stage_run: usize,
+    pub(crate) stage: String,
+    pub(crate) step: Option<String>,
+    pub(crate) kind: FlowKind,
+    pub(crate) flow: String,
+    pub(crate) inputs: Value,
+    pub(crate) evaluation: Option<EvalTarget>,
+    pub(crate) original: Original,
+}
+
+impl Trial {
+    /// The last attempt of step `step` of the latest run of stage `stage`.
+    pub(crate) fn step(run: &Run, plan: &Plan, stage: &str, step: &str) -> Result<Self, String> {
+        let not_run = || format!("run {} has no step {stage}.{step}", run.id);
         let (stage_run, step_run) = run
             .stages
             .iter()
@@ -118,30 +136,72 @@ impl<S: Store> Engine<S> {
             .and_then(|(index, s)| Some((index, s.steps.iter().find(|s| s.name == step)?)))
             .ok_or_else(not_run)?;
         let inputs = step_run.inputs.clone().ok_or_else(|| {
-            EngineError::BadRequest(format!(
-                "step {stage}.{step} of run {id} has not started: there are no inputs to try"
-            ))
+            format!("step {stage}.{step} has not started: there are no inputs to try")
         })?;
-        let plan = self
-            .inner
-            .registry
-            .plan(&run.orchestration, run.version)
-            .ok_or_else(|| {
-                EngineError::Unavailable(format!(
-                    "orchestration {} v{} is not loaded",
-                    run.orchestration, run.version
-                ))
-            })?;
         let (kind, flow) = plan.step_flow(stage, step).ok_or_else(|| {
-            EngineError::BadRequest(format!(
-                "step {stage}.{step} calls an external action; only flows can be dry-run"
-            ))
+            format!("step {stage}.{step} calls an external action; only flows can be dry-run")
         })?;
-        let flow = flow.to_owned();
-        let (version, component) = self.candidate(&flow, kind, candidate).await?;
-        let (outcome, log) = match kind {
+        Ok(Self {
+            stage_run,
+            stage: stage.to_owned(),
+            step: Some(step.to_owned()),
+            kind,
+            flow: flow.to_owned(),
+            inputs,
+            evaluation: None,
+            original: Original {
+                attempt: Some(step_run.attempt),
+                status: Some(step_run.status),
+                flow_version: step_run.flow_version,
+                error: step_run.error.clone(),
+                logs: Vec::new(),
+            },
+        })
+    }
+
+    /// The invocation whose failure stopped `run`: a step's flow, or an
+    /// evaluation flow with the inputs it was given.
+    pub(crate) fn failure(run: &Run, plan: &Plan) -> Result<Self, String> {
+        let error = run
+            .error
+            .as_ref()
+            .ok_or_else(|| format!("run {} is {}, not stopped by an error", run.id, run.status))?;
+        let evaluation = error
+            .flow
+            .as_ref()
+            .and_then(|flow| Some((flow.name.clone(), flow.evaluation.as_ref()?)));
+        if let Some((flow, evaluation)) = evaluation {
+            return Ok(Self {
+                stage_run: error.stage_run,
+                stage: error.stage.clone(),
+                step: error.step.clone(),
+                kind: FlowKind::Evaluation,
+                flow,
+                inputs: evaluation.inputs.clone(),
+                evaluation: Some(evaluation.target.clone()),
+                original: Original {
+                    attempt: None,
+                    status: None,
+                    flow_version: None,
+                    error: Some(error.message.clone()),
+                    logs: Vec::new(),
+                },
+            });
+        }
+        let step = match (&error.kind, &error.step) {
+            (stagecraft_core::run::ErrorKind::Flow(_), Some(step)) => step,
+            (kind, _) => return Err(format!("its error is not a flow's ({kind})")),
+        };
+        let mut trial = Self::step(run, plan, &error.stage, step)?;
+        trial.stage_run = error.stage_run;
+        Ok(trial)
+    }
+
+    /// Runs `component` on the recorded inputs.
+    pub(crate) async fn try_on(&self, component: &Flow) -> (Outcome, Vec<StepLogLine>) {
+        let (outcome, log) = match self.kind {
             FlowKind::Screen => {
-                let invocation = component.render(&inputs).await;
+                let invocation = component.render(&self.inputs).await;
                 let outcome = match invocation.outcome {
                     Ok(form) => Outcome::Rendered {
                         form: serde_json::to_value(form).unwrap_or(Value::Null),
@@ -152,8 +212,18 @@ impl<S: Store> Engine<S> {
                 };
                 (outcome, invocation.log)
             }
-            _ => {
-                let invocation = component.run(&inputs).await;
+            FlowKind::Evaluation => {
+                let invocation = component.evaluate(&self.inputs).await;
+                let outcome = match invocation.outcome {
+                    Ok(met) => Outcome::Decided { met },
+                    Err(error) => Outcome::Failed {
+                        failure: failure(error),
+                    },
+                };
+                (outcome, invocation.log)
+            }
+            FlowKind::Autolaunched => {
+                let invocation = component.run(&self.inputs).await;
                 let outcome = match invocation.outcome {
                     Ok(outputs) => Outcome::Succeeded { outputs },
                     Err(error) => Outcome::Failed {
@@ -163,47 +233,117 @@ impl<S: Store> Engine<S> {
                 (outcome, invocation.log)
             }
         };
-        let logs = self
-            .inner
-            .store
-            .step_logs(id)
-            .await?
-            .into_iter()
-            .filter(|log| {
-                log.step.stage_run == stage_run
-                    && log.step.step == step
-                    && log.attempt == step_run.attempt
-            })
-            .flat_map(|log| log.lines)
-            .collect();
+        (outcome, log.iter().map(crate::dispatch::log_line).collect())
+    }
+}
+
+/// A compiled candidate.
+pub(crate) struct Compiled {
+    pub(crate) version: Option<u32>,
+    pub(crate) flow: Flow,
+}
+
+impl<S: Store> Engine<S> {
+    /// Tries `candidate` against what a recorded invocation of `run` was
+    /// given: the last attempt of `step` (stage, step) when given, else the
+    /// invocation whose failure stopped the run (a step's flow, or an
+    /// evaluation flow). Nothing is committed: the run, its history and its
+    /// attempts stay as they are. Recorded in the audit log as `by`'s.
+    pub async fn dry_run(
+        &self,
+        id: &RunId,
+        step: Option<(&str, &str)>,
+        candidate: Candidate,
+        by: &str,
+    ) -> Result<DryRun, EngineError> {
+        let audit = self.audit_record(by, AuditAction::DryRun, target::run(id));
+        let result = self.dry_run_unaudited(id, step, candidate).await;
+        let record = match &result {
+            Ok(done) => audit.with_detail(serde_json::json!({
+                "stage": done.stage,
+                "step": done.step,
+                "flow": done.flow,
+                "version": done.candidate.version,
+                "digest": done.candidate.digest,
+                "succeeded": done.succeeded(),
+            })),
+            Err(error) => audit.refused(error.to_string()),
+        };
+        self.record_action(record).await?;
+        result
+    }
+
+    async fn dry_run_unaudited(
+        &self,
+        id: &RunId,
+        step: Option<(&str, &str)>,
+        candidate: Candidate,
+    ) -> Result<DryRun, EngineError> {
+        let run = self.run(id).await?;
+        let plan = self.plan_of(&run)?;
+        let trial = match step {
+            Some((stage, step)) => Trial::step(&run, &plan, stage, step),
+            None => Trial::failure(&run, &plan),
+        };
+        let mut trial = trial.map_err(|why| match step {
+            Some(_) if why.starts_with("run ") => EngineError::NotFound(why),
+            _ => EngineError::BadRequest(why),
+        })?;
+        let compiled = self.candidate(&trial.flow, trial.kind, candidate).await?;
+        let (outcome, logs) = trial.try_on(&compiled.flow).await;
+        if let Some(step) = &trial.step
+            && trial.evaluation.is_none()
+        {
+            trial.original.logs = self
+                .inner
+                .store
+                .step_logs(id)
+                .await?
+                .into_iter()
+                .filter(|log| {
+                    log.step.stage_run == trial.stage_run
+                        && &log.step.step == step
+                        && Some(log.attempt) == trial.original.attempt
+                })
+                .flat_map(|log| log.lines)
+                .collect();
+        }
         Ok(DryRun {
             run: id.clone(),
-            stage: stage.to_owned(),
-            step: step.to_owned(),
-            flow,
+            stage: trial.stage,
+            step: trial.step,
+            flow: trial.flow,
+            evaluation: trial.evaluation,
             candidate: Tried {
-                version,
-                digest: component.digest().to_owned(),
+                version: compiled.version,
+                digest: compiled.flow.digest().to_owned(),
                 outcome,
-                logs: log.iter().map(crate::dispatch::log_line).collect(),
-            },
-            original: Original {
-                attempt: step_run.attempt,
-                status: step_run.status,
-                flow_version: step_run.flow_version,
-                error: step_run.error.clone(),
                 logs,
             },
+            original: trial.original,
         })
     }
 
-    /// The candidate, compiled as the step's kind of flow.
-    async fn candidate(
+    /// The plan of `run`'s orchestration version.
+    pub(crate) fn plan_of(&self, run: &Run) -> Result<std::sync::Arc<Plan>, EngineError> {
+        self.inner
+            .registry
+            .plan(&run.orchestration, run.version)
+            .ok_or_else(|| {
+                EngineError::Unavailable(format!(
+                    "orchestration {} v{} is not loaded",
+                    run.orchestration, run.version
+                ))
+            })
+    }
+
+    /// The candidate, compiled as `kind` of flow.
+    pub(crate) async fn candidate(
         &self,
         flow: &str,
         kind: FlowKind,
         candidate: Candidate,
-    ) -> Result<(Option<u32>, Flow), EngineError> {
+    ) -> Result<Compiled, EngineError> {
         match candidate {
             Candidate::Deployed(version) => {
                 let pin = match version {
@@ -217,15 +357,21 @@ impl<S: Store> Engine<S> {
                     store: &*self.inner.store,
                     host: &self.inner.host,
                 };
-                let (version, component) = versions
+                let (version, flow) = versions
                     .flow(flow, pin)
                     .await
                     .map_err(EngineError::BadRequest)?;
-                Ok((Some(version), component))
+                Ok(Compiled {
+                    version: Some(version),
+                    flow,
+                })
             }
             Candidate::Component(bytes) => {
-                let (component, _) = self.compile(flow, host_kind(kind), bytes).await?;
-                Ok((None, component))
+                let (flow, _) = self.compile(flow, host_kind(kind), bytes).await?;
+                Ok(Compiled {
+                    version: None,
+                    flow,
+                })
             }
         }
     }

@@ -1,0 +1,335 @@
+//! Resume jobs: every run a filter selects, resumed server-side.
+//!
+//! The selection is fixed and stored when the job is created. A worker
+//! takes the Pending runs in batches and feeds each a Resume through the
+//! executor; the run's transition and its job row leaving Pending commit in
+//! one transaction (a refusal, with its reason, likewise). So a job killed
+//! mid-way and picked up when the engine opens again resumes each run
+//! exactly once, and a run resumed by hand meanwhile is refused, not resumed
+//! twice.
+
+use super::audit::target;
+use super::dry_run::{Candidate, Trial};
+use super::{Engine, Inner};
+use crate::error::EngineError;
+use crate::executor::Trail;
+use serde::{Deserialize, Serialize};
+use stagecraft_core::Event;
+use stagecraft_core::repair::RepairFilter;
+use stagecraft_core::run::RunId;
+use stagecraft_store::{
+    AuditAction, JobId, JobRecord, JobRun, JobRunState, JobStatus, NewJob, Store, StoreError,
+};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Runs handed to the executor at once.
+const BATCH: u32 = 512;
+/// Wait before trying again when a batch made no progress (the store fails).
+const RETRY: Duration = Duration::from_millis(500);
+
+/// What a resume job does; stored with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeJob {
+    /// The runs to resume.
+    #[serde(default)]
+    pub filter: RepairFilter,
+    /// Resume only the runs on which the active version of `filter.flow`
+    /// succeeds when dry-run against their failed invocation; refuse the
+    /// others with the dry-run's failure.
+    #[serde(default)]
+    pub only_if_dry_run_passes: bool,
+    /// The deploy that started the job, for deploy-and-resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<Deployed>,
+}
+
+/// A flow version whose deploy started a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployed {
+    /// The flow.
+    pub flow: String,
+    /// The version deployed.
+    pub version: u32,
+}
+
+impl<S: Store> Engine<S> {
+    /// Starts a durable job resuming every run `job.filter` selects now, on
+    /// behalf of `by`; answers once it is stored, with the selection's size.
+    pub async fn resume_many(&self, job: ResumeJob, by: &str) -> Result<JobRecord, EngineError> {
+        let id = JobId(uuid::Uuid::now_v7().to_string());
+        let audit = self.audit_record(by, AuditAction::JobStart, target::job(&id));
+        let record = self
+            .audited(audit.clone(), async {
+                if job.only_if_dry_run_passes && job.filter.flow.is_none() {
+                    return Err(EngineError::BadRequest(
+                        "only_if_dry_run_passes needs the flow whose fix is dry-run (flow)".into(),
+                    ));
+                }
+                let runs: Vec<RunId> = self
+                    .select(&job.filter)
+                    .await?
+                    .into_iter()
+                    .map(|run| run.id)
+                    .collect();
+                let spec = serde_json::to_value(&job)
+                    .map_err(|e| EngineError::BadRequest(format!("job: {e}")))?;
+                let audit = audit.with_detail(serde_json::json!({
+                    "job": spec,
+                    "selected": runs.len(),
+                }));
+                let new = NewJob {
+                    id: id.clone(),
+                    spec,
+                    created_by: by.to_owned(),
+                    created_at: self.inner.clock.now(),
+                    runs,
+                };
+                Ok(self.inner.store.create_job(new, audit).await?)
+            })
+            .await?;
+        tracing::info!(job = %record.id, runs = record.counts.total, by, "resume job started");
+        self.spawn_job(record.id.clone(), job, by.to_owned());
+        Ok(record)
+    }
+
+    /// Deploys a new version of flow `name` (as [`Engine::deploy_flow`]),
+    /// then, once it is active, starts a job resuming every run whose Error
+    /// came from that flow; with `only_if_dry_run_passes`, only the runs on
+    /// which the new version gets through the failed invocation, dry-run.
+    pub async fn deploy_and_resume(
+        &self,
+        name: &str,
+        kind: stagecraft_host::FlowKind,
+        bytes: Vec<u8>,
+        only_if_dry_run_passes: bool,
+        by: &str,
+    ) -> Result<(stagecraft_store::FlowRecord, JobRecord), EngineError> {
+        let record = self.deploy_flow(name, kind, bytes, by).await?;
+        let job = ResumeJob {
+            filter: RepairFilter {
+                flow: Some(name.to_owned()),
+                ..RepairFilter::default()
+            },
+            only_if_dry_run_passes,
+            deployed: Some(Deployed {
+                flow: name.to_owned(),
+                version: record.version,
+            }),
+        };
+        let job = self.resume_many(job, by).await?;
+        Ok((record, job))
+    }
+
+    /// One job, with its progress.
+    pub async fn job(&self, id: &JobId) -> Result<JobRecord, EngineError> {
+        self.inner
+            .store
+            .job(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("job {id}")))
+    }
+
+    /// The latest `limit` jobs, newest first.
+    pub async fn jobs(&self, limit: u32) -> Result<Vec<JobRecord>, EngineError> {
+        Ok(self.inner.store.jobs(None, limit).await?)
+    }
+
+    /// Up to `limit` runs of a job (only those in `state`, if given).
+    pub async fn job_runs(
+        &self,
+        id: &JobId,
+        state: Option<JobRunState>,
+        limit: u32,
+    ) -> Result<Vec<JobRun>, EngineError> {
+        self.job(id).await?;
+        Ok(self.inner.store.job_runs(id, state, limit).await?)
+    }
+
+    /// Cancels a running job: runs not handled yet stay as they are.
+    pub async fn cancel_job(&self, id: &JobId, by: &str) -> Result<JobRecord, EngineError> {
+        let audit = self.audit_record(by, AuditAction::JobCancel, target::job(id));
+        let record = self
+            .audited(audit.clone(), async {
+                let at = self.inner.clock.now();
+                match self
+                    .inner
+                    .store
+                    .finish_job(id, JobStatus::Canceled, at, Some(audit))
+                    .await
+                {
+                    Ok(record) => Ok(record),
+                    Err(StoreError::Conflict(why)) => Err(EngineError::Conflict(why)),
+                    Err(StoreError::NotFound(what)) => Err(EngineError::NotFound(what)),
+                    Err(other) => Err(other.into()),
+                }
+            })
+            .await?;
+        self.inner.jobs_progress.send_modify(|n| *n += 1);
+        tracing::info!(job = %id, by, "resume job canceled");
+        Ok(record)
+    }
+
+    /// Waits until a job is no longer running, and returns it.
+    pub async fn wait_for_job(&self, id: &JobId) -> Result<JobRecord, EngineError> {
+        let mut progress = self.inner.jobs_progress.subscribe();
+        loop {
+            let record = self.job(id).await?;
+            if record.status != JobStatus::Running {
+                return Ok(record);
+            }
+            progress
+                .changed()
+                .await
+                .map_err(|_| EngineError::ShuttingDown)?;
+        }
+    }
+
+    /// Picks up the jobs that were running when the engine stopped.
+    pub(crate) async fn resume_jobs(&self) -> Result<(), EngineError> {
+        for record in self
+            .inner
+            .store
+            .jobs(Some(JobStatus::Running), 1000)
+            .await?
+        {
+            match serde_json::from_value::<ResumeJob>(record.spec.clone()) {
+                Ok(job) => {
+                    tracing::info!(job = %record.id, pending = record.counts.pending, "resume job picked up");
+                    self.spawn_job(record.id, job, record.created_by);
+                }
+                Err(error) => {
+                    tracing::error!(job = %record.id, %error, "resume job set aside: its description cannot be read");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the job's worker. It holds the engine only while it works on a
+    /// batch, so that dropping the engine's last handle shuts it down.
+    fn spawn_job(&self, id: JobId, job: ResumeJob, by: String) {
+        let engine = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while let Some(progress) = step(&engine, &id, &job, &by).await {
+                if !progress {
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        });
+    }
+
+    /// Resumes one run for a job, or records why not.
+    async fn resume_for_job(&self, id: &JobId, run: &RunId, job: &ResumeJob, by: &str) -> Handled {
+        let audit = self
+            .audit_record(by, AuditAction::RunResume, target::run(run))
+            .with_detail(serde_json::json!({ "job": id }));
+        if job.only_if_dry_run_passes
+            && let Err(why) = self.gate(run).await
+        {
+            let error = EngineError::BadRequest(why);
+            self.record_refusal(audit, Some((id, run)), &error).await;
+            return Handled::Yes;
+        }
+        let trail = Trail {
+            audit: Some(audit),
+            job: Some(id.clone()),
+        };
+        let event = Event::Resume { by: by.to_owned() };
+        match self.event(run, event, trail).await {
+            Ok(_) => Handled::Yes,
+            Err(EngineError::ShuttingDown) => Handled::Stop,
+            // Not committed: the run is still Pending, and tried again.
+            Err(EngineError::Store(_)) => Handled::No,
+            // Refused, and recorded as such with the job's row.
+            Err(_) => Handled::Yes,
+        }
+    }
+
+    /// Whether the active version of the job's flow gets through the run's
+    /// failed invocation, dry-run.
+    async fn gate(&self, run: &RunId) -> Result<(), String> {
+        let state = self.run(run).await.map_err(|e| e.to_string())?;
+        let plan = self.plan_of(&state).map_err(|e| e.to_string())?;
+        let trial = Trial::failure(&state, &plan)?;
+        let compiled = self
+            .candidate(&trial.flow, trial.kind, Candidate::Deployed(None))
+            .await
+            .map_err(|e| e.to_string())?;
+        match trial.try_on(&compiled.flow).await.0 {
+            super::dry_run::Outcome::Failed { failure } => Err(format!(
+                "the dry-run of {} v{} failed: {}",
+                trial.flow,
+                compiled.version.unwrap_or_default(),
+                failure.message.lines().next().unwrap_or_default()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What became of one run of a batch.
+enum Handled {
+    /// Resumed or refused, durably.
+    Yes,
+    /// Not yet: the store failed.
+    No,
+    /// The engine is shutting down.
+    Stop,
+}
+
+/// One batch of a job's worker: `None` when the worker is done (the job
+/// ended, or the engine is gone), else whether the batch made progress.
+async fn step<S: Store>(
+    engine: &Weak<Inner<S>>,
+    id: &JobId,
+    job: &ResumeJob,
+    by: &str,
+) -> Option<bool> {
+    let engine = Engine {
+        inner: engine.upgrade()?,
+    };
+    let store = &engine.inner.store;
+    let pending = match store.job(id).await {
+        Ok(Some(record)) if record.status == JobStatus::Running => {
+            store.job_runs(id, Some(JobRunState::Pending), BATCH).await
+        }
+        Ok(_) => return None,
+        Err(error) => Err(error),
+    };
+    let pending = match pending {
+        Ok(pending) => pending,
+        Err(error) => {
+            tracing::warn!(job = %id, %error, "resume job cannot read its runs; retrying");
+            return Some(false);
+        }
+    };
+    if pending.is_empty() {
+        let at = engine.inner.clock.now();
+        match store.finish_job(id, JobStatus::Completed, at, None).await {
+            Ok(record) => {
+                tracing::info!(job = %id, resumed = record.counts.resumed, refused = record.counts.refused, "resume job completed");
+            }
+            // Canceled meanwhile: nothing left to do either way.
+            Err(StoreError::Conflict(_)) => {}
+            Err(error) => {
+                tracing::warn!(job = %id, %error, "resume job cannot complete; retrying");
+                return Some(false);
+            }
+        }
+        engine.inner.jobs_progress.send_modify(|n| *n += 1);
+        return None;
+    }
+    let handled = futures_util::future::join_all(
+        pending
+            .iter()
+            .map(|run| engine.resume_for_job(id, &run.run, job, by)),
+    )
+    .await;
+    engine.inner.jobs_progress.send_modify(|n| *n += 1);
+    if handled.iter().any(|h| matches!(h, Handled::Stop)) {
+        return None;
+    }
+    Some(handled.iter().any(|h| matches!(h, Handled::Yes)))
+}
