@@ -13,6 +13,7 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("risk-score", "RISK_SCORE", "autolaunched"),
     ("risk-score-fixed", "RISK_SCORE_FIXED", "autolaunched"),
     ("credit-check", "CREDIT_CHECK", "evaluation"),
+    ("credit-check-lenient", "CREDIT_CHECK_LENIENT", "evaluation"),
     ("loan-review", "LOAN_REVIEW", "screen"),
     ("noop", "NOOP", "autolaunched"),
     ("hostile", "HOSTILE", "autolaunched"),

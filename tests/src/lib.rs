@@ -8,7 +8,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 pub use plugins::{
-    CREDIT_CHECK, HOSTILE, LOAN_REVIEW, NOOP, REVIEW_TRAP, RISK_SCORE, RISK_SCORE_FIXED,
+    CREDIT_CHECK, CREDIT_CHECK_LENIENT, HOSTILE, LOAN_REVIEW, NOOP, REVIEW_TRAP, RISK_SCORE,
+    RISK_SCORE_FIXED,
 };
 
 /// Limits small enough that hostile flows fail fast, large enough for the

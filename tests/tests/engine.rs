@@ -16,20 +16,26 @@ async fn loan_engine() -> (Engine, TempDir) {
     let engine = open(&dir).await;
     for (id, status) in [("ada", UserStatus::Active), ("bob", UserStatus::Active)] {
         engine
-            .put_user(User {
-                id: id.into(),
-                name: id.into(),
-                status,
-            })
+            .put_user(
+                User {
+                    id: id.into(),
+                    name: id.into(),
+                    status,
+                },
+                "admin",
+            )
             .await
             .expect("test setup");
     }
     engine
-        .put_group(Group {
-            id: "underwriters".into(),
-            name: "Underwriters".into(),
-            members: vec!["ada".into()],
-        })
+        .put_group(
+            Group {
+                id: "underwriters".into(),
+                name: "Underwriters".into(),
+                members: vec!["ada".into()],
+            },
+            "admin",
+        )
         .await
         .expect("test setup");
     for (name, kind, path) in [
@@ -69,7 +75,7 @@ fn application(applicant: &str, income: u64) -> Value {
 /// Starts a loan application and waits until it settles or waits for a person.
 async fn apply_for_loan(engine: &Engine, applicant: &str, income: u64) -> std::sync::Arc<Run> {
     let run = engine
-        .start_run("loan_approval", application(applicant, income))
+        .start_run("loan_approval", application(applicant, income), "admin")
         .await
         .expect("the run starts");
     engine
@@ -218,11 +224,14 @@ async fn c_err_recoverable_frozen_assignee_then_resume() {
         r#""assignee": { "user": "carol" }"#,
     );
     engine
-        .put_user(User {
-            id: "carol".into(),
-            name: "Carol".into(),
-            status: UserStatus::Frozen,
-        })
+        .put_user(
+            User {
+                id: "carol".into(),
+                name: "Carol".into(),
+                status: UserStatus::Frozen,
+            },
+            "admin",
+        )
         .await
         .unwrap();
     engine
@@ -236,11 +245,14 @@ async fn c_err_recoverable_frozen_assignee_then_resume() {
     assert!(failed.error.as_ref().unwrap().recoverable());
 
     engine
-        .put_user(User {
-            id: "carol".into(),
-            name: "Carol".into(),
-            status: UserStatus::Active,
-        })
+        .put_user(
+            User {
+                id: "carol".into(),
+                name: "Carol".into(),
+                status: UserStatus::Active,
+            },
+            "admin",
+        )
         .await
         .unwrap();
     engine.resume(&run.id, "operator").await.unwrap();
@@ -300,7 +312,7 @@ async fn c_version_pin_runs_keep_their_orchestration_version() {
         .unwrap();
     assert_eq!(v2.version, 2);
     let second = engine
-        .start_run("loan_approval", application("linus", 30_000))
+        .start_run("loan_approval", application("linus", 30_000), "admin")
         .await
         .unwrap();
     assert_eq!(second.version, 2);
@@ -409,7 +421,7 @@ async fn c_cancel_finished_runs_refuse_manual_actions() {
         engine.cancel(&run.id, "operator").await,
         engine.suspend(&run.id, "operator").await,
         engine.resume(&run.id, "operator").await,
-        engine.publish_event(&run.id, "poke").await,
+        engine.publish_event(&run.id, "poke", "admin").await,
     ] {
         let error = refused.unwrap_err();
         assert!(matches!(error, EngineError::Refused(_)), "{error}");

@@ -4,7 +4,8 @@
 use serde_json::json;
 use stagecraft_host::{FieldType, FlowFailure, FlowKind, LogLevel, LogStream, Submission};
 use stagecraft_tests::{
-    CREDIT_CHECK, HOSTILE, LOAN_REVIEW, NOOP, REVIEW_TRAP, RISK_SCORE, RISK_SCORE_FIXED, flow,
+    CREDIT_CHECK, CREDIT_CHECK_LENIENT, HOSTILE, LOAN_REVIEW, NOOP, REVIEW_TRAP, RISK_SCORE,
+    RISK_SCORE_FIXED, flow,
 };
 
 #[tokio::test]
@@ -88,6 +89,21 @@ async fn inputs_of_the_wrong_shape_are_a_flow_error() {
     };
     assert_eq!(code, "invalid-input");
     assert!(message.contains("income"), "{message}");
+}
+
+/// The fix of credit_check clamps a risk out of range where v1 refused it.
+#[tokio::test]
+async fn the_lenient_evaluation_flow_clamps_an_out_of_range_risk() {
+    let check = flow(FlowKind::Evaluation, CREDIT_CHECK_LENIENT);
+    for risk in [500, -3] {
+        let inputs = json!({"risk": risk, "threshold": 100});
+        assert_eq!(check.evaluate(&inputs).await.outcome, Ok(true), "{risk}");
+    }
+    assert_eq!(
+        check.evaluate(&json!({"risk": 500})).await.outcome,
+        Ok(false),
+        "clamped to 100, over the default threshold of 40"
+    );
 }
 
 #[tokio::test]
