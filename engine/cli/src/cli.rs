@@ -55,9 +55,15 @@ pub enum Command {
     /// Orchestrations: deploy, list, show, schema.
     #[command(subcommand, visible_alias = "orch")]
     Orchestration(OrchestrationCommand),
-    /// Runs: start, list, show, history, suspend, resume, cancel, publish.
+    /// Runs: start, list, show, history, suspend, resume (one or many),
+    /// cancel, publish, dry-run a fix.
     #[command(subcommand)]
     Run(RunCommand),
+    /// Resume jobs: list, show, wait for, cancel.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// The audit log: who did what, when, and how it ended (admin).
+    Audit(AuditArgs),
     /// Work items: list yours, show one with its form, complete it.
     #[command(subcommand, visible_alias = "work-item")]
     Work(WorkCommand),
@@ -232,6 +238,18 @@ pub enum FlowCommand {
         /// autolaunched, evaluation or screen.
         #[arg(long)]
         kind: String,
+        /// Then resume every run whose Error came from this flow, as a
+        /// server-side job; its progress is shown until it finishes.
+        #[arg(long)]
+        resume_errored: bool,
+        /// With --resume-errored: resume only the runs on which the new
+        /// version gets through the failed invocation, dry-run; the others
+        /// are reported.
+        #[arg(long, requires = "resume_errored")]
+        only_if_dry_run_passes: bool,
+        /// With --resume-errored: do not follow the job (see `job wait`).
+        #[arg(long, requires = "resume_errored")]
+        detach: bool,
     },
     /// Every version of every flow.
     List,
@@ -303,19 +321,27 @@ pub enum RunCommand {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         timeout: SignedDuration,
     },
-    /// Try a flow version against the inputs a step's last attempt was
-    /// started with, changing nothing; exits with status 4 when it fails.
+    /// Try a flow version against recorded inputs, changing nothing: those
+    /// of the failure that stopped a run (a step's flow or an evaluation
+    /// flow), of one step's last attempt, or, without a run id, of every run
+    /// in Error a filter selects (--flow needed). Exits with status 4 when
+    /// the candidate fails (on any run).
     DryRun {
-        /// The run id.
-        id: String,
-        /// The step, as `stage.step`.
-        step: String,
-        /// A deployed version of the step's flow (default: the active one).
+        /// The run id; leave it out to try every run the filter selects.
+        id: Option<String>,
+        /// Only with a run id: the step, as `stage.step` (default: whatever
+        /// failed).
+        #[arg(requires = "id")]
+        step: Option<String>,
+        /// A deployed version of the flow (default: the active one).
         #[arg(long, conflicts_with = "component")]
         version: Option<u32>,
         /// A component file to try without deploying it.
         #[arg(long)]
         component: Option<PathBuf>,
+        /// Without a run id: the runs to try.
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// What a run's flows printed and logged, per step and attempt.
     Logs {
@@ -354,10 +380,27 @@ pub enum RunCommand {
         /// The run id.
         id: String,
     },
-    /// Resume a suspended run, or one in recoverable Error.
+    /// Resume a suspended run, or one in recoverable Error; without a run
+    /// id, every run a filter selects, as a server-side job whose progress
+    /// is shown until it finishes.
     Resume {
-        /// The run id.
-        id: String,
+        /// The run id; leave it out to resume every run the filter selects.
+        id: Option<String>,
+        /// Without a run id: the runs to resume.
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Resume nothing: dry-run the active version of --flow against each
+        /// selected run's failure and say how many would get through (exit
+        /// status 4 if any would fail).
+        #[arg(long)]
+        dry_run: bool,
+        /// Resume only the runs on which the active version of --flow gets
+        /// through the failed invocation, dry-run; report the others.
+        #[arg(long, conflicts_with = "dry_run")]
+        only_if_dry_run_passes: bool,
+        /// Start the job and return without following it.
+        #[arg(long, conflicts_with = "dry_run")]
+        detach: bool,
     },
     /// Cancel a run for good.
     Cancel {
@@ -371,6 +414,98 @@ pub enum RunCommand {
         /// The event's name.
         event: String,
     },
+}
+
+/// The runs a resume or a dry-run over many runs applies to.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// error (default) or suspended.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Runs of this orchestration.
+    #[arg(long)]
+    pub orchestration: Option<String>,
+    /// Runs of this orchestration version (with --orchestration).
+    #[arg(long, requires = "orchestration")]
+    pub orchestration_version: Option<u32>,
+    /// Runs whose failed stage is this one.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Runs whose failed step is this one (its name, without the stage).
+    #[arg(long = "step")]
+    pub failed_step: Option<String>,
+    /// Runs stopped by a failure of this flow.
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// Runs stopped by a failure of this version of --flow.
+    #[arg(long, requires = "flow")]
+    pub flow_version: Option<u32>,
+    /// Runs stopped by a flow failing this way: trap, cpu_budget,
+    /// memory_limit, timeout, flow_error or bad_output.
+    #[arg(long)]
+    pub failure: Option<String>,
+    /// Runs started at or after this time (RFC 3339).
+    #[arg(long)]
+    pub started_after: Option<String>,
+    /// Runs started before this time (RFC 3339).
+    #[arg(long)]
+    pub started_before: Option<String>,
+}
+
+/// `job ...`
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// The latest resume jobs.
+    List,
+    /// A job and its progress.
+    Show {
+        /// The job id.
+        id: String,
+    },
+    /// Follow a job until it finishes, with a progress bar.
+    Wait {
+        /// The job id.
+        id: String,
+    },
+    /// A job's runs and what became of each.
+    Runs {
+        /// The job id.
+        id: String,
+        /// Only pending, resumed or refused runs.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Stop a running job; the runs it has not handled stay as they are.
+    Cancel {
+        /// The job id.
+        id: String,
+    },
+}
+
+/// `audit`: filters of the audit log.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this actor's records (`admin`, or a user id).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action, e.g. `run.resume` or `flow.deploy`.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only records about this target, e.g. `run:<id>` or `flow:risk_score`.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Only records at or after this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only records before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Only records older than this id (for the next page).
+    #[arg(long)]
+    pub before: Option<u64>,
 }
 
 /// `work ...`

@@ -1,8 +1,10 @@
 //! The client commands: each turns arguments into requests and prints the
 //! answers.
 
+mod audit;
 mod directory;
 pub mod flow;
+mod job;
 mod orchestration;
 mod run;
 mod work;
@@ -21,6 +23,8 @@ pub async fn run(global: Global, command: Command) -> Result<()> {
         Command::Flow(command) => flow::run(&client, out, command).await,
         Command::Orchestration(command) => orchestration::run(&client, out, command).await,
         Command::Run(command) => run::run(&client, out, command).await,
+        Command::Job(command) => job::run(&client, out, command).await,
+        Command::Audit(args) => audit::run(&client, out, args).await,
         Command::Work(command) => work::run(&client, out, command).await,
         Command::User(command) => directory::user(&client, out, command).await,
         Command::Group(command) => directory::members(&client, out, "groups", command).await,

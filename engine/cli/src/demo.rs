@@ -24,10 +24,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!(
         "1. The example flows were compiled to wasm32-wasip2 components and embedded when this program was built:"
     );
-    for plugin in plugins::ALL
-        .iter()
-        .filter(|plugin| !matches!(plugin.name, "noop" | "hostile" | "review-trap"))
-    {
+    for plugin in plugins::ALL.iter().filter(|plugin| {
+        !matches!(
+            plugin.name,
+            "noop" | "hostile" | "review-trap" | "credit-check-lenient"
+        )
+    }) {
         println!(
             "   {:<17} {:<13} {} KiB",
             plugin.name,
@@ -121,21 +123,57 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     let failed = runs.last().context("three runs")?;
     println!("8. The zero-income run is in Error: risk_score v1 divides by zero and traps.");
-    let fixed = deploy(
-        &admin,
-        "risk_score",
-        "autolaunched",
-        plugins::RISK_SCORE_FIXED_WASM,
-    )
-    .await?;
-    println!(
-        "   Hot swap: risk_score v{} deployed — no restart; other runs are untouched.",
-        fixed["version"]
-    );
-    admin
-        .post(&["runs", &failed.0, "resume"], &Value::Null)
+    let tried = admin
+        .upload(
+            &["runs", &failed.0, "dry-run"],
+            &[],
+            plugins::RISK_SCORE_FIXED_WASM.to_vec(),
+        )
         .await?;
-    println!("   Resumed run {failed}: the scoring step reruns on the fixed version.");
+    println!(
+        "   Dry-run of the fix, not deployed, against the input that failed: {} (the run is untouched).",
+        match tried["candidate"]["outcome"]["status"].as_str() {
+            Some("succeeded") => format!("outputs {}", tried["candidate"]["outcome"]["outputs"]),
+            _ => format!(
+                "it fails too: {}",
+                tried["candidate"]["outcome"]["failure"]["message"]
+            ),
+        }
+    );
+    let progress = spinner("deploying risk_score v2 and resuming its failed runs".to_owned());
+    let fixed = admin
+        .upload(
+            &["flows", "risk_score"],
+            &[
+                ("kind", "autolaunched".to_owned()),
+                ("resume_errored", "true".to_owned()),
+                ("only_if_dry_run_passes", "true".to_owned()),
+            ],
+            plugins::RISK_SCORE_FIXED_WASM.to_vec(),
+        )
+        .await;
+    progress.finish_and_clear();
+    let fixed = fixed?;
+    let job_id = fixed["resume_job"]["id"]
+        .as_str()
+        .context("the deploy started a resume job")?
+        .to_owned();
+    let (_, job) = admin
+        .get_waiting(
+            &["jobs", &job_id],
+            &[
+                ("wait_for", "finished".to_owned()),
+                ("timeout", "120s".to_owned()),
+            ],
+        )
+        .await?;
+    println!(
+        "   Hot swap: risk_score v{} deployed with --resume-errored — no restart; job {job_id} resumed {} of the {} runs in Error on it ({} refused).",
+        fixed["version"],
+        job["counts"]["resumed"],
+        job["counts"]["total"],
+        job["counts"]["refused"]
+    );
     let run = settle(&engine, failed).await?;
     println!("   {}", report(&run));
     complete_for(
@@ -166,7 +204,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("  stagecraft run list");
     println!("  stagecraft run show {failed}");
     println!("  stagecraft run history {failed}");
+    println!("  stagecraft run dry-run {failed} scoring.score --version 1");
     println!("  stagecraft flow list");
+    println!("  stagecraft audit");
     drop(engine);
     running.until_signal().await
 }

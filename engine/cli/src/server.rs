@@ -1,10 +1,12 @@
 //! `stagecraft serve`: the engine behind an HTTP JSON API.
 
+mod audit;
 mod auth;
 mod directory;
 mod dry_runs;
 mod error;
 mod flows;
+mod jobs;
 mod orchestrations;
 mod runs;
 mod work_items;
@@ -232,8 +234,24 @@ fn routes() -> Routes {
     .add(
         M::POST,
         "/runs/{id}/steps/{step}/dry-run",
-        dry_runs::dry_run.layer(DefaultBodyLimit::max(MAX_COMPONENT)),
+        dry_runs::step.layer(DefaultBodyLimit::max(MAX_COMPONENT)),
     )
+    .add(
+        M::POST,
+        "/runs/{id}/dry-run",
+        dry_runs::failure.layer(DefaultBodyLimit::max(MAX_COMPONENT)),
+    )
+    .add(
+        M::POST,
+        "/runs/dry-run",
+        dry_runs::selection.layer(DefaultBodyLimit::max(MAX_COMPONENT)),
+    )
+    .add(M::POST, "/runs/resume", jobs::resume_many)
+    .add(M::GET, "/jobs", jobs::list)
+    .add(M::GET, "/jobs/{id}", jobs::show)
+    .add(M::GET, "/jobs/{id}/runs", jobs::runs)
+    .add(M::POST, "/jobs/{id}/cancel", jobs::cancel)
+    .add(M::GET, "/audit", audit::list)
     .add(M::POST, "/runs/{id}/suspend", runs::suspend)
     .add(M::POST, "/runs/{id}/resume", runs::resume)
     .add(M::POST, "/runs/{id}/cancel", runs::cancel)

@@ -28,23 +28,53 @@ pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<(
             let path = build(&dir).await?;
             println!("{}", path.display());
         }
-        FlowCommand::Deploy { name, file, kind } => {
+        FlowCommand::Deploy {
+            name,
+            file,
+            kind,
+            resume_errored,
+            only_if_dry_run_passes,
+            detach,
+        } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let spinner = spinner(format!("deploying {name} (the server compiles it)"));
-            let record = client
-                .upload(&["flows", &name], &[("kind", kind)], bytes)
-                .await;
+            let mut query = vec![("kind", kind)];
+            if resume_errored {
+                query.push(("resume_errored", "true".to_owned()));
+            }
+            if only_if_dry_run_passes {
+                query.push(("only_if_dry_run_passes", "true".to_owned()));
+            }
+            let record = client.upload(&["flows", &name], &query, bytes).await;
             spinner.finish_and_clear();
             let record = record?;
-            out.print(&record, |record| {
-                println!(
-                    "deployed flow {} v{} ({}), now active",
-                    name,
-                    record["version"],
-                    record["kind"].as_str().unwrap_or("?")
-                );
-            });
+            let job = record["resume_job"]["id"].as_str().map(str::to_owned);
+            match job {
+                Some(job) if !detach => {
+                    if !out.json {
+                        println!(
+                            "deployed flow {name} v{}, now active; job {job} resumes the {} runs in Error on it",
+                            record["version"], record["resume_job"]["counts"]["total"]
+                        );
+                    }
+                    super::job::follow(client, out, &job).await?;
+                }
+                _ => out.print(&record, |record| {
+                    println!(
+                        "deployed flow {} v{} ({}), now active",
+                        name,
+                        record["version"],
+                        record["kind"].as_str().unwrap_or("?")
+                    );
+                    if let Some(job) = record["resume_job"]["id"].as_str() {
+                        println!(
+                            "job {job} resumes the {} runs in Error on it; follow it with `stagecraft job wait {job}`",
+                            record["resume_job"]["counts"]["total"]
+                        );
+                    }
+                }),
+            }
         }
         FlowCommand::List => out.table(&client.get(&["flows"], &[]).await?, COLUMNS),
         FlowCommand::Show { name } => {

@@ -1,10 +1,10 @@
 //! `stagecraft run ...`
 
 use super::json_object;
-use crate::cli::RunCommand;
+use crate::cli::{FilterArgs, RunCommand};
 use crate::client::Client;
 use crate::output::{Output, cell, table};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
@@ -41,6 +41,7 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
             step,
             version,
             component,
+            filter,
         } => {
             let bytes = match &component {
                 Some(path) => {
@@ -48,13 +49,34 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
                 }
                 None => Vec::new(),
             };
-            let query: Vec<(&str, String)> = version
+            let mut query: Vec<(&str, String)> = version
                 .map(|v| ("version", v.to_string()))
                 .into_iter()
                 .collect();
-            let result = client
-                .upload(&["runs", &id, "steps", &step, "dry-run"], &query, bytes)
-                .await?;
+            let Some(id) = id else {
+                query.extend(selection_query(&filter)?);
+                let result = client.upload(&["runs", "dry-run"], &query, bytes).await?;
+                out.print(&result, print_selection);
+                if result["failed"].as_u64().unwrap_or(0) > 0 {
+                    std::process::exit(i32::from(CANDIDATE_FAILED));
+                }
+                return Ok(());
+            };
+            if filter.any() {
+                bail!("give a run id or a filter (--flow, --orchestration...), not both");
+            }
+            let result = match &step {
+                Some(step) => {
+                    client
+                        .upload(&["runs", &id, "steps", step, "dry-run"], &query, bytes)
+                        .await?
+                }
+                None => {
+                    client
+                        .upload(&["runs", &id, "dry-run"], &query, bytes)
+                        .await?
+                }
+            };
             out.print(&result, print_dry_run);
             if result["candidate"]["outcome"]["status"] == "failed" {
                 std::process::exit(i32::from(CANDIDATE_FAILED));
@@ -132,7 +154,56 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
             });
         }
         RunCommand::Suspend { id } => control(client, out, &id, "suspend").await?,
-        RunCommand::Resume { id } => control(client, out, &id, "resume").await?,
+        RunCommand::Resume {
+            id,
+            filter,
+            dry_run,
+            only_if_dry_run_passes,
+            detach,
+        } => match id {
+            Some(id) => {
+                if filter.any() || dry_run || only_if_dry_run_passes || detach {
+                    bail!("a run id resumes that run: leave out the filter and job options");
+                }
+                control(client, out, &id, "resume").await?;
+            }
+            None if dry_run => {
+                let result = client
+                    .upload(&["runs", "dry-run"], &selection_query(&filter)?, Vec::new())
+                    .await?;
+                out.print(&result, print_selection);
+                if result["failed"].as_u64().unwrap_or(0) > 0 {
+                    std::process::exit(i32::from(CANDIDATE_FAILED));
+                }
+            }
+            None => {
+                if !filter.any() {
+                    bail!(
+                        "say which runs to resume: a run id, or a filter such as \
+                         --status error --flow risk_score"
+                    );
+                }
+                let body = json!({
+                    "filter": filter.json(),
+                    "only_if_dry_run_passes": only_if_dry_run_passes,
+                });
+                let job = client.post(&["runs", "resume"], &body).await?;
+                let job_id = cell(&job["id"]);
+                if detach {
+                    out.print(&job, |job| {
+                        println!(
+                            "job {job_id} resumes {} runs; follow it with `stagecraft job wait {job_id}`",
+                            job["counts"]["total"]
+                        );
+                    });
+                } else {
+                    if !out.json {
+                        println!("job {job_id} resumes {} runs", job["counts"]["total"]);
+                    }
+                    super::job::follow(client, out, &job_id).await?;
+                }
+            }
+        },
         RunCommand::Cancel { id } => control(client, out, &id, "cancel").await?,
         RunCommand::Publish { id, event } => {
             let run = client
@@ -149,6 +220,46 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
 /// The exit status of a dry-run whose candidate failed.
 const CANDIDATE_FAILED: u8 = 4;
 
+/// The query of a dry-run over a selection; it needs the flow.
+fn selection_query(filter: &FilterArgs) -> Result<Vec<(&'static str, String)>> {
+    if filter.flow.is_none() {
+        bail!("say whose failures to try: --flow <name> (and a filter, if you like)");
+    }
+    if filter
+        .status
+        .as_deref()
+        .is_some_and(|status| status != "error")
+    {
+        bail!("a dry-run tries runs in Error: leave out --status, or say --status error");
+    }
+    Ok(filter.query())
+}
+
+/// A dry-run over a selection for people: how many would get through, and
+/// how the others fail.
+fn print_selection(result: &Value) {
+    let which = match result["version"].as_u64() {
+        Some(version) => format!("{} v{version}", cell(&result["flow"])),
+        None => format!("the uploaded component of {}", cell(&result["flow"])),
+    };
+    println!(
+        "{which} against {} selected runs: {} would succeed, {} would fail",
+        result["selected"], result["succeeded"], result["failed"]
+    );
+    for group in result["failures"].as_array().into_iter().flatten() {
+        println!(
+            "  {} x {}: {} (e.g. run {})",
+            group["count"],
+            cell(&group["kind"]),
+            cell(&group["message"]).lines().next().unwrap_or(""),
+            cell(&group["runs"][0])
+        );
+    }
+    for group in result["not_tried"].as_array().into_iter().flatten() {
+        println!("  {} not tried: {}", group["count"], cell(&group["reason"]));
+    }
+}
+
 /// A dry-run for people: the candidate's result over the attempt's.
 fn print_dry_run(result: &Value) {
     let candidate = &result["candidate"];
@@ -160,6 +271,14 @@ fn print_dry_run(result: &Value) {
     match outcome["status"].as_str() {
         Some("succeeded") => println!("{which} succeeds: outputs {}", outcome["outputs"]),
         Some("rendered") => println!("{which} renders the form {}", outcome["form"]["title"]),
+        Some("decided") => println!(
+            "{which} decides: condition {}",
+            if outcome["met"] == true {
+                "met"
+            } else {
+                "not met"
+            }
+        ),
         _ => println!(
             "{which} fails ({}): {}",
             cell(&outcome["failure"]["kind"]),
@@ -173,16 +292,18 @@ fn print_dry_run(result: &Value) {
         println!("  [{}] {}", cell(&line["stream"]), cell(&line["message"]));
     }
     let original = &result["original"];
-    println!(
-        "attempt {} (flow v{}) is {}{}",
-        original["attempt"],
-        original["flow_version"],
-        cell(&original["status"]),
-        original["error"]
-            .as_str()
-            .map(|e| format!(": {}", e.lines().next().unwrap_or("")))
-            .unwrap_or_default()
-    );
+    let error = original["error"]
+        .as_str()
+        .map(|e| format!(": {}", e.lines().next().unwrap_or("")))
+        .unwrap_or_default();
+    match original["attempt"].as_u64() {
+        Some(attempt) => println!(
+            "attempt {attempt} (flow v{}) is {}{error}",
+            original["flow_version"],
+            cell(&original["status"]),
+        ),
+        None => println!("the evaluation that stopped the run failed{error}"),
+    }
 }
 
 /// The exit status of a wait that timed out.

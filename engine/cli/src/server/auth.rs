@@ -4,14 +4,14 @@
 //! are never stored or logged; hashes are compared in constant time.
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, UnauditedRefusal};
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use stagecraft_engine::UserStatus;
+use stagecraft_engine::{AuditAction, UserStatus};
 use stagecraft_store::Store as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,9 +33,17 @@ impl Caller {
     pub fn admin(&self) -> Result<(), ApiError> {
         match self {
             Caller::Admin => Ok(()),
-            Caller::User(user) => Err(ApiError::forbidden(format!(
+            Caller::User(user) => Err(ApiError::refused_role(format!(
                 "{user} is not an administrator; this needs the admin token"
             ))),
+        }
+    }
+
+    /// Who acts, as the audit log names them: `admin`, or the user's id.
+    pub fn name(&self) -> &str {
+        match self {
+            Caller::Admin => "admin",
+            Caller::User(user) => user,
         }
     }
 }
@@ -252,15 +260,77 @@ pub async fn authenticate(
         };
         if let Some(reason) = refused {
             tracing::info!(%method, path, caller = %user, status = 403, "refused: {reason}");
-            return axum::response::IntoResponse::into_response(ApiError::forbidden(reason));
+            let response =
+                axum::response::IntoResponse::into_response(ApiError::refused_role(reason));
+            let refusal = response.extensions().get::<UnauditedRefusal>().cloned();
+            record_refusal(&state, &caller, &method, &path, refusal).await;
+            return response;
         }
     }
-    let who = match &caller {
-        Caller::Admin => "admin".to_owned(),
-        Caller::User(user) => user.clone(),
-    };
-    request.extensions_mut().insert(caller);
+    let who = caller.name().to_owned();
+    request.extensions_mut().insert(caller.clone());
     let response = next.run(request).await;
     tracing::info!(%method, path, caller = who, status = response.status().as_u16(), "request");
+    let refusal = response.extensions().get::<UnauditedRefusal>().cloned();
+    record_refusal(&state, &caller, &method, &path, refusal).await;
     response
+}
+
+/// Records in the audit log an action refused before the engine saw it
+/// (the caller's role or status); the engine records every other outcome.
+async fn record_refusal(
+    state: &AppState,
+    caller: &Caller,
+    method: &axum::http::Method,
+    path: &str,
+    refusal: Option<UnauditedRefusal>,
+) {
+    let Some(UnauditedRefusal(reason)) = refusal else {
+        return;
+    };
+    let Some((action, target)) = audited_action(method, path) else {
+        return;
+    };
+    let record = state
+        .engine
+        .audit_record(caller.name(), action, target)
+        .refused(reason);
+    if let Err(error) = state.engine.record_action(record).await {
+        tracing::error!(%error, "cannot record a refused action in the audit log");
+    }
+}
+
+/// The audited action a request asks for, with its target; `None` for
+/// reads.
+pub fn audited_action(method: &axum::http::Method, path: &str) -> Option<(AuditAction, String)> {
+    use AuditAction as A;
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (action, target) = match (method.as_str(), segments.as_slice()) {
+        ("POST", ["flows", name]) => (A::FlowDeploy, format!("flow:{name}")),
+        ("POST", ["flows", name, "versions", _, "activate"]) => {
+            (A::FlowActivate, format!("flow:{name}"))
+        }
+        ("POST", ["orchestrations"]) => (A::OrchestrationDeploy, "orchestration:".to_owned()),
+        ("POST", ["runs"]) => (A::RunStart, "run:".to_owned()),
+        ("POST", ["runs", "resume"]) => (A::JobStart, "job:".to_owned()),
+        ("POST", ["runs", "dry-run"]) => (A::DryRun, "flow:".to_owned()),
+        ("POST", ["runs", id, "suspend"]) => (A::RunSuspend, format!("run:{id}")),
+        ("POST", ["runs", id, "resume"]) => (A::RunResume, format!("run:{id}")),
+        ("POST", ["runs", id, "cancel"]) => (A::RunCancel, format!("run:{id}")),
+        ("POST", ["runs", id, "events"]) => (A::RunPublish, format!("run:{id}")),
+        ("POST", ["runs", id, "dry-run"] | ["runs", id, "steps", _, "dry-run"]) => {
+            (A::DryRun, format!("run:{id}"))
+        }
+        ("POST", ["work-items", run, item, "complete"]) => {
+            (A::WorkItemComplete, format!("work_item:{run}/{item}"))
+        }
+        ("POST", ["jobs", id, "cancel"]) => (A::JobCancel, format!("job:{id}")),
+        ("PUT", ["users", id]) => (A::UserPut, format!("user:{id}")),
+        ("PUT", ["groups", id]) => (A::GroupPut, format!("group:{id}")),
+        ("PUT", ["queues", id]) => (A::QueuePut, format!("queue:{id}")),
+        ("POST", ["users", id, "tokens"]) => (A::TokenIssue, format!("user:{id}")),
+        ("DELETE", ["users", id, "tokens"]) => (A::TokenRevoke, format!("user:{id}")),
+        _ => return None,
+    };
+    Some((action, target))
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use stagecraft_engine::{Group, Queue, User, UserStatus};
+use stagecraft_engine::{AuditAction, AuditRecord, Group, Queue, User, UserStatus};
 use stagecraft_store::Store;
 
 /// `GET /me`: the caller, with their groups and queues.
@@ -86,7 +86,7 @@ pub async fn put_user(
         name: body.name,
         status: body.status,
     };
-    state.engine.put_user(user.clone()).await?;
+    state.engine.put_user(user.clone(), caller.name()).await?;
     Ok(Json(user))
 }
 
@@ -115,7 +115,7 @@ pub async fn put_group(
         name: body.name,
         members: body.members,
     };
-    state.engine.put_group(group.clone()).await?;
+    state.engine.put_group(group.clone(), caller.name()).await?;
     Ok(Json(group))
 }
 
@@ -135,7 +135,7 @@ pub async fn put_queue(
         name: body.name,
         members: body.members,
     };
-    state.engine.put_queue(queue.clone()).await?;
+    state.engine.put_queue(queue.clone(), caller.name()).await?;
     Ok(Json(queue))
 }
 
@@ -160,11 +160,19 @@ pub async fn issue_token(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.admin()?;
     let Path(id) = id?;
+    let audit =
+        state
+            .engine
+            .audit_record(caller.name(), AuditAction::TokenIssue, format!("user:{id}"));
     if state.engine.store().user(&id).await?.is_none() {
-        return Err(ApiError::not_found(format!("user {id:?} not found")));
+        let message = format!("user {id:?} not found");
+        record(&state, audit.refused(message.clone())).await;
+        return Err(ApiError::not_found(message));
     }
     let token = state.tokens.issue(&id).await.map_err(ApiError::internal)?;
     tracing::info!(user = id, "token issued");
+    // The token file is not the store: the record follows the effect.
+    record(&state, audit).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "user": id, "token": token })),
@@ -181,5 +189,22 @@ pub async fn revoke_tokens(
     let Path(id) = id?;
     let revoked = state.tokens.revoke(&id).await.map_err(ApiError::internal)?;
     tracing::info!(user = id, revoked, "tokens revoked");
+    let audit = state
+        .engine
+        .audit_record(
+            caller.name(),
+            AuditAction::TokenRevoke,
+            format!("user:{id}"),
+        )
+        .with_detail(json!({ "revoked": revoked }));
+    record(&state, audit).await;
     Ok(Json(json!({ "user": id, "revoked": revoked })))
+}
+
+/// Records a token change in the audit log; the change stands if that
+/// fails, which is logged.
+async fn record(state: &AppState, audit: AuditRecord) {
+    if let Err(error) = state.engine.record_action(audit).await {
+        tracing::error!(%error, "cannot record a token change in the audit log");
+    }
 }

@@ -1,5 +1,6 @@
-//! Dry-runs: a candidate flow version tried against a step's recorded
-//! inputs, committing nothing.
+//! Dry-runs: a candidate flow version tried against recorded inputs (of one
+//! step, of the failure that stopped a run, or of every run a filter
+//! selects), committing nothing.
 
 use super::AppState;
 use super::auth::Caller;
@@ -9,10 +10,11 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde::Deserialize;
+use stagecraft_core::FlowFailureKind;
 use stagecraft_core::run::RunId;
-use stagecraft_engine::{Candidate, DryRun};
+use stagecraft_engine::{Candidate, DryRun, RepairFilter, Resumable, SelectionDryRun};
 
-/// The query of a dry-run.
+/// The query of a dry-run of one run.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DryRunQuery {
@@ -23,7 +25,7 @@ pub struct DryRunQuery {
 /// component as the raw body: tries that version (the active one by
 /// default), or the uploaded component, against the step's last attempt's
 /// inputs. The run is not changed.
-pub async fn dry_run(
+pub async fn step(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -33,26 +35,100 @@ pub async fn dry_run(
     caller.admin()?;
     let Path((id, step)) = path?;
     let Query(query) = query?;
-    let body = body?;
+    let candidate = candidate(query.version, body?)?;
     let Some((stage, step)) = step.split_once('.') else {
         return Err(ApiError::bad_request(
             "invalid_path",
             format!("{step:?} names no step; write stage.step, e.g. scoring.score"),
         ));
     };
-    let candidate = match (query.version, body.is_empty()) {
-        (version, true) => Candidate::Deployed(version),
-        (None, false) => Candidate::Component(body.to_vec()),
-        (Some(_), false) => {
-            return Err(ApiError::bad_request(
-                "bad_request",
-                "try either a deployed version (?version=N) or an uploaded component, not both",
-            ));
-        }
-    };
     let dry_run = state
         .engine
-        .dry_run(&RunId(id), stage, step, candidate)
+        .dry_run(&RunId(id), Some((stage, step)), candidate, caller.name())
         .await?;
     Ok(Json(dry_run))
+}
+
+/// `POST /runs/{id}/dry-run?version=N`, with an optional component as the
+/// raw body: tries it against the invocation whose failure stopped the run
+/// (a step's flow, or an evaluation flow of a condition).
+pub async fn failure(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<DryRunQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<DryRun>> {
+    caller.admin()?;
+    let Path(id) = path?;
+    let Query(query) = query?;
+    let candidate = candidate(query.version, body?)?;
+    let dry_run = state
+        .engine
+        .dry_run(&RunId(id), None, candidate, caller.name())
+        .await?;
+    Ok(Json(dry_run))
+}
+
+/// The query of a dry-run over a selection: the runs' filter (the failed
+/// flow is required), and the candidate's version. One flat struct: serde's
+/// `flatten` would read numbers in a query string as strings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectionQuery {
+    flow: String,
+    version: Option<u32>,
+    orchestration: Option<String>,
+    orchestration_version: Option<u32>,
+    stage: Option<String>,
+    step: Option<String>,
+    flow_version: Option<u32>,
+    failure: Option<FlowFailureKind>,
+    started_after: Option<jiff::Timestamp>,
+    started_before: Option<jiff::Timestamp>,
+}
+
+/// `POST /runs/dry-run?flow=X&version=N&...filter`, with an optional
+/// component as the raw body: tries it against the failed invocation of
+/// every run in Error the filter selects; answers how many would succeed,
+/// and how the others fail, grouped. Nothing is resumed.
+pub async fn selection(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<SelectionQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<SelectionDryRun>> {
+    caller.admin()?;
+    let Query(query) = query?;
+    let candidate = candidate(query.version, body?)?;
+    let filter = RepairFilter {
+        status: Resumable::Error,
+        orchestration: query.orchestration,
+        version: query.orchestration_version,
+        stage: query.stage,
+        step: query.step,
+        flow: Some(query.flow),
+        flow_version: query.flow_version,
+        failure: query.failure,
+        started_after: query.started_after,
+        started_before: query.started_before,
+    };
+    Ok(Json(
+        state
+            .engine
+            .dry_run_selection(&filter, candidate, caller.name())
+            .await?,
+    ))
+}
+
+/// A deployed version, or the uploaded component; not both.
+fn candidate(version: Option<u32>, body: Bytes) -> ApiResult<Candidate> {
+    match (version, body.is_empty()) {
+        (version, true) => Ok(Candidate::Deployed(version)),
+        (None, false) => Ok(Candidate::Component(body.to_vec())),
+        (Some(_), false) => Err(ApiError::bad_request(
+            "bad_request",
+            "try either a deployed version (?version=N) or an uploaded component, not both",
+        )),
+    }
 }

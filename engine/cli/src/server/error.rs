@@ -16,7 +16,14 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Option<Value>,
+    /// A refusal the engine did not see (the caller's role), so the
+    /// authentication middleware records it in the audit log.
+    unaudited: bool,
 }
+
+/// Marks a response refusing an action the engine never saw, with why.
+#[derive(Debug, Clone)]
+pub struct UnauditedRefusal(pub String);
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -25,6 +32,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            unaudited: false,
         }
     }
 
@@ -58,7 +66,16 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
-    /// 409: the state of the run or work item does not allow it.
+    /// 403 decided before the engine was asked (the caller's role or
+    /// status): recorded in the audit log by the middleware.
+    pub fn refused_role(message: impl Into<String>) -> Self {
+        Self {
+            unaudited: true,
+            ..Self::forbidden(message)
+        }
+    }
+
+    /// 409: the state of the run, work item or job does not allow it.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
@@ -119,6 +136,11 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        if self.unaudited {
+            response
+                .extensions_mut()
+                .insert(UnauditedRefusal(self.message));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -142,6 +164,7 @@ impl From<EngineError> for ApiError {
             EngineError::Refused(_) => Self::conflict(message),
             EngineError::NotFound(_) => Self::not_found(message),
             EngineError::Forbidden(_) => Self::forbidden(message),
+            EngineError::Conflict(_) => Self::conflict(message),
             EngineError::ShuttingDown => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message)
             }

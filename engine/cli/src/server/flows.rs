@@ -8,8 +8,8 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use stagecraft_engine::FlowKind;
+use serde::{Deserialize, Serialize};
+use stagecraft_engine::{FlowKind, JobRecord};
 use stagecraft_store::FlowRecord;
 
 /// `GET /flows`: every version of every flow.
@@ -44,19 +44,38 @@ pub async fn versions(
 
 /// The query of a flow upload.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeployQuery {
     kind: Option<String>,
+    /// Then resume every run whose Error came from this flow.
+    #[serde(default)]
+    resume_errored: bool,
+    /// With `resume_errored`: only the runs on which the new version gets
+    /// through the failed invocation, dry-run.
+    #[serde(default)]
+    only_if_dry_run_passes: bool,
 }
 
-/// `POST /flows/{name}?kind=...` with the component as the raw body:
-/// deploys a new version and makes it active (a hot swap).
+/// A deployed version, and the resume job its deploy started.
+#[derive(Debug, Serialize)]
+pub struct Deployed {
+    #[serde(flatten)]
+    record: FlowRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resume_job: Option<JobRecord>,
+}
+
+/// `POST /flows/{name}?kind=...&resume_errored=&only_if_dry_run_passes=`
+/// with the component as the raw body: deploys a new version and makes it
+/// active (a hot swap); with `resume_errored`, then starts a job resuming
+/// the runs whose Error came from this flow.
 pub async fn deploy(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     name: Result<Path<String>, PathRejection>,
     query: Result<Query<DeployQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, Json<FlowRecord>)> {
+) -> ApiResult<(StatusCode, Json<Deployed>)> {
     caller.admin()?;
     let Path(name) = name?;
     let Query(query) = query?;
@@ -77,11 +96,38 @@ pub async fn deploy(
             "send the component's bytes as the request body (application/wasm)",
         ));
     }
-    let record = state
-        .engine
-        .deploy_flow(&name, kind, body.to_vec(), "admin")
-        .await?;
-    Ok((StatusCode::CREATED, Json(record)))
+    if query.only_if_dry_run_passes && !query.resume_errored {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "only_if_dry_run_passes gates resume_errored: ask for both",
+        ));
+    }
+    let deployed = if query.resume_errored {
+        let (record, job) = state
+            .engine
+            .deploy_and_resume(
+                &name,
+                kind,
+                body.to_vec(),
+                query.only_if_dry_run_passes,
+                caller.name(),
+            )
+            .await?;
+        Deployed {
+            record,
+            resume_job: Some(job),
+        }
+    } else {
+        let record = state
+            .engine
+            .deploy_flow(&name, kind, body.to_vec(), caller.name())
+            .await?;
+        Deployed {
+            record,
+            resume_job: None,
+        }
+    };
+    Ok((StatusCode::CREATED, Json(deployed)))
 }
 
 /// `POST /flows/{name}/versions/{version}/activate`: rollback or roll forward.
@@ -93,6 +139,9 @@ pub async fn activate(
     caller.admin()?;
     let Path((name, version)) = path?;
     Ok(Json(
-        state.engine.activate_flow(&name, version, "admin").await?,
+        state
+            .engine
+            .activate_flow(&name, version, caller.name())
+            .await?,
     ))
 }

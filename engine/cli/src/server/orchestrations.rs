@@ -55,7 +55,7 @@ pub async fn deploy(
     let Json(definition) = definition?;
     let record = state
         .engine
-        .deploy_orchestration(definition, "admin")
+        .deploy_orchestration(definition, caller.name())
         .await?;
     Ok((StatusCode::CREATED, Json(record)))
 }

@@ -43,7 +43,7 @@ pub async fn start(
     let Json(body) = body?;
     let run = state
         .engine
-        .start_run(&body.orchestration, body.inputs)
+        .start_run(&body.orchestration, body.inputs, caller.name())
         .await?;
     let (headers, run) = match wait {
         Some(wait) => wait.wait(&state, run).await?,
@@ -267,7 +267,7 @@ impl WaitQuery {
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 /// `30s`, `2m`, `1500ms`, or plain seconds; at most [`MAX_WAIT`].
-fn parse_timeout(text: &str) -> ApiResult<Duration> {
+pub fn parse_timeout(text: &str) -> ApiResult<Duration> {
     let invalid = || {
         ApiError::bad_request(
             "invalid_query",
@@ -329,7 +329,7 @@ impl Wait {
 }
 
 /// Whether a wait was met or timed out.
-const WAIT_HEADER: &str = "stagecraft-wait";
+pub const WAIT_HEADER: &str = "stagecraft-wait";
 
 /// `POST /runs/{id}/suspend`.
 pub async fn suspend(
@@ -377,10 +377,11 @@ async fn control(
     let Path(id) = id?;
     let id = RunId(id);
     let engine = &state.engine;
+    let by = caller.name();
     let run = match action {
-        Control::Suspend => engine.suspend(&id, "admin").await,
-        Control::Resume => engine.resume(&id, "admin").await,
-        Control::Cancel => engine.cancel(&id, "admin").await,
+        Control::Suspend => engine.suspend(&id, by).await,
+        Control::Resume => engine.resume(&id, by).await,
+        Control::Cancel => engine.cancel(&id, by).await,
     }?;
     Ok(Json(for_people(Arc::unwrap_or_clone(run))))
 }
@@ -403,6 +404,9 @@ pub async fn publish(
     let Path(id) = id?;
     let Json(body) = body?;
     let id = RunId(id);
-    let result = state.engine.publish_event(&id, &body.name).await;
+    let result = state
+        .engine
+        .publish_event(&id, &body.name, caller.name())
+        .await;
     Ok(Json(Arc::unwrap_or_clone(result?)))
 }

@@ -10,6 +10,7 @@ mod commands;
 mod dry_run;
 mod operability;
 mod pinning;
+mod repair;
 mod restart;
 mod robustness;
 mod scenario;

@@ -1,0 +1,147 @@
+//! Resume jobs: resume every run a filter selects, durably, server-side;
+//! follow their progress; cancel them.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::runs::{WAIT_HEADER, parse_timeout};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use stagecraft_engine::{JobId, JobRecord, JobRun, JobRunState, ResumeJob};
+use std::time::Duration;
+
+/// How long a job wait lasts when the request does not say.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// `POST /runs/resume` with `{"filter": {...}, "only_if_dry_run_passes":
+/// bool}`: starts a job resuming every run the filter selects now. Answers
+/// 202 with the job (its `counts.total` is the selection's size).
+pub async fn resume_many(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<ResumeJob>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<JobRecord>)> {
+    caller.admin()?;
+    let Json(mut job) = body?;
+    // A deploy records itself; a request cannot claim one.
+    job.deployed = None;
+    let record = state.engine.resume_many(job, caller.name()).await?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+/// The query of `GET /jobs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /jobs?limit=`: the latest jobs, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<JobRecord>>> {
+    caller.admin()?;
+    let Query(query) = query?;
+    Ok(Json(state.engine.jobs(query.limit.unwrap_or(50)).await?))
+}
+
+/// The query of `GET /jobs/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowQuery {
+    /// `finished`: answer once the job is no longer running.
+    wait_for: Option<String>,
+    /// How long to wait at most: `30s` (the default), `1500ms`, at most 300s.
+    timeout: Option<String>,
+}
+
+/// `GET /jobs/{id}?wait_for=finished&timeout=30s`: a job and its progress;
+/// with `wait_for`, once it completed or was canceled, or when the timeout
+/// passes (the `Stagecraft-Wait` header says `met` or `timeout`).
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<ShowQuery>, QueryRejection>,
+) -> ApiResult<(HeaderMap, Json<JobRecord>)> {
+    caller.admin()?;
+    let Path(id) = id?;
+    let Query(query) = query?;
+    let id = JobId(id);
+    match query.wait_for.as_deref() {
+        None if query.timeout.is_some() => Err(ApiError::bad_request(
+            "invalid_query",
+            "timeout needs wait_for",
+        )),
+        None => Ok((HeaderMap::new(), Json(state.engine.job(&id).await?))),
+        Some("finished") => {
+            let timeout = match &query.timeout {
+                Some(text) => parse_timeout(text)?,
+                None => DEFAULT_WAIT,
+            };
+            let mut stopping = state.stopping.clone();
+            let waited = tokio::select! {
+                waited = tokio::time::timeout(timeout, state.engine.wait_for_job(&id)) => waited.ok(),
+                _ = stopping.wait_for(|stopping| *stopping) => None,
+            };
+            let (outcome, record) = match waited {
+                Some(record) => ("met", record?),
+                None => ("timeout", state.engine.job(&id).await?),
+            };
+            let mut headers = HeaderMap::new();
+            headers.insert(WAIT_HEADER, HeaderValue::from_static(outcome));
+            Ok((headers, Json(record)))
+        }
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("wait_for={other:?}: a job can only be waited for until it is finished"),
+        )),
+    }
+}
+
+/// The query of `GET /jobs/{id}/runs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    state: Option<JobRunState>,
+    limit: Option<u32>,
+}
+
+/// `GET /jobs/{id}/runs?state=refused&limit=`: the job's runs and what
+/// became of each, in selection order.
+pub async fn runs(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<RunsQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<JobRun>>> {
+    caller.admin()?;
+    let Path(id) = id?;
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(1000).clamp(1, 100_000);
+    Ok(Json(
+        state
+            .engine
+            .job_runs(&JobId(id), query.state, limit)
+            .await?,
+    ))
+}
+
+/// `POST /jobs/{id}/cancel`: stops a running job; the runs it has not
+/// handled stay as they are. 409 if it already ended.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<JobRecord>> {
+    caller.admin()?;
+    let Path(id) = id?;
+    Ok(Json(
+        state.engine.cancel_job(&JobId(id), caller.name()).await?,
+    ))
+}
