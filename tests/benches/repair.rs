@@ -112,7 +112,7 @@ async fn main() -> Result<()> {
         }
     }
     let elapsed = started.elapsed();
-    let job = engine.wait_for_job(&job.id).await?;
+    let job = engine.wait_for_job(&job?.id).await?;
     ensure!(
         job.counts.resumed as usize == runs,
         "every run resumed: {job:?}"

@@ -23,8 +23,8 @@ use stagecraft_core::{Actor, Event, Limits, Orchestration};
 use stagecraft_host::{FieldError, Flow, FlowHost, FlowKind, Form, HostConfig, Submission};
 use stagecraft_store::{
     AuditAction, FlowRecord, Group, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, User, WorkItemFilter,
-    WorkItemRecord,
+    RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, StoreError, User,
+    WorkItemFilter, WorkItemRecord,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -130,6 +130,8 @@ struct Inner<S> {
     executor: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// Bumped whenever a resume job makes progress or ends.
     jobs_progress: tokio::sync::watch::Sender<u64>,
+    /// Resume jobs canceled, whose commands the executor drops.
+    canceled: crate::executor::CanceledJobs,
 }
 
 /// What a work item's screen flow works with.
@@ -223,6 +225,7 @@ impl<S: Store> Engine<S> {
             tracing::info!(run = %run.id, actions = actions.len(), "resuming in-flight work");
             dispatcher.perform(&run, actions);
         }
+        let canceled = crate::executor::CanceledJobs::default();
         let executor = Executor {
             store: Arc::clone(&store),
             registry: Arc::clone(&registry),
@@ -232,6 +235,7 @@ impl<S: Store> Engine<S> {
             watchers: Arc::clone(&watchers),
             runs,
             failing: Default::default(),
+            canceled: Arc::clone(&canceled),
         };
         let handle = tokio::spawn(executor.run(receiver));
         let engine = Self {
@@ -246,6 +250,7 @@ impl<S: Store> Engine<S> {
                 watchers,
                 executor: std::sync::Mutex::new(Some(handle)),
                 jobs_progress: tokio::sync::watch::Sender::new(0),
+                canceled,
             }),
         };
         engine.resume_jobs().await?;
@@ -476,12 +481,8 @@ impl<S: Store> Engine<S> {
             return Err(error);
         };
         let id = RunId(uuid::Uuid::now_v7().to_string());
-        let audit = self
-            .audit_record(by, AuditAction::RunStart, target::run(&id))
-            .with_detail(serde_json::json!({
-                "orchestration": orchestration,
-                "version": plan.version(),
-            }));
+        // No detail: the run names its orchestration, and this is the hot path.
+        let audit = self.audit_record(by, AuditAction::RunStart, target::run(&id));
         self.request(|reply| Command::Start {
             plan,
             id,
@@ -837,9 +838,18 @@ impl<S: Store> Engine<S> {
             // The executor records every other refusal with the command.
             Err(EngineError::NotFound(missing)) => {
                 let error = self.not_held(run, missing).await;
-                if let Some(audit) = refusal {
-                    self.record_refusal(audit, job.as_ref().map(|job| (job, run)), &error)
-                        .await;
+                let recorded = match refusal {
+                    Some(audit) => {
+                        self.record_refusal(audit, job.as_ref().map(|job| (job, run)), &error)
+                            .await
+                    }
+                    None => true,
+                };
+                if !recorded && job.is_some() {
+                    // The job's row is still pending: its worker tries again.
+                    return Err(EngineError::Store(StoreError::Unavailable(format!(
+                        "the refusal of run {run} could not be recorded: {error}"
+                    ))));
                 }
                 Err(error)
             }
@@ -870,6 +880,17 @@ impl<S: Store> Engine<S> {
                 "run {run} was set aside when the engine started: {error}"
             )),
         }
+    }
+
+    /// Waits until every command the executor applied so far is durable.
+    pub(crate) async fn settle(&self) -> Result<(), EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Barrier { reply })
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)
     }
 
     async fn request(

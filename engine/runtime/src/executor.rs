@@ -69,6 +69,9 @@ pub(crate) enum Command {
         /// Who asked, for a person's action. Boxed: results carry none.
         trail: Option<Box<Trail>>,
     },
+    /// Answered once every command applied before it is durable (or its
+    /// commit failed): what was applied earlier is settled by then.
+    Barrier { reply: oneshot::Sender<()> },
 }
 
 /// What is recorded with a person's command, in the commit of its effect:
@@ -110,7 +113,14 @@ pub(crate) struct Executor<S> {
     pub(crate) runs: HashMap<RunId, Arc<Run>>,
     /// Whether commits are failing, for back-off and reporting.
     pub(crate) failing: Failing,
+    /// Resume jobs canceled: their runs' commands are dropped unapplied.
+    pub(crate) canceled: CanceledJobs,
 }
+
+/// Resume jobs canceled since the engine started, shared by the engine
+/// (which cancels) and the executor (which drops their commands not yet
+/// applied, so a cancel stops a job mid-batch).
+pub(crate) type CanceledJobs = Arc<std::sync::Mutex<std::collections::HashSet<JobId>>>;
 
 /// First wait after a failed commit; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -182,6 +192,8 @@ struct Pending {
     /// Refused commands whose refusal is recorded in this commit, answered
     /// when it finishes.
     refused: Vec<(Reply, EngineError)>,
+    /// Barriers, answered when it finishes.
+    barriers: Vec<oneshot::Sender<()>>,
 }
 
 /// A batch being applied: the latest state of each run it changes, and
@@ -232,8 +244,11 @@ impl<S: Store> Executor<S> {
     fn process(&mut self, batch: &mut Vec<Command>) -> Option<Commit> {
         let mut staged = Staged::default();
         let mut applied: Vec<Applied> = Vec::with_capacity(batch.len());
+        let mut barriers = Vec::new();
         for command in batch.drain(..) {
-            if let Some(done) = self.apply(command, &mut staged) {
+            if let Command::Barrier { reply } = command {
+                barriers.push(reply);
+            } else if let Some(done) = self.apply(command, &mut staged) {
                 applied.push(done);
             }
         }
@@ -244,7 +259,18 @@ impl<S: Store> Executor<S> {
             refused,
         } = staged;
         if runs.is_empty() && audit.is_empty() && job_runs.is_empty() {
-            return None;
+            if barriers.is_empty() {
+                return None;
+            }
+            // Nothing to write: an empty commit, finished in order after the
+            // ones under way.
+            let pending = Pending {
+                applied,
+                states: Vec::new(),
+                refused,
+                barriers,
+            };
+            return Some(Box::pin(std::future::ready((Ok(()), pending))));
         }
         let states: Vec<Arc<Run>> = runs.into_values().collect();
         for state in &states {
@@ -264,6 +290,7 @@ impl<S: Store> Executor<S> {
             applied,
             states,
             refused,
+            barriers,
         };
         let write = Write {
             runs: to_write,
@@ -296,9 +323,11 @@ impl<S: Store> Executor<S> {
             applied,
             states,
             refused,
+            barriers,
         } = pending;
-        for (reply, error) in refused {
-            let _ = reply.send(Err(error));
+        answer_refused(refused, &result);
+        for barrier in barriers {
+            let _ = barrier.send(());
         }
         if let Err(error) = result {
             self.failing.failed(&error);
@@ -345,8 +374,9 @@ impl<S: Store> Executor<S> {
     /// their states may or may not have become durable.
     async fn reload(&mut self, in_flight: &mut InFlight) {
         while let Some((result, pending)) = in_flight.next().await {
-            for (reply, error) in pending.refused {
-                let _ = reply.send(Err(error));
+            answer_refused(pending.refused, &result);
+            for barrier in pending.barriers {
+                let _ = barrier.send(());
             }
             for Applied { reply, state, .. } in pending.applied {
                 if let Some(reply) = reply {
@@ -378,8 +408,38 @@ impl<S: Store> Executor<S> {
         }
     }
 
+    /// The canceled resume job `command` belongs to, if any.
+    fn canceled_job(&self, command: &Command) -> Option<JobId> {
+        let Command::Event {
+            trail: Some(trail), ..
+        } = command
+        else {
+            return None;
+        };
+        let job = trail.job.as_ref()?;
+        let canceled = self
+            .canceled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        canceled.contains(job).then(|| job.clone())
+    }
+
     /// Applies one command on top of the latest states.
     fn apply(&self, command: Command, staged: &mut Staged) -> Option<Applied> {
+        if let Some(job) = self.canceled_job(&command) {
+            if let Command::Event {
+                run,
+                reply: Some(reply),
+                ..
+            } = command
+            {
+                let error = EngineError::Conflict(format!(
+                    "job {job} was canceled; run {run} is left as it is"
+                ));
+                let _ = reply.send(Err(error));
+            }
+            return None;
+        }
         let now = self.clock.now();
         let mut log = None;
         let (run_id, reply, transition, trail) = match command {
@@ -418,6 +478,11 @@ impl<S: Store> Executor<S> {
                     },
                 };
                 (run, reply, transition, trail.map(|trail| *trail))
+            }
+            // Taken out by `process`; answered at once if one gets here.
+            Command::Barrier { reply } => {
+                let _ = reply.send(());
+                return None;
             }
         };
         let Trail { audit, job } = trail.unwrap_or_default();
@@ -477,6 +542,19 @@ impl<S: Store> Executor<S> {
                 None
             }
         }
+    }
+}
+
+/// Answers refused commands once their refusal's record committed; if it
+/// did not, with the store's error: the caller must not take an unrecorded
+/// refusal for a recorded one (a resume job tries such a run again).
+fn answer_refused(refused: Vec<(Reply, EngineError)>, result: &StoreResult<()>) {
+    for (reply, error) in refused {
+        let answer = match result {
+            Ok(()) => error,
+            Err(failure) => EngineError::Store(failure.with_context("refusal not recorded")),
+        };
+        let _ = reply.send(Err(answer));
     }
 }
 

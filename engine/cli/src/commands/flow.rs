@@ -75,6 +75,9 @@ pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<(
                     }
                 }),
             }
+            if let Some(error) = record["resume_error"].as_str() {
+                bail!("deployed, but the resume job could not start: {error}");
+            }
         }
         FlowCommand::List => out.table(&client.get(&["flows"], &[]).await?, COLUMNS),
         FlowCommand::Show { name } => {

@@ -56,13 +56,16 @@ pub struct DeployQuery {
     only_if_dry_run_passes: bool,
 }
 
-/// A deployed version, and the resume job its deploy started.
+/// A deployed version, and the resume job its deploy started (or why it
+/// could not start: the version is deployed either way).
 #[derive(Debug, Serialize)]
 pub struct Deployed {
     #[serde(flatten)]
     record: FlowRecord,
     #[serde(skip_serializing_if = "Option::is_none")]
     resume_job: Option<JobRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resume_error: Option<String>,
 }
 
 /// `POST /flows/{name}?kind=...&resume_errored=&only_if_dry_run_passes=`
@@ -113,9 +116,14 @@ pub async fn deploy(
                 caller.name(),
             )
             .await?;
+        let (resume_job, resume_error) = match job {
+            Ok(job) => (Some(job), None),
+            Err(error) => (None, Some(error.to_string())),
+        };
         Deployed {
             record,
-            resume_job: Some(job),
+            resume_job,
+            resume_error,
         }
     } else {
         let record = state
@@ -125,6 +133,7 @@ pub async fn deploy(
         Deployed {
             record,
             resume_job: None,
+            resume_error: None,
         }
     };
     Ok((StatusCode::CREATED, Json(deployed)))

@@ -10,11 +10,21 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use stagecraft_engine::{JobId, JobRecord, JobRun, JobRunState, ResumeJob};
+use stagecraft_engine::{JobId, JobRecord, JobRun, JobRunState, RepairFilter, ResumeJob};
 use std::time::Duration;
 
 /// How long a job wait lasts when the request does not say.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// The body of `POST /runs/resume`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeBody {
+    #[serde(default)]
+    filter: RepairFilter,
+    #[serde(default)]
+    only_if_dry_run_passes: bool,
+}
 
 /// `POST /runs/resume` with `{"filter": {...}, "only_if_dry_run_passes":
 /// bool}`: starts a job resuming every run the filter selects now. Answers
@@ -22,12 +32,15 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 pub async fn resume_many(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Result<Json<ResumeJob>, JsonRejection>,
+    body: Result<Json<ResumeBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<JobRecord>)> {
     caller.admin()?;
-    let Json(mut job) = body?;
-    // A deploy records itself; a request cannot claim one.
-    job.deployed = None;
+    let Json(body) = body?;
+    let job = ResumeJob {
+        filter: body.filter,
+        only_if_dry_run_passes: body.only_if_dry_run_passes,
+        deployed: None,
+    };
     let record = state.engine.resume_many(job, caller.name()).await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
@@ -47,7 +60,8 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<JobRecord>>> {
     caller.admin()?;
     let Query(query) = query?;
-    Ok(Json(state.engine.jobs(query.limit.unwrap_or(50)).await?))
+    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    Ok(Json(state.engine.jobs(limit).await?))
 }
 
 /// The query of `GET /jobs/{id}`.

@@ -123,7 +123,7 @@ pub async fn complete(
 ) -> ApiResult<Json<Completed>> {
     let id = work_item_id(path?);
     let Caller::User(user) = caller else {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::refused_role(
             "work items are completed by their assignees, with a user token",
         ));
     };

@@ -292,7 +292,9 @@ fn a_resume_job_gated_by_a_dry_run_refuses_then_deploy_and_resume_fixes_every_ru
 
 #[test]
 fn a_resume_job_killed_mid_way_resumes_each_run_exactly_once_after_a_restart() {
-    const RUNS: usize = 400;
+    // More than a worker's batch (512): some runs are still pending when
+    // the first resumes are seen, however fast the batch goes.
+    const RUNS: usize = 600;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
     server.loan_setup();
@@ -420,4 +422,61 @@ fn every_action_is_audited_refusals_too_and_only_the_admin_reads_the_log() {
     let out = cli(&server, ADMIN, &["audit", "--action", "run.resume"]);
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("refused"));
+}
+
+#[test]
+fn a_canceled_job_resumes_nothing_more_and_leaves_its_other_runs_in_error() {
+    // Well over a worker's batch (512), so that the cancel lands before the
+    // last runs are handled.
+    const RUNS: usize = 800;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    server.loan_setup();
+    trapped_loans(&server, RUNS);
+    server.deploy_flow("risk_score", "autolaunched", plugins::RISK_SCORE_FIXED);
+    let (_, job) = server.post(
+        "/runs/resume",
+        ADMIN,
+        json!({ "filter": { "flow": "risk_score" }, "only_if_dry_run_passes": true }),
+    );
+    let job = job["id"].as_str().expect("job id").to_owned();
+    loop {
+        let (_, now) = server.get(&format!("/jobs/{job}"), ADMIN);
+        assert_eq!(
+            now["status"], "running",
+            "the job ended before the cancel: {now}"
+        );
+        if now["counts"]["resumed"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+    }
+    let (status, canceled) = server.post(&format!("/jobs/{job}/cancel"), ADMIN, Value::Null);
+    assert_eq!(status, 200, "{canceled}");
+    assert_eq!(canceled["status"], "canceled");
+    assert!(
+        canceled["counts"]["pending"].as_u64() > Some(0),
+        "{canceled}"
+    );
+
+    // Every run still pending is untouched, in Error.
+    let (_, pending) = server.get(&format!("/jobs/{job}/runs?state=pending"), ADMIN);
+    let pending = pending.as_array().cloned().unwrap_or_default();
+    assert!(!pending.is_empty());
+    for row in &pending {
+        let id = row["run"].as_str().expect("run id");
+        let run = server.get(&format!("/runs/{id}"), ADMIN).1;
+        assert_eq!(run["status"], "error", "{run}");
+    }
+    assert_error(
+        &server.post(&format!("/jobs/{job}/cancel"), ADMIN, Value::Null),
+        409,
+        "conflict",
+    );
+    let out = cli(&server, ADMIN, &["job", "list"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains(&job) && listed.contains("canceled"),
+        "{listed}"
+    );
 }

@@ -61,14 +61,14 @@ impl<S: Store> Engine<S> {
     }
 
     /// Records that `record`'s action (for a run of `job`, if given) was
-    /// refused with `error`. The refusal stands whether or not it can be
-    /// recorded; a failure to record it is logged.
+    /// refused with `error`, and says whether that is durable. The refusal
+    /// stands either way; a failure to record it is logged.
     pub(crate) async fn record_refusal(
         &self,
         record: AuditRecord,
         job: Option<(&JobId, &RunId)>,
         error: &EngineError,
-    ) {
+    ) -> bool {
         let reason = error.to_string();
         let job_runs = job
             .map(|(job, run)| stagecraft_store::JobRunOutcome {
@@ -83,8 +83,12 @@ impl<S: Store> Engine<S> {
             job_runs,
             ..Commit::default()
         };
-        if let Err(failure) = self.inner.store.commit(write).await {
-            tracing::error!(%failure, refused = %error, "cannot record a refused action in the audit log");
+        match self.inner.store.commit(write).await {
+            Ok(()) => true,
+            Err(failure) => {
+                tracing::error!(%failure, refused = %error, "cannot record a refused action in the audit log");
+                false
+            }
         }
     }
 }

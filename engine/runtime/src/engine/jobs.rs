@@ -98,6 +98,8 @@ impl<S: Store> Engine<S> {
     /// then, once it is active, starts a job resuming every run whose Error
     /// came from that flow; with `only_if_dry_run_passes`, only the runs on
     /// which the new version gets through the failed invocation, dry-run.
+    /// Fails only if the deploy does; the job's own failure comes with the
+    /// deployed version.
     pub async fn deploy_and_resume(
         &self,
         name: &str,
@@ -105,7 +107,7 @@ impl<S: Store> Engine<S> {
         bytes: Vec<u8>,
         only_if_dry_run_passes: bool,
         by: &str,
-    ) -> Result<(stagecraft_store::FlowRecord, JobRecord), EngineError> {
+    ) -> Result<(stagecraft_store::FlowRecord, Result<JobRecord, EngineError>), EngineError> {
         let record = self.deploy_flow(name, kind, bytes, by).await?;
         let job = ResumeJob {
             filter: RepairFilter {
@@ -118,7 +120,12 @@ impl<S: Store> Engine<S> {
                 version: record.version,
             }),
         };
-        let job = self.resume_many(job, by).await?;
+        // The version is deployed whatever becomes of the job: a caller
+        // retrying the whole request would deploy yet another version.
+        let job = self.resume_many(job, by).await;
+        if let Err(error) = &job {
+            tracing::error!(flow = name, version = record.version, %error, "deployed, but the resume job could not start");
+        }
         Ok((record, job))
     }
 
@@ -150,6 +157,12 @@ impl<S: Store> Engine<S> {
     /// Cancels a running job: runs not handled yet stay as they are.
     pub async fn cancel_job(&self, id: &JobId, by: &str) -> Result<JobRecord, EngineError> {
         let audit = self.audit_record(by, AuditAction::JobCancel, target::job(id));
+        // Marked first, so that the executor applies no more of its resumes;
+        // then what it applied before settles, so that once the cancel is
+        // recorded no run of the job changes any more. Unmarked if the
+        // cancel does not happen.
+        self.mark_canceled(id, true);
+        self.settle().await?;
         let record = self
             .audited(audit.clone(), async {
                 let at = self.inner.clock.now();
@@ -165,10 +178,38 @@ impl<S: Store> Engine<S> {
                     Err(other) => Err(other.into()),
                 }
             })
-            .await?;
+            .await;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                self.mark_canceled(id, false);
+                return Err(error);
+            }
+        };
         self.inner.jobs_progress.send_modify(|n| *n += 1);
         tracing::info!(job = %id, by, "resume job canceled");
         Ok(record)
+    }
+
+    fn mark_canceled(&self, id: &JobId, canceled: bool) {
+        let mut jobs = self
+            .inner
+            .canceled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if canceled {
+            jobs.insert(id.clone());
+        } else {
+            jobs.remove(id);
+        }
+    }
+
+    fn is_canceled(&self, id: &JobId) -> bool {
+        self.inner
+            .canceled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(id)
     }
 
     /// Waits until a job is no longer running, and returns it.
@@ -191,7 +232,7 @@ impl<S: Store> Engine<S> {
         for record in self
             .inner
             .store
-            .jobs(Some(JobStatus::Running), 1000)
+            .jobs(Some(JobStatus::Running), u32::MAX)
             .await?
         {
             match serde_json::from_value::<ResumeJob>(record.spec.clone()) {
@@ -225,12 +266,22 @@ impl<S: Store> Engine<S> {
         let audit = self
             .audit_record(by, AuditAction::RunResume, target::run(run))
             .with_detail(serde_json::json!({ "job": id }));
-        if job.only_if_dry_run_passes
-            && let Err(why) = self.gate(run).await
-        {
-            let error = EngineError::BadRequest(why);
-            self.record_refusal(audit, Some((id, run)), &error).await;
-            return Handled::Yes;
+        if job.only_if_dry_run_passes {
+            match self.gate(run).await {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    if self.is_canceled(id) {
+                        return Handled::Stop;
+                    }
+                    let error = EngineError::BadRequest(why);
+                    let recorded = self.record_refusal(audit, Some((id, run)), &error).await;
+                    return if recorded { Handled::Yes } else { Handled::No };
+                }
+                Err(error) => {
+                    tracing::warn!(job = %id, run = %run, %error, "cannot dry-run the run's failure now; trying again");
+                    return Handled::No;
+                }
+            }
         }
         let trail = Trail {
             audit: Some(audit),
@@ -240,6 +291,8 @@ impl<S: Store> Engine<S> {
         match self.event(run, event, trail).await {
             Ok(_) => Handled::Yes,
             Err(EngineError::ShuttingDown) => Handled::Stop,
+            // Dropped unapplied: the job was canceled.
+            Err(EngineError::Conflict(_)) if self.is_canceled(id) => Handled::Stop,
             // Not committed: the run is still Pending, and tried again.
             Err(EngineError::Store(_)) => Handled::No,
             // Refused, and recorded as such with the job's row.
@@ -247,17 +300,32 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Whether the active version of the job's flow gets through the run's
-    /// failed invocation, dry-run.
-    async fn gate(&self, run: &RunId) -> Result<(), String> {
-        let state = self.run(run).await.map_err(|e| e.to_string())?;
-        let plan = self.plan_of(&state).map_err(|e| e.to_string())?;
-        let trial = Trial::failure(&state, &plan)?;
-        let compiled = self
+    /// Whether the active version of the run's failed flow gets through
+    /// its failed invocation, dry-run: `Ok(Err(why))` if not; `Err` when
+    /// the store cannot say now (the run is tried again later).
+    async fn gate(&self, run: &RunId) -> Result<Result<(), String>, EngineError> {
+        let state = match self.run(run).await {
+            Ok(state) => state,
+            Err(error @ EngineError::Store(_)) => return Err(error),
+            Err(other) => return Ok(Err(other.to_string())),
+        };
+        let trial = match self
+            .plan_of(&state)
+            .map_err(|e| e.to_string())
+            .and_then(|plan| Trial::failure(&state, &plan))
+        {
+            Ok(trial) => trial,
+            Err(why) => return Ok(Err(why)),
+        };
+        let compiled = match self
             .candidate(&trial.flow, trial.kind, Candidate::Deployed(None))
             .await
-            .map_err(|e| e.to_string())?;
-        match trial.try_on(&compiled.flow).await.0 {
+        {
+            Ok(compiled) => compiled,
+            Err(error @ EngineError::Store(_)) => return Err(error),
+            Err(other) => return Ok(Err(other.to_string())),
+        };
+        Ok(match trial.try_on(&compiled.flow).await.0 {
             super::dry_run::Outcome::Failed { failure } => Err(format!(
                 "the dry-run of {} v{} failed: {}",
                 trial.flow,
@@ -265,7 +333,7 @@ impl<S: Store> Engine<S> {
                 failure.message.lines().next().unwrap_or_default()
             )),
             _ => Ok(()),
-        }
+        })
     }
 }
 

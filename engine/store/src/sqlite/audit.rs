@@ -54,13 +54,14 @@ pub(super) fn list(conn: &Connection, filter: &AuditFilter) -> StoreResult<Vec<A
         conditions.push("target = ?");
         values.push(SqlValue::Text(target.clone()));
     }
+    // Times the store cannot hold select everything or nothing, not fail.
     if let Some(since) = filter.since {
         conditions.push("at >= ?");
-        values.push(SqlValue::Integer(nanos(since)?));
+        values.push(SqlValue::Integer(clamped(since)));
     }
     if let Some(until) = filter.until {
         conditions.push("at < ?");
-        values.push(SqlValue::Integer(nanos(until)?));
+        values.push(SqlValue::Integer(clamped(until)));
     }
     if let Some(before) = filter.before {
         conditions.push("id < ?");
@@ -79,6 +80,15 @@ pub(super) fn list(conn: &Connection, filter: &AuditFilter) -> StoreResult<Vec<A
         .query_map(params_from_iter(values), AuditRow::read)
         .map_err(db)?;
     rows.map(|row| row.map_err(db)?.entry()).collect()
+}
+
+/// `at` as stored, clamped into what a column holds.
+fn clamped(at: jiff::Timestamp) -> i64 {
+    nanos(at).unwrap_or(if at.as_second() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 struct AuditRow {

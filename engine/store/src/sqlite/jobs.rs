@@ -9,9 +9,6 @@ use crate::{
     NewJob, StoreError, StoreResult,
 };
 
-/// Jobs listed at most.
-const MAX_JOBS: u32 = 1000;
-
 /// Creates `job` with every run Pending.
 pub(super) fn create(tx: &Transaction<'_>, job: &NewJob) -> StoreResult<JobRecord> {
     let spec = job.spec.to_string();
@@ -107,7 +104,7 @@ pub(super) fn list(
         )
         .map_err(db)?;
     let rows: Vec<JobRow> = stmt
-        .query_map(params![status, limit.clamp(1, MAX_JOBS)], JobRow::read)
+        .query_map(params![status, limit.max(1)], JobRow::read)
         .map_err(db)?
         .collect::<Result<_, _>>()
         .map_err(db)?;
