@@ -42,6 +42,10 @@ pub enum Event {
         work_item: WorkItemId,
         /// Who completed it, with their memberships.
         by: Actor,
+        /// The answers they submitted, kept on the work item so that a fix
+        /// of the screen flow can be dry-run against them.
+        #[serde(default)]
+        answers: Value,
         /// The screen flow's outputs or its failure.
         result: Result<Value, FlowFailure>,
     },

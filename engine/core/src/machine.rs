@@ -102,8 +102,9 @@ pub fn handle(
         Event::WorkItemCompleted {
             work_item,
             by,
+            answers,
             result,
-        } => ctx.work_item_completed(&work_item, &by, result)?,
+        } => ctx.work_item_completed(&work_item, &by, answers, result)?,
         Event::AssigneeUnavailable { work_item, reason } => {
             ctx.assignee_unavailable(&work_item, reason)?;
         }

@@ -665,6 +665,7 @@ impl<S: Store> Engine<S> {
         let event = Event::WorkItemCompleted {
             work_item: id.clone(),
             by: actor,
+            answers,
             result,
         };
         let run = self.event(&record.run, event, Trail::audit(audit)).await?;

@@ -44,7 +44,7 @@ mod watch;
 pub use action::{ActionFuture, ExternalAction};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
-pub use engine::dry_run::{Candidate, DryRun, Original, Outcome, Tried};
+pub use engine::dry_run::{Candidate, DryRun, Original, Outcome, Submitted, Tried};
 pub use engine::jobs::{Deployed, ResumeJob};
 pub use engine::selection::{FailureGroup, NotTried, SelectionDryRun};
 pub use engine::{Completion, Engine, EngineBuilder};

@@ -270,7 +270,20 @@ fn print_dry_run(result: &Value) {
     let outcome = &candidate["outcome"];
     match outcome["status"].as_str() {
         Some("succeeded") => println!("{which} succeeds: outputs {}", outcome["outputs"]),
-        Some("rendered") => println!("{which} renders the form {}", outcome["form"]["title"]),
+        Some("rendered") => {
+            println!("{which} renders the form {}", outcome["form"]["title"]);
+            match outcome["submitted"]["result"].as_str() {
+                Some("accepted") => println!(
+                    "  and accepts the recorded answers: outputs {}",
+                    outcome["submitted"]["outputs"]
+                ),
+                Some("invalid") => println!(
+                    "  and finds the recorded answers invalid: {}",
+                    outcome["submitted"]["errors"]
+                ),
+                _ => {}
+            }
+        }
         Some("decided") => println!(
             "{which} decides: condition {}",
             if outcome["met"] == true {

@@ -480,3 +480,40 @@ fn a_canceled_job_resumes_nothing_more_and_leaves_its_other_runs_in_error() {
         "{listed}"
     );
 }
+
+#[test]
+fn a_screen_flow_that_failed_on_submission_is_dry_run_against_the_recorded_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let ada = server.loan_setup();
+    // The review form's v2 traps when answers are submitted.
+    server.deploy_flow("loan_review", "screen", plugins::REVIEW_TRAP);
+    let id = server.start_loan("linus", 30000);
+    let item = crate::support::open_item(&server.wait_resting(&id)).expect("a work item");
+    let answers = json!({ "answers": { "decision": "approve", "comment": "fine" } });
+    let (status, failed) = server.post(&format!("/work-items/{item}/complete"), &ada, answers);
+    assert_eq!(status, 502, "{failed}");
+    let run = server.wait_run(&id, |run| run["status"] == "error");
+    assert_eq!(run["error"]["flow"]["name"], "loan_review", "{run}");
+    let before = server.get(&format!("/runs/{id}"), ADMIN).1;
+
+    // The active version renders, then fails on the answers ada gave.
+    let (status, same) = post_bytes(&server, &format!("/runs/{id}/dry-run"), None);
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same["step"], "underwriter");
+    assert_eq!(same["candidate"]["outcome"]["status"], "failed", "{same}");
+    assert_eq!(same["candidate"]["outcome"]["failure"]["kind"], "trap");
+
+    // The working form takes the same answers.
+    let (status, fixed) = post_bytes(
+        &server,
+        &format!("/runs/{id}/dry-run"),
+        Some(plugins::LOAN_REVIEW),
+    );
+    assert_eq!(status, 200, "{fixed}");
+    let outcome = &fixed["candidate"]["outcome"];
+    assert_eq!(outcome["status"], "rendered", "{fixed}");
+    assert_eq!(outcome["submitted"]["result"], "accepted", "{fixed}");
+    assert_eq!(outcome["submitted"]["outputs"]["approved"], true, "{fixed}");
+    assert_eq!(server.get(&format!("/runs/{id}"), ADMIN).1, before);
+}

@@ -75,10 +75,12 @@ pub(super) fn bound(event: Event) -> Event {
         Event::WorkItemCompleted {
             work_item,
             by,
+            answers,
             result: Ok(outputs),
         } if too_deep(&outputs) => Event::WorkItemCompleted {
             work_item,
             by,
+            answers,
             result: Err(bad_output()),
         },
         other => other,

@@ -147,6 +147,7 @@ impl Ctx<'_> {
         &mut self,
         id: &WorkItemId,
         by: &Actor,
+        answers: Value,
         result: Result<Value, FlowFailure>,
     ) -> Result<(), EventError> {
         self.ensure_live()?;
@@ -173,6 +174,9 @@ impl Ctx<'_> {
             item.closed_by = Some(Closure::User {
                 user: by.user.clone(),
             });
+            item.answers = (crate::value_depth(&answers) <= crate::MAX_VALUE_DEPTH
+                && !answers.is_null())
+            .then_some(answers);
         }
         let result = PendingResult::Screen { result };
         if status == RunStatus::Suspended {

@@ -76,6 +76,7 @@ impl Ctx<'_> {
                     closed_at: None,
                     closed_by: None,
                     replacement_of: previous_work_item,
+                    answers: None,
                 });
                 self.step_run_mut(cur, index)?.work_item = Some(id.clone());
                 Action::CreateWorkItem {

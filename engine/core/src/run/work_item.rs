@@ -85,6 +85,10 @@ pub struct WorkItem {
     /// The work item this one replaces (created on resume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replacement_of: Option<WorkItemId>,
+    /// The answers it was completed with (left out when nested deeper than
+    /// a run may hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<serde_json::Value>,
 }
 
 /// "user ada", "group underwriters", "queue intake".

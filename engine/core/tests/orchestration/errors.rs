@@ -124,9 +124,18 @@ fn c_err_recoverable_screen_flow_failure() {
     run.ok(Event::WorkItemCompleted {
         work_item,
         by: user("alice"),
+        answers: json!({"approved": true}),
         result: Err(failure(FlowFailureKind::Trap)),
     });
     assert_eq!(run.step_status("s", "r"), StepStatus::Error);
+    // The answers stay with the work item (a fix is dry-run against them),
+    // and the error names the screen flow that failed.
+    assert_eq!(
+        run.run.work_items[0].answers,
+        Some(json!({"approved": true}))
+    );
+    let failed = run.run.error.as_ref().and_then(|e| e.flow.as_ref());
+    assert_eq!(failed.map(|f| f.name.as_str()), Some("screen"));
     assert!(resumable(&mut run));
 }
 

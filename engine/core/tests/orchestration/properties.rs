@@ -277,6 +277,7 @@ pub(crate) fn event(run: &Driver, choice: &Choice) -> Option<Event> {
             Event::WorkItemCompleted {
                 work_item: item.id,
                 by,
+                answers: serde_json::Value::Null,
                 result,
             }
         }

@@ -251,6 +251,7 @@ fn answers(action: &Action, status: RunStatus) -> Vec<(Event, bool)> {
                     Event::WorkItemCompleted {
                         work_item: work_item.clone(),
                         by,
+                        answers: json!({}),
                         result: Ok(json!({})),
                     },
                     true,

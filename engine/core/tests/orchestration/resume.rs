@@ -98,6 +98,7 @@ fn c_resume_rows_interactive_error_gets_replacement() {
     run.ok(Event::WorkItemCompleted {
         work_item: first.clone(),
         by: user("alice"),
+        answers: serde_json::Value::Null,
         result: Err(failure(FlowFailureKind::Trap)),
     });
     assert_eq!(run.step_status("s", "r"), StepStatus::Error);

@@ -282,6 +282,7 @@ impl Driver {
         self.send(Event::WorkItemCompleted {
             work_item,
             by,
+            answers: outputs.clone(),
             result: Ok(outputs),
         })
     }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use stagecraft_core::run::{EvalTarget, Run, RunId, StepStatus};
 use stagecraft_core::{FlowFailure, FlowKind, Plan};
-use stagecraft_host::Flow;
+use stagecraft_host::{Flow, Submission};
 use stagecraft_store::{AuditAction, StepLogLine, Store};
 
 /// The flow version a dry-run tries.
@@ -75,10 +75,14 @@ pub enum Outcome {
         /// The outputs.
         outputs: Value,
     },
-    /// An interactive step's screen flow rendered this form.
+    /// An interactive step's screen flow rendered this form (and, when
+    /// its work item was completed, took the recorded answers so).
     Rendered {
         /// The form.
         form: Value,
+        /// What it made of the answers the work item was completed with.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        submitted: Option<Submitted>,
     },
     /// An evaluation flow decided its condition.
     Decided {
@@ -89,6 +93,22 @@ pub enum Outcome {
     Failed {
         /// How.
         failure: FlowFailure,
+    },
+}
+
+/// A candidate screen flow's answer to recorded answers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Submitted {
+    /// It accepted them: the step's outputs.
+    Accepted {
+        /// The outputs.
+        outputs: Value,
+    },
+    /// It found them invalid (the person would be asked again).
+    Invalid {
+        /// What is wrong with which answer.
+        errors: Value,
     },
 }
 
@@ -119,6 +139,8 @@ pub(crate) struct Trial {
     pub(crate) kind: FlowKind,
     pub(crate) flow: String,
     pub(crate) inputs: Value,
+    /// A screen step's recorded answers, to submit after rendering.
+    pub(crate) answers: Option<Value>,
     pub(crate) evaluation: Option<EvalTarget>,
     pub(crate) original: Original,
 }
@@ -141,6 +163,13 @@ impl Trial {
         let (kind, flow) = plan.step_flow(stage, step).ok_or_else(|| {
             format!("step {stage}.{step} calls an external action; only flows can be dry-run")
         })?;
+        let answers = step_run.work_item.as_ref().and_then(|id| {
+            run.work_items
+                .iter()
+                .find(|item| &item.id == id && item.attempt == step_run.attempt)?
+                .answers
+                .clone()
+        });
         Ok(Self {
             stage_run,
             stage: stage.to_owned(),
@@ -148,6 +177,7 @@ impl Trial {
             kind,
             flow: flow.to_owned(),
             inputs,
+            answers,
             evaluation: None,
             original: Original {
                 attempt: Some(step_run.attempt),
@@ -178,6 +208,7 @@ impl Trial {
                 kind: FlowKind::Evaluation,
                 flow,
                 inputs: evaluation.inputs.clone(),
+                answers: None,
                 evaluation: Some(evaluation.target.clone()),
                 original: Original {
                     attempt: None,
@@ -202,15 +233,39 @@ impl Trial {
         let (outcome, log) = match self.kind {
             FlowKind::Screen => {
                 let invocation = component.render(&self.inputs).await;
-                let outcome = match invocation.outcome {
-                    Ok(form) => Outcome::Rendered {
-                        form: serde_json::to_value(form).unwrap_or(Value::Null),
+                let mut log = invocation.log;
+                let form = match invocation.outcome {
+                    Ok(form) => serde_json::to_value(form).unwrap_or(Value::Null),
+                    Err(error) => {
+                        let failure = failure(error);
+                        return (Outcome::Failed { failure }, lines(&log));
+                    }
+                };
+                let Some(answers) = &self.answers else {
+                    let outcome = Outcome::Rendered {
+                        form,
+                        submitted: None,
+                    };
+                    return (outcome, lines(&log));
+                };
+                let submission = component.submit(&self.inputs, answers).await;
+                log.extend(submission.log);
+                let outcome = match submission.outcome {
+                    Ok(Submission::Accepted(outputs)) => Outcome::Rendered {
+                        form,
+                        submitted: Some(Submitted::Accepted { outputs }),
+                    },
+                    Ok(Submission::Invalid(errors)) => Outcome::Rendered {
+                        form,
+                        submitted: Some(Submitted::Invalid {
+                            errors: serde_json::to_value(errors).unwrap_or(Value::Null),
+                        }),
                     },
                     Err(error) => Outcome::Failed {
                         failure: failure(error),
                     },
                 };
-                (outcome, invocation.log)
+                (outcome, log)
             }
             FlowKind::Evaluation => {
                 let invocation = component.evaluate(&self.inputs).await;
@@ -233,8 +288,12 @@ impl Trial {
                 (outcome, invocation.log)
             }
         };
-        (outcome, log.iter().map(crate::dispatch::log_line).collect())
+        (outcome, lines(&log))
     }
+}
+
+fn lines(log: &[stagecraft_host::LogLine]) -> Vec<StepLogLine> {
+    log.iter().map(crate::dispatch::log_line).collect()
 }
 
 /// A compiled candidate.

@@ -176,6 +176,7 @@ impl Loan {
                 user: "alice".to_owned(),
                 ..Actor::default()
             },
+            answers: json!({"decision": "approve"}),
             result: Ok(json!({"approved": true})),
         });
     }
