@@ -196,6 +196,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
     println!("  admin token: {admin_token}");
     println!("  ada's token: {ada_token}");
+    println!(
+        "The console, in a browser (one-click sign-in links; the token stays in the browser):"
+    );
+    println!("  as ada:   {}/ui/sign-in#token={ada_token}", running.url);
+    println!("  as admin: {}/ui/sign-in#token={admin_token}", running.url);
     println!("Try:");
     println!(
         "  export STAGECRAFT_URL={} STAGECRAFT_TOKEN={admin_token}",

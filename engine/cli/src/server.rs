@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod console;
 mod directory;
 mod dry_runs;
 mod error;
@@ -39,6 +40,8 @@ const MAX_COMPONENT: usize = 64 * 1024 * 1024;
 pub struct AppState {
     engine: Engine,
     tokens: Arc<Tokens>,
+    /// The console's sessions.
+    sessions: Arc<console::Sessions>,
     /// Turns true when the server is stopping: long waits answer at once.
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -100,6 +103,7 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
     let app = router(AppState {
         engine: engine.clone(),
         tokens,
+        sessions: Arc::default(),
         stopping,
     });
     let (stop, stopped) = oneshot::channel::<()>();
@@ -294,7 +298,11 @@ fn router(state: AppState) -> Router {
     let public = public_routes()
         .router
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
-    public.merge(protected).with_state(state)
+    // The console's pages sign people in with a session, not a bearer token.
+    public
+        .merge(console::router())
+        .merge(protected)
+        .with_state(state)
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -609,6 +609,28 @@ impl<S: Store> Engine<S> {
             .await?)
     }
 
+    /// One work item, whatever its status.
+    pub async fn work_item(&self, id: &WorkItemId) -> Result<WorkItemRecord, EngineError> {
+        self.inner
+            .store
+            .work_item(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("work item {id}")))
+    }
+
+    /// Every open work item, whoever it is assigned to (for watching).
+    pub async fn open_work_items(&self) -> Result<Vec<WorkItemRecord>, EngineError> {
+        Ok(self
+            .inner
+            .store
+            .work_items(WorkItemFilter {
+                assignees: Vec::new(),
+                open_only: true,
+                run: None,
+            })
+            .await?)
+    }
+
     /// The form of a work item's screen flow, for `user`.
     pub async fn work_item_form(&self, id: &WorkItemId, user: &str) -> Result<Form, EngineError> {
         let (record, _, step) = self.open_item(id, user).await?;
@@ -760,6 +782,11 @@ impl<S: Store> Engine<S> {
     }
 
     // ---- directory -------------------------------------------------------------
+
+    /// One user of the directory.
+    pub async fn user(&self, id: &str) -> Result<Option<User>, EngineError> {
+        Ok(self.inner.store.user(id).await?)
+    }
 
     /// Creates or replaces a user, on behalf of `by`.
     pub async fn put_user(&self, user: User, by: &str) -> Result<(), EngineError> {

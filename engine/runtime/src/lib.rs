@@ -51,7 +51,7 @@ pub use engine::{Completion, Engine, EngineBuilder};
 pub use error::EngineError;
 pub use executor::RunUpdate;
 pub use stagecraft_core::repair::{RepairFilter, Resumable};
-pub use stagecraft_host::{FlowKind, SandboxLimits};
+pub use stagecraft_host::{FieldError, FieldType, FlowKind, Form, FormField, SandboxLimits};
 pub use stagecraft_store::{
     AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, Group, IntegrityCheck,
     JobCounts, JobId, JobRecord, JobRefusals, JobRun, JobRunState, JobStatus, Queue, RunFilter,

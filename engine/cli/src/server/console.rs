@@ -1,0 +1,37 @@
+//! The web console: server-rendered pages for the people in the loop, on
+//! the API's origin, in the same binary. A token is exchanged for a session
+//! cookie at sign-in; every state-changing form carries the session's CSRF
+//! token. Pages call the engine's API, never the store, and everything they
+//! show is escaped (`maud` escapes by default).
+
+mod assets;
+mod form;
+mod page;
+mod session;
+mod work;
+
+pub use session::Sessions;
+
+use super::AppState;
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+/// The console's routes (outside the bearer-token API).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(work::home))
+        .route(
+            "/ui/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/ui/sign-out", post(session::sign_out))
+        .route("/ui/inbox", get(work::inbox))
+        .route(
+            "/ui/work/{run}/{item}",
+            get(work::show).post(work::complete),
+        )
+        .route("/ui/assets/{name}", get(assets::serve))
+}

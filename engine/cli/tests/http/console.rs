@@ -1,0 +1,279 @@
+//! The web console over HTTP, as a browser uses it: sign-in for a session
+//! cookie, the inbox, a work item's form submitted with an invalid then a
+//! valid answer, and what it refuses (no session, another's work, a form
+//! without its CSRF token, markup from a flow's input).
+
+use crate::support::{ADMIN, Server};
+use reqwest::blocking::{Client, Response};
+use reqwest::redirect::Policy;
+
+/// A browser without JavaScript: it keeps the session cookie by hand and
+/// does not follow redirects, so that the tests see them.
+struct Browser<'s> {
+    server: &'s Server,
+    http: Client,
+    cookie: Option<String>,
+}
+
+impl<'s> Browser<'s> {
+    fn new(server: &'s Server) -> Self {
+        Self {
+            server,
+            http: Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            cookie: None,
+        }
+    }
+
+    fn get(&self, path: &str) -> Response {
+        let mut request = self.http.get(format!("{}{path}", self.server.url));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().expect("GET")
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.server.url))
+            .header("origin", &self.server.url)
+            .form(form);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().expect("POST")
+    }
+
+    /// Signs in with `token`; returns the sign-in response.
+    fn sign_in(&mut self, token: &str) -> Response {
+        let response = self.post("/ui/sign-in", &[("token", token), ("next", "/ui/inbox")]);
+        if let Some(set) = response.headers().get("set-cookie") {
+            let set = set.to_str().expect("cookie").to_owned();
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+        response
+    }
+
+    /// The page's text, and its CSRF token if it has a form.
+    fn page(&self, path: &str) -> (u16, String, Option<String>) {
+        let response = self.get(path);
+        let status = response.status().as_u16();
+        let text = response.text().expect("body");
+        let csrf = csrf(&text);
+        (status, text, csrf)
+    }
+}
+
+fn csrf(page: &str) -> Option<String> {
+    let at = page.find("name=\"_csrf\" value=\"")? + "name=\"_csrf\" value=\"".len();
+    Some(page[at..].split('"').next()?.to_owned())
+}
+
+fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The path of a run's open work item page.
+fn work_page(server: &Server, run: &str) -> String {
+    let run = server.wait_resting(run);
+    let item = crate::support::open_item(&run).expect("an open work item");
+    format!("/ui/work/{item}")
+}
+
+#[test]
+fn signed_out_the_console_asks_for_a_token_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let browser = Browser::new(&server);
+    let root = browser.get("/");
+    assert!(root.status().is_redirection());
+    assert_eq!(location(&root), "/ui/");
+    let inbox = browser.get("/ui/inbox");
+    assert!(inbox.status().is_redirection());
+    assert_eq!(location(&inbox), "/ui/sign-in?next=/ui/inbox");
+    let (status, page, _) = browser.page("/ui/sign-in");
+    assert_eq!(status, 200);
+    assert!(page.contains("<form class=\"sign-in\""), "{page}");
+    let response = browser.get("/ui/sign-in");
+    let policy = response
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+
+    let mut browser = Browser::new(&server);
+    let refused = browser.sign_in("sc_user_not_a_token");
+    assert_eq!(refused.status().as_u16(), 401);
+    assert!(browser.cookie.is_none());
+    assert!(
+        refused
+            .text()
+            .expect("body")
+            .contains("That token is not valid.")
+    );
+    // The JSON API is unchanged: a bearer token, not a cookie.
+    assert_eq!(server.get("/runs", "nope").0, 401);
+}
+
+#[test]
+fn ada_completes_her_review_in_the_console_after_an_inline_field_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let ada_token = server.loan_setup();
+    let run = server.start_loan("linus", 30000);
+    let page_path = work_page(&server, &run);
+
+    let mut ada = Browser::new(&server);
+    let signed = ada.sign_in(&ada_token);
+    assert_eq!(signed.status().as_u16(), 303);
+    assert_eq!(location(&signed), "/ui/inbox");
+    let cookie = signed
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains(&ada_token), "the token is not the cookie");
+
+    let (status, inbox, _) = ada.page("/ui/inbox");
+    assert_eq!(status, 200);
+    assert!(inbox.contains(&page_path), "{inbox}");
+    assert!(inbox.contains("group underwriters: 1"), "{inbox}");
+    assert!(inbox.contains("linus"), "{inbox}");
+
+    let (status, form, csrf) = ada.page(&page_path);
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains("Review linus"), "{form}");
+    assert!(form.contains("<select id=\"field-decision\""), "{form}");
+    assert!(form.contains("<textarea id=\"field-comment\""), "{form}");
+    assert!(
+        form.contains("Required when rejecting."),
+        "the help text: {form}"
+    );
+    let csrf = csrf.expect("a CSRF token");
+
+    // Rejecting without a comment: the screen flow's error, next to its field.
+    let invalid = ada.post(
+        &page_path,
+        &[("_csrf", &csrf), ("decision", "reject"), ("comment", "")],
+    );
+    assert_eq!(invalid.status().as_u16(), 422);
+    let again = invalid.text().expect("body");
+    assert!(again.contains("say why the loan is rejected"), "{again}");
+    assert!(again.contains("field invalid"), "{again}");
+    assert!(
+        again.contains("<option value=\"reject\" selected>"),
+        "the answer is kept: {again}"
+    );
+    let still = server.wait_resting(&run);
+    assert_eq!(still["status"], "in_progress");
+
+    let done = ada.post(
+        &page_path,
+        &[("_csrf", &csrf), ("decision", "approve"), ("comment", "")],
+    );
+    assert_eq!(done.status().as_u16(), 303);
+    assert!(
+        location(&done).starts_with("/ui/inbox?done="),
+        "{}",
+        location(&done)
+    );
+    let (_, inbox, _) = ada.page(&location(&done));
+    assert!(inbox.contains("completed."), "{inbox}");
+    assert!(inbox.contains("Nothing waits for you."), "{inbox}");
+    let finished = server.wait_run(&run, |run| run["status"] != "in_progress");
+    assert_eq!(finished["status"], "completed", "{finished}");
+
+    // The item is closed now: the page says so instead of offering a form.
+    let (_, closed, _) = ada.page(&page_path);
+    assert!(closed.contains("its run moved on"), "{closed}");
+    assert!(!closed.contains("<form class=\"work\""), "{closed}");
+
+    // Signing out ends the session.
+    let (_, _, csrf) = ada.page("/ui/inbox");
+    let out = ada.post("/ui/sign-out", &[("_csrf", &csrf.expect("csrf"))]);
+    assert_eq!(location(&out), "/ui/sign-in");
+    assert!(ada.get("/ui/inbox").status().is_redirection());
+}
+
+#[test]
+fn the_console_refuses_foreign_work_forms_without_their_token_and_renders_markup_inert() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let ada_token = server.loan_setup();
+    // An applicant's name is the run's input: it reaches the inbox and the
+    // form's title, where it must stay text.
+    let hostile = "<script>alert(1)</script>";
+    let (status, run) = server.post(
+        "/runs",
+        ADMIN,
+        serde_json::json!({
+            "orchestration": "loan_approval",
+            "inputs": {"applicant": hostile, "income": 30000, "debt": 10000, "amount": 20000}
+        }),
+    );
+    assert_eq!(status, 201, "{run}");
+    let run = run["id"].as_str().expect("id").to_owned();
+    let page_path = work_page(&server, &run);
+
+    let mut ada = Browser::new(&server);
+    ada.sign_in(&ada_token);
+    for path in ["/ui/inbox", page_path.as_str()] {
+        let (status, page, _) = ada.page(path);
+        assert_eq!(status, 200, "{page}");
+        assert!(!page.contains(hostile), "{path} renders the markup: {page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+    }
+
+    // Without the CSRF token, or with another, a submission is refused and
+    // nothing happens.
+    for csrf in [None, Some("forged")] {
+        let mut form = vec![("decision", "approve")];
+        if let Some(csrf) = csrf {
+            form.push(("_csrf", csrf));
+        }
+        let refused = ada.post(&page_path, &form);
+        assert_eq!(refused.status().as_u16(), 403);
+    }
+    assert_eq!(server.wait_resting(&run)["status"], "in_progress");
+
+    // Bob is no underwriter: the page is refused to him.
+    assert_eq!(
+        server
+            .put("/users/bob", ADMIN, serde_json::json!({"name": "Bob"}))
+            .0,
+        200
+    );
+    let mut bob = Browser::new(&server);
+    bob.sign_in(&server.token_for("bob"));
+    let (status, page, _) = bob.page(&page_path);
+    assert_eq!(status, 403, "{page}");
+    let (_, inbox, _) = bob.page("/ui/inbox");
+    assert!(inbox.contains("Nothing waits for you."), "{inbox}");
+
+    // Revoking ada's tokens ends her session.
+    let (status, _) = server.call(
+        reqwest::Method::DELETE,
+        "/users/ada/tokens",
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(ada.get("/ui/inbox").status().is_redirection());
+}
