@@ -102,6 +102,12 @@ impl Store for FailingStore {
     async fn runs(&self, filter: RunFilter) -> StoreResult<Vec<RunSummary>> {
         self.inner.runs(filter).await
     }
+    async fn run_counts(
+        &self,
+        orchestration: Option<String>,
+    ) -> StoreResult<Vec<(RunStatus, u64)>> {
+        self.inner.run_counts(orchestration).await
+    }
     async fn work_items(&self, filter: WorkItemFilter) -> StoreResult<Vec<WorkItemRecord>> {
         self.inner.work_items(filter).await
     }

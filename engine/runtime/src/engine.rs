@@ -513,6 +513,14 @@ impl<S: Store> Engine<S> {
         Ok(self.inner.store.runs(filter).await?)
     }
 
+    /// How many runs there are per status, of one orchestration if given.
+    pub async fn run_counts(
+        &self,
+        orchestration: Option<String>,
+    ) -> Result<Vec<(RunStatus, u64)>, EngineError> {
+        Ok(self.inner.store.run_counts(orchestration).await?)
+    }
+
     /// Publishes an orchestration event to a run on behalf of `by`: its
     /// conditions are evaluated again.
     pub async fn publish_event(

@@ -115,6 +115,12 @@ pub trait Store: Send + Sync + 'static {
     /// Runs matching `filter`, newest first.
     fn runs(&self, filter: RunFilter) -> impl Future<Output = StoreResult<Vec<RunSummary>>> + Send;
 
+    /// How many runs there are per status, of one orchestration if given.
+    fn run_counts(
+        &self,
+        orchestration: Option<String>,
+    ) -> impl Future<Output = StoreResult<Vec<(RunStatus, u64)>>> + Send;
+
     /// Work items matching `filter`, oldest first.
     fn work_items(
         &self,

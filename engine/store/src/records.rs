@@ -82,6 +82,11 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// Only runs of this orchestration.
     pub orchestration: Option<String>,
+    /// Only runs of this version of the orchestration.
+    pub version: Option<u32>,
+    /// Only runs listed after this one (started earlier, or at the same
+    /// time with a smaller id): the next page.
+    pub after: Option<(Timestamp, RunId)>,
     /// At most this many (the backend may cap it).
     pub limit: Option<u32>,
 }

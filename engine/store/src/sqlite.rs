@@ -259,6 +259,14 @@ impl Store for SqliteStore {
         self.read(move |conn| runs::list(conn, &filter)).await
     }
 
+    async fn run_counts(
+        &self,
+        orchestration: Option<String>,
+    ) -> StoreResult<Vec<(RunStatus, u64)>> {
+        self.read(move |conn| runs::counts(conn, orchestration.as_deref()))
+            .await
+    }
+
     async fn work_items(&self, filter: WorkItemFilter) -> StoreResult<Vec<WorkItemRecord>> {
         self.read(move |conn| work_items::list(conn, &filter)).await
     }

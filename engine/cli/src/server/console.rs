@@ -5,8 +5,11 @@
 //! show is escaped (`maud` escapes by default).
 
 mod assets;
+mod diagram;
 mod form;
+mod jobs;
 mod page;
+mod runs;
 mod session;
 mod work;
 
@@ -33,5 +36,12 @@ pub fn router() -> Router<AppState> {
             "/ui/work/{run}/{item}",
             get(work::show).post(work::complete),
         )
+        .route("/ui/runs", get(runs::list))
+        .route("/ui/runs/resume", post(runs::resume_all))
+        .route("/ui/runs/{id}", get(runs::show))
+        .route("/ui/runs/{id}/act", post(runs::act))
+        .route("/ui/runs/{id}/dry-run", post(runs::dry_run))
+        .route("/ui/jobs/{id}", get(jobs::show))
+        .route("/ui/audit", get(jobs::audit))
         .route("/ui/assets/{name}", get(assets::serve))
 }

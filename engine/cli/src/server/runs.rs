@@ -79,6 +79,7 @@ pub async fn list(
             status: query.status,
             orchestration: query.orchestration,
             limit: query.limit,
+            ..RunFilter::default()
         })
         .await?;
     Ok(Json(runs))

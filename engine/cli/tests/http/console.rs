@@ -277,3 +277,98 @@ fn the_console_refuses_foreign_work_forms_without_their_token_and_renders_markup
     assert_eq!(status, 200);
     assert!(ada.get("/ui/inbox").status().is_redirection());
 }
+
+#[test]
+fn the_admin_finds_the_failed_run_tries_the_fix_and_resumes_it_from_the_console() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let ada_token = server.loan_setup();
+    let failed = server.start_loan("<b>zero</b>", 0);
+    server.wait_run(&failed, |run| run["status"] == "error");
+    let also = server.start_loan("zero2", 0);
+    server.wait_run(&also, |run| run["status"] == "error");
+
+    let mut ada = Browser::new(&server);
+    ada.sign_in(&ada_token);
+    let (status, _, _) = ada.page("/ui/runs");
+    assert_eq!(status, 403, "runs are for the admin");
+
+    let mut admin = Browser::new(&server);
+    admin.sign_in(ADMIN);
+    assert_eq!(location(&admin.get("/ui/")), "/ui/runs");
+    let (status, list, _) = admin.page("/ui/runs?status=error");
+    assert_eq!(status, 200, "{list}");
+    assert!(list.contains(&format!("/ui/runs/{failed}")), "{list}");
+    assert!(list.contains("Resume every run in Error"), "{list}");
+
+    let run_page = format!("/ui/runs/{failed}");
+    let (status, page, csrf) = admin.page(&run_page);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<svg"), "the diagram: {page}");
+    assert!(
+        page.contains("s-in_error"),
+        "the failed stage is marked: {page}"
+    );
+    assert!(page.contains("Recoverable"), "{page}");
+    assert!(page.contains("divide by zero"), "the attempt's log: {page}");
+    assert!(!page.contains("<b>zero</b>"), "an input is text: {page}");
+    let csrf = csrf.expect("csrf");
+
+    // Deploy the fix (by the API), try it from the page: nothing changes.
+    server.deploy_flow(
+        "risk_score",
+        "autolaunched",
+        stagecraft_example_plugins::RISK_SCORE_FIXED,
+    );
+    let before = server.get(&format!("/runs/{failed}"), ADMIN).1;
+    let tried = admin.post(
+        &format!("{run_page}/dry-run"),
+        &[("_csrf", &csrf), ("version", "2")],
+    );
+    assert_eq!(tried.status().as_u16(), 200);
+    let tried = tried.text().expect("body");
+    assert!(tried.contains("Succeeds."), "{tried}");
+    assert_eq!(server.get(&format!("/runs/{failed}"), ADMIN).1, before);
+
+    // Resume: confirmed first, then done; a forged form is refused.
+    let act = format!("{run_page}/act");
+    assert_eq!(
+        admin.post(&act, &[("action", "resume")]).status().as_u16(),
+        403
+    );
+    let confirm = admin.post(&act, &[("_csrf", &csrf), ("action", "resume")]);
+    assert_eq!(confirm.status().as_u16(), 200);
+    assert!(confirm.text().expect("body").contains("Yes, resume"));
+    assert_eq!(server.get(&format!("/runs/{failed}"), ADMIN).1, before);
+    let done = admin.post(
+        &act,
+        &[("_csrf", &csrf), ("action", "resume"), ("confirmed", "yes")],
+    );
+    assert!(location(&done).starts_with(&format!("{run_page}?notice=")));
+    let resumed = server.wait_resting(&failed);
+    assert_eq!(resumed["status"], "in_progress", "{resumed}");
+
+    // The refusal reason when the state forbids it: it is no longer in Error.
+    let again = admin.post(
+        &act,
+        &[("_csrf", &csrf), ("action", "resume"), ("confirmed", "yes")],
+    );
+    assert_eq!(again.status().as_u16(), 409);
+
+    // The rest of the runs in Error, resumed as one job from the list.
+    let job = admin.post(
+        "/ui/runs/resume",
+        &[("_csrf", &csrf), ("flow", "risk_score")],
+    );
+    let job_page = location(&job);
+    assert!(job_page.starts_with("/ui/jobs/"), "{job_page}");
+    let (status, page, _) = admin.page(&job_page);
+    assert_eq!(status, 200);
+    assert!(page.contains("<progress"), "{page}");
+    server.wait_resting(&also);
+
+    // Who did what.
+    let (_, audit, _) = admin.page("/ui/audit?action=run.resume");
+    assert!(audit.contains(&format!("run:{failed}")), "{audit}");
+    assert!(audit.contains("refused"), "{audit}");
+}

@@ -207,6 +207,19 @@ pub struct PendingEvaluation {
     pub inputs: serde_json::Value,
 }
 
+/// In a person's words: "in progress", "in error"…
+impl std::fmt::Display for StageStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::InProgress => "in progress",
+            Self::Completed => "completed",
+            Self::Suspended => "suspended",
+            Self::Canceled => "canceled",
+            Self::Error => "in error",
+        })
+    }
+}
+
 /// In a person's words: "not started", "in progress"…
 impl std::fmt::Display for StepStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

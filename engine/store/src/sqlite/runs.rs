@@ -5,7 +5,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use stagecraft_core::run::{Run, RunId, RunStatus};
 
-use super::codec::{EncodedRun, db, from_name, name_of, timestamp, version};
+use super::codec::{EncodedRun, db, from_name, name_of, nanos, timestamp, version};
 use super::state::{self, StoredState};
 use crate::{RunFilter, RunSummary, StoreResult, UnfinishedRuns};
 
@@ -156,6 +156,17 @@ pub(super) fn list(conn: &Connection, filter: &RunFilter) -> StoreResult<Vec<Run
         conditions.push("orchestration = ?");
         values.push(SqlValue::Text(orchestration.clone()));
     }
+    if let Some(version) = filter.version {
+        conditions.push("version = ?");
+        values.push(SqlValue::Integer(i64::from(version)));
+    }
+    if let Some((started, id)) = &filter.after {
+        let started = nanos(*started)?;
+        conditions.push("(started_at < ? OR (started_at = ? AND id < ?))");
+        values.push(SqlValue::Integer(started));
+        values.push(SqlValue::Integer(started));
+        values.push(SqlValue::Text(id.0.clone()));
+    }
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     values.push(SqlValue::Integer(i64::from(limit)));
     let filter = if conditions.is_empty() {
@@ -205,4 +216,30 @@ impl Row {
             id: RunId(self.id),
         })
     }
+}
+
+/// How many runs there are per status (of one orchestration, if given).
+pub(super) fn counts(
+    conn: &Connection,
+    orchestration: Option<&str>,
+) -> StoreResult<Vec<(RunStatus, u64)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT status, count(*) FROM runs WHERE ?1 IS NULL OR orchestration = ?1
+             GROUP BY status ORDER BY status",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([orchestration], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })
+        .map_err(db)?;
+    rows.map(|row| {
+        let (status, count) = row.map_err(db)?;
+        Ok((
+            from_name(status, "run status count")?,
+            u64::try_from(count).unwrap_or(0),
+        ))
+    })
+    .collect()
 }

@@ -73,6 +73,11 @@ pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                     @if let Some(signed) = signed {
                         nav aria-label="Main" {
                             a href="/ui/inbox" { "Inbox" }
+                            @if signed.is_admin() {
+                                a href="/ui/runs" { "Runs" }
+                                a href="/ui/runs?status=error" { "In Error" }
+                                a href="/ui/audit" { "Audit" }
+                            }
                         }
                         form.sign-out method="post" action="/ui/sign-out" {
                             input type="hidden" name="_csrf" value=(signed.csrf());

@@ -19,9 +19,14 @@ use std::collections::{BTreeMap, HashMap};
 /// Items listed in an inbox, at most.
 const MAX_ITEMS: usize = 500;
 
-/// `GET /ui/`: where a person starts.
-pub async fn home(_signed: Signed) -> Redirect {
-    Redirect::to("/ui/inbox")
+/// `GET /ui/`: where a person starts: the admin at the runs, a user at
+/// their inbox.
+pub async fn home(signed: Signed) -> Redirect {
+    Redirect::to(if signed.is_admin() {
+        "/ui/runs"
+    } else {
+        "/ui/inbox"
+    })
 }
 
 /// The query of the inbox.
