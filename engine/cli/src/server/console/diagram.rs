@@ -2,7 +2,8 @@
 //! each element: stages in definition order with their steps, decisions
 //! with their outcomes, ends, and each stage's fault path with where it
 //! leads. A plain top-to-bottom layout: no layout library, in the browser
-//! or here.
+//! or here. Shapes are closed explicitly (`{}`): inside HTML, an SVG
+//! element written as an HTML void element would swallow what follows.
 
 use maud::{Markup, html};
 use stagecraft_core::Orchestration;
@@ -55,8 +56,8 @@ fn draw_elements(
                 shapes.push((
                     top,
                     html! {
-                        g.stage class=(class(status.clone())) {
-                            rect x=(x) y=(top) width=(width) height=(height) rx="6";
+                        g class=(format!("stage {}", class(status.clone()))) {
+                            rect x=(x) y=(top) width=(width) height=(height) rx="6" {}
                             text.title x=(x + 10) y=(top + 20) {
                                 "Stage " (stage.label.as_deref().unwrap_or(&stage.name))
                                 " — " (status.as_deref().unwrap_or("not started"))
@@ -78,8 +79,8 @@ fn draw_elements(
                     shapes.push((
                         row,
                         html! {
-                            g.step class=(class(step_status.clone())) {
-                                rect x=(x + 16) y=(row) width=(width - 32) height=(ROW - 4) rx="3";
+                            g class=(format!("step {}", class(step_status.clone()))) {
+                                rect x=(x + 16) y=(row) width=(width - 32) height=(ROW - 4) rx="3" {}
                                 text x=(x + 24) y=(row + 14) {
                                     (step.label.as_deref().unwrap_or(&step.name)) " (" (what) ") — "
                                     (step_status.as_deref().unwrap_or("not started"))
@@ -123,7 +124,7 @@ fn draw_elements(
                     html! {
                         g.decision {
                             polygon points=(format!("{x},{mid} {a},{top} {b},{top} {c},{mid} {b},{bottom} {a},{bottom}",
-                                mid = top + height / 2, a = x + 14, b = x + width - 14, c = x + width, bottom = top + height));
+                                mid = top + height / 2, a = x + 14, b = x + width - 14, c = x + width, bottom = top + height)) {}
                             text.title x=(x + 24) y=(top + 18) {
                                 "Decision " (decision.label.as_deref().unwrap_or(&decision.name))
                             }
@@ -141,7 +142,7 @@ fn draw_elements(
                     top,
                     html! {
                         g.end {
-                            rect x=(x) y=(top) width="160" height="26" rx="13";
+                            rect x=(x) y=(top) width="160" height="26" rx="13" {}
                             text x=(x + 12) y=(top + 18) { "End " (end.name) }
                         }
                     },

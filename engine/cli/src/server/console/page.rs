@@ -81,7 +81,7 @@ pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                         }
                         form.sign-out method="post" action="/ui/sign-out" {
                             input type="hidden" name="_csrf" value=(signed.csrf());
-                            span.who { (signed.name()) @if signed.is_admin() { " (admin)" } }
+                            span.who { @if signed.is_admin() { "Administrator" } @else { (signed.name()) } }
                             button type="submit" { "Sign out" }
                         }
                     }

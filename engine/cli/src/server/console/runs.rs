@@ -330,7 +330,7 @@ pub async fn show(
                         td { (time(&milestone.at)) }
                         td { (format!("{:?}", milestone.kind)) }
                         td { (record(&milestone.record)) }
-                        td { (milestone.actor.as_deref().unwrap_or("")) }
+                        td { (milestone.actor.as_deref().unwrap_or(stagecraft_core::run::SYSTEM_PRINCIPAL)) }
                     }
                 }
             }
