@@ -6,16 +6,7 @@ use serde_json::Value;
 use stagecraft_example_plugins as plugins;
 
 fn dry_run(server: &Server, path: &str, component: Option<&str>) -> (u16, Value) {
-    let bytes = component.map_or_else(Vec::new, |path| std::fs::read(path).expect("component"));
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{}{path}", server.url))
-        .bearer_auth(ADMIN)
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().unwrap_or(Value::Null))
+    server.post_bytes(path, component)
 }
 
 #[test]

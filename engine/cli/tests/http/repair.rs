@@ -7,20 +7,6 @@ use serde_json::{Value, json};
 use stagecraft_example_plugins as plugins;
 use std::collections::HashSet;
 
-/// POSTs raw bytes (a component, or nothing) with the admin token.
-fn post_bytes(server: &Server, path: &str, component: Option<&str>) -> (u16, Value) {
-    let bytes = component.map_or_else(Vec::new, |path| std::fs::read(path).expect("component"));
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{}{path}", server.url))
-        .bearer_auth(ADMIN)
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().unwrap_or(Value::Null))
-}
-
 /// An orchestration whose only stage exits through the `credit_check`
 /// evaluation flow, given the run's `risk` input: a risk outside 0 to 100
 /// fails the evaluation (credit_check v1 refuses it).
@@ -92,7 +78,7 @@ fn an_evaluation_flow_failure_is_dry_run_against_the_inputs_it_was_given() {
     let history = server.get(&format!("/runs/{id}/history"), ADMIN).1;
 
     // The active version fails the same way the evaluation did.
-    let (status, same) = post_bytes(&server, &format!("/runs/{id}/dry-run"), None);
+    let (status, same) = server.post_bytes(&format!("/runs/{id}/dry-run"), None);
     assert_eq!(status, 200, "{same}");
     assert_eq!(same["flow"], "credit_check");
     assert_eq!(same["evaluation"], "stage_exit", "{same}");
@@ -109,8 +95,7 @@ fn an_evaluation_flow_failure_is_dry_run_against_the_inputs_it_was_given() {
     );
 
     // An undeployed fix decides the condition on the same inputs.
-    let (status, fixed) = post_bytes(
-        &server,
+    let (status, fixed) = server.post_bytes(
         &format!("/runs/{id}/dry-run"),
         Some(plugins::CREDIT_CHECK_LENIENT),
     );
@@ -167,7 +152,7 @@ fn a_dry_run_over_a_selection_counts_the_runs_a_fix_would_get_through() {
     let gate = start(&server, "gatekeeper", json!({ "risk": 500 }));
     server.wait_run(&gate, |run| run["status"] == "error");
 
-    let (status, same) = post_bytes(&server, "/runs/dry-run?flow=risk_score", None);
+    let (status, same) = server.post_bytes("/runs/dry-run?flow=risk_score", None);
     assert_eq!(status, 200, "{same}");
     assert_eq!(same["version"], 1);
     assert_eq!(same["selected"], 3, "{same}");
@@ -178,7 +163,7 @@ fn a_dry_run_over_a_selection_counts_the_runs_a_fix_would_get_through() {
 
     // Deployed without resuming anything, v2 would get all three through.
     server.deploy_flow("risk_score", "autolaunched", plugins::RISK_SCORE_FIXED);
-    let (_, v2) = post_bytes(&server, "/runs/dry-run?flow=risk_score&version=2", None);
+    let (_, v2) = server.post_bytes("/runs/dry-run?flow=risk_score&version=2", None);
     assert_eq!(v2["selected"], 3, "{v2}");
     assert_eq!(v2["succeeded"], 3, "{v2}");
     assert_eq!(v2["failed"], 0, "{v2}");
@@ -204,7 +189,7 @@ fn a_dry_run_over_a_selection_counts_the_runs_a_fix_would_get_through() {
 
     // A selection dry-run needs the flow whose failures it tries.
     assert_error(
-        &post_bytes(&server, "/runs/dry-run?orchestration=loan_approval", None),
+        &server.post_bytes("/runs/dry-run?orchestration=loan_approval", None),
         400,
         "invalid_query",
     );
@@ -498,18 +483,15 @@ fn a_screen_flow_that_failed_on_submission_is_dry_run_against_the_recorded_answe
     let before = server.get(&format!("/runs/{id}"), ADMIN).1;
 
     // The active version renders, then fails on the answers ada gave.
-    let (status, same) = post_bytes(&server, &format!("/runs/{id}/dry-run"), None);
+    let (status, same) = server.post_bytes(&format!("/runs/{id}/dry-run"), None);
     assert_eq!(status, 200, "{same}");
     assert_eq!(same["step"], "underwriter");
     assert_eq!(same["candidate"]["outcome"]["status"], "failed", "{same}");
     assert_eq!(same["candidate"]["outcome"]["failure"]["kind"], "trap");
 
     // The working form takes the same answers.
-    let (status, fixed) = post_bytes(
-        &server,
-        &format!("/runs/{id}/dry-run"),
-        Some(plugins::LOAN_REVIEW),
-    );
+    let (status, fixed) =
+        server.post_bytes(&format!("/runs/{id}/dry-run"), Some(plugins::LOAN_REVIEW));
     assert_eq!(status, 200, "{fixed}");
     let outcome = &fixed["candidate"]["outcome"];
     assert_eq!(outcome["status"], "rendered", "{fixed}");

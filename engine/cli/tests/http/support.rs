@@ -201,6 +201,21 @@ impl Server {
         (status, response.json().unwrap_or(Value::Null))
     }
 
+    /// POSTs a component (or nothing) as raw bytes with the admin token.
+    pub fn post_bytes(&self, path: &str, component: Option<&str>) -> (u16, Value) {
+        let bytes = component.map_or_else(Vec::new, |path| std::fs::read(path).expect("component"));
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(ADMIN)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
     /// Deploys an example component, expecting success.
     pub fn deploy_flow(&self, name: &str, kind: &str, path: &str) -> Value {
         let (status, record) =

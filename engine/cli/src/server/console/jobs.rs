@@ -2,27 +2,14 @@
 //! runs: bounded polling that needs no script), and the audit log.
 
 use super::super::AppState;
-use super::page::{Page, layout, refusal, time};
+use super::page::{Page, layout, time};
 use super::session::Signed;
 use super::work::engine_refusal;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 use stagecraft_engine::{AuditAction, AuditFilter, AuditOutcome, JobId, JobStatus};
-
-fn admin(signed: &Signed) -> Result<(), Page> {
-    if signed.is_admin() {
-        Ok(())
-    } else {
-        Err(refusal(
-            StatusCode::FORBIDDEN,
-            Some(signed),
-            "This page is for administrators; it needs the admin token.",
-        ))
-    }
-}
 
 /// `GET /ui/jobs/{id}`.
 pub async fn show(
@@ -30,7 +17,7 @@ pub async fn show(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = admin(&signed) {
+    if let Err(refused) = signed.require_admin() {
         return refused.into_response();
     }
     let job = match state.engine.job(&JobId(id)).await {
@@ -81,7 +68,7 @@ pub async fn audit(
     signed: Signed,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    if let Err(refused) = admin(&signed) {
+    if let Err(refused) = signed.require_admin() {
         return refused.into_response();
     }
     let some = |v: &Option<String>| {

@@ -113,3 +113,15 @@ pub fn time(at: &jiff::Timestamp) -> Markup {
     let exact = at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string();
     html! { time datetime=(at.to_string()) title=(exact) { (exact) } }
 }
+
+/// `%`-encodes `text` for a query parameter (`/` stays: paths read better).
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

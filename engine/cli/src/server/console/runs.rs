@@ -5,8 +5,8 @@
 
 use super::super::AppState;
 use super::diagram;
-use super::page::{Page, layout, refusal, time};
-use super::session::{Signed, same_origin};
+use super::page::{Page, encode, layout, refusal, time};
+use super::session::Signed;
 use super::work::engine_refusal;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -41,19 +41,6 @@ pub fn badge(status: RunStatus) -> Markup {
     html! { span.status class=(status_name(status)) { (status) } }
 }
 
-/// The admin only: a user gets 403.
-fn admin(signed: &Signed) -> Result<(), Page> {
-    if signed.is_admin() {
-        Ok(())
-    } else {
-        Err(refusal(
-            StatusCode::FORBIDDEN,
-            Some(signed),
-            "This page is for administrators; it needs the admin token.",
-        ))
-    }
-}
-
 /// The query of the runs list.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -81,7 +68,7 @@ pub async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if let Err(refused) = admin(&signed) {
+    if let Err(refused) = signed.require_admin() {
         return refused.into_response();
     }
     let status: Option<RunStatus> = nonempty(&query.status)
@@ -235,17 +222,6 @@ fn encode_query(params: &[(String, String)]) -> String {
         .join("&")
 }
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// The query of a run's page: a notice to show after an action.
 #[derive(Debug, Deserialize)]
 pub struct ShowQuery {
@@ -259,7 +235,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> Response {
-    if let Err(refused) = admin(&signed) {
+    if let Err(refused) = signed.require_admin() {
         return refused.into_response();
     }
     let id = RunId(id);
@@ -422,19 +398,11 @@ pub async fn act(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = admin(&signed) {
+    if let Err(refused) = signed
+        .require_admin()
+        .and_then(|()| signed.check_post(&headers, &form))
+    {
         return refused.into_response();
-    }
-    if let Err(refused) = signed.check_csrf(form.get("_csrf").map(String::as_str)) {
-        return refused.into_response();
-    }
-    if !same_origin(&headers) {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            Some(&signed),
-            "Cross-site posts are refused.",
-        )
-        .into_response();
     }
     let id = RunId(id);
     let action = form.get("action").map(String::as_str).unwrap_or_default();
@@ -503,19 +471,11 @@ pub async fn dry_run(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = admin(&signed) {
+    if let Err(refused) = signed
+        .require_admin()
+        .and_then(|()| signed.check_post(&headers, &form))
+    {
         return refused.into_response();
-    }
-    if let Err(refused) = signed.check_csrf(form.get("_csrf").map(String::as_str)) {
-        return refused.into_response();
-    }
-    if !same_origin(&headers) {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            Some(&signed),
-            "Cross-site posts are refused.",
-        )
-        .into_response();
     }
     let id = RunId(id);
     let version = form.get("version").and_then(|v| v.parse::<u32>().ok());
@@ -576,19 +536,11 @@ pub async fn resume_all(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = admin(&signed) {
+    if let Err(refused) = signed
+        .require_admin()
+        .and_then(|()| signed.check_post(&headers, &form))
+    {
         return refused.into_response();
-    }
-    if let Err(refused) = signed.check_csrf(form.get("_csrf").map(String::as_str)) {
-        return refused.into_response();
-    }
-    if !same_origin(&headers) {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            Some(&signed),
-            "Cross-site posts are refused.",
-        )
-        .into_response();
     }
     let get = |key: &str| {
         form.get(key)

@@ -7,7 +7,7 @@
 
 use super::super::AppState;
 use super::super::auth::Caller;
-use super::page::{Page, layout, refusal};
+use super::page::{Page, encode, layout, refusal};
 use axum::Form;
 use axum::extract::{FromRequestParts, OriginalUri, State};
 use axum::http::request::Parts;
@@ -76,6 +76,38 @@ impl Signed {
         &self.csrf
     }
 
+    /// Refuses a page to a user: it is for the admin.
+    pub fn require_admin(&self) -> Result<(), Page> {
+        if self.is_admin() {
+            return Ok(());
+        }
+        Err(refusal(
+            StatusCode::FORBIDDEN,
+            Some(self),
+            "This page is for administrators; it needs the admin token.",
+        ))
+    }
+
+    /// Refuses a state-changing form that did not come from this console:
+    /// its CSRF token (`_csrf`) is not this session's, or it was posted
+    /// from another origin.
+    pub fn check_post(
+        &self,
+        headers: &HeaderMap,
+        form: &HashMap<String, String>,
+    ) -> Result<(), Page> {
+        self.check_csrf(form.get("_csrf").map(String::as_str))?;
+        if same_origin(headers) {
+            Ok(())
+        } else {
+            Err(refusal(
+                StatusCode::FORBIDDEN,
+                Some(self),
+                "Cross-site posts are refused.",
+            ))
+        }
+    }
+
     /// Refuses a state-changing form whose CSRF token is not this
     /// session's.
     pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Page> {
@@ -112,7 +144,7 @@ impl FromRequestParts<AppState> for Signed {
             .get::<OriginalUri>()
             .map_or_else(|| parts.uri.to_string(), |uri| uri.0.to_string());
         let to_sign_in = || {
-            let next = urlencoding(&target);
+            let next = encode(&target);
             Redirect::to(&format!("/ui/sign-in?next={next}")).into_response()
         };
         let jar = CookieJar::from_headers(&parts.headers);
@@ -157,18 +189,6 @@ async fn inactive(state: &AppState, user: &str) -> Option<String> {
         Ok(None) => Some(format!("{user} no longer exists")),
         Err(error) => Some(format!("the directory cannot be read: {error}")),
     }
-}
-
-/// `%`-encodes a path for a query parameter.
-fn urlencoding(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// Only console paths are followed after sign-in (no open redirect).

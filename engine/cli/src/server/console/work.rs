@@ -3,8 +3,8 @@
 
 use super::super::AppState;
 use super::form;
-use super::page::{Page, layout, refusal, time};
-use super::session::{Signed, same_origin};
+use super::page::{Page, encode, layout, refusal, time};
+use super::session::Signed;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -238,16 +238,8 @@ pub async fn complete(
     Path((run, item)): Path<(String, String)>,
     Form(posted): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = signed.check_csrf(posted.get("_csrf").map(String::as_str)) {
+    if let Err(refused) = signed.check_post(&headers, &posted) {
         return refused.into_response();
-    }
-    if !same_origin(&headers) {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            Some(&signed),
-            "Cross-site posts are refused.",
-        )
-        .into_response();
     }
     let id = WorkItemId(format!("{run}/{item}"));
     let Some(user) = signed.user() else {
@@ -286,17 +278,6 @@ pub async fn complete(
         }
         Err(error) => engine_refusal(&signed, &error).into_response(),
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// An engine error as a page, with the status the API would answer.
