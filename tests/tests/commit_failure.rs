@@ -168,6 +168,21 @@ impl Store for FailingStore {
     async fn memberships(&self, user: &str) -> StoreResult<Memberships> {
         self.inner.memberships(user).await
     }
+    async fn issue_token(
+        &self,
+        user: &str,
+        sha256: [u8; 32],
+        at: jiff::Timestamp,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        self.inner.issue_token(user, sha256, at, audit).await
+    }
+    async fn revoke_tokens(&self, user: &str, audit: AuditRecord) -> StoreResult<u64> {
+        self.inner.revoke_tokens(user, audit).await
+    }
+    async fn tokens(&self) -> StoreResult<Vec<(String, [u8; 32])>> {
+        self.inner.tokens().await
+    }
     async fn record_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()> {
         self.inner.record_audit(records).await
     }

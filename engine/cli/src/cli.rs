@@ -92,7 +92,8 @@ pub struct ServeArgs {
     /// printed).
     #[arg(long, env = "STAGECRAFT_ADDR", default_value = "127.0.0.1:7878")]
     pub addr: SocketAddr,
-    /// Where the store, the compile cache and the user tokens live.
+    /// Where the store (with the user tokens' hashes) and the compile cache
+    /// live.
     #[arg(long, env = "STAGECRAFT_DATA_DIR", default_value = "./stagecraft-data")]
     pub data_dir: PathBuf,
     /// The admin token; generated and printed once when absent. A flag's

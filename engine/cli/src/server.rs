@@ -83,7 +83,6 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
     };
     let data_dir = config.engine.data_dir.clone();
     create_private_dir(&data_dir)?;
-    let tokens = Arc::new(Tokens::open(&data_dir, &admin_token)?);
     let mut builder = Engine::builder(config.engine);
     if config.example_actions {
         builder = builder.action("book_loan", |inputs: Value| async move {
@@ -95,6 +94,7 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
         .open()
         .await
         .with_context(|| format!("opening the engine in {}", data_dir.display()))?;
+    let tokens = Arc::new(Tokens::open(&engine, &data_dir, &admin_token).await?);
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("listening on {}", config.addr))?;

@@ -796,6 +796,67 @@ impl<S: Store> Engine<S> {
         Ok(self.inner.store.user(id).await?)
     }
 
+    /// Records a token issued to `user` (its SHA-256: the token itself is
+    /// never stored) on behalf of `by`, with its audit record.
+    pub async fn issue_token(
+        &self,
+        user: &str,
+        sha256: [u8; 32],
+        by: &str,
+    ) -> Result<(), EngineError> {
+        let audit = self.audit_record(by, AuditAction::TokenIssue, format!("user:{user}"));
+        self.audited(audit.clone(), async {
+            if self.inner.store.user(user).await?.is_none() {
+                return Err(EngineError::NotFound(format!("user {user:?}")));
+            }
+            let at = self.inner.clock.now();
+            Ok(self
+                .inner
+                .store
+                .issue_token(user, sha256, at, audit)
+                .await?)
+        })
+        .await
+    }
+
+    /// Records a token that an earlier version of the server kept outside
+    /// the store (`source`), as issued by the system.
+    pub async fn import_token(
+        &self,
+        user: &str,
+        sha256: [u8; 32],
+        source: &str,
+    ) -> Result<(), EngineError> {
+        let audit = self
+            .audit_record(
+                stagecraft_core::run::SYSTEM_PRINCIPAL,
+                AuditAction::TokenIssue,
+                format!("user:{user}"),
+            )
+            .with_detail(serde_json::json!({ "imported_from": source }));
+        let at = self.inner.clock.now();
+        Ok(self
+            .inner
+            .store
+            .issue_token(user, sha256, at, audit)
+            .await?)
+    }
+
+    /// Revokes every token of `user` on behalf of `by`, with its audit
+    /// record; how many there were.
+    pub async fn revoke_tokens(&self, user: &str, by: &str) -> Result<u64, EngineError> {
+        let audit = self.audit_record(by, AuditAction::TokenRevoke, format!("user:{user}"));
+        self.audited(audit.clone(), async {
+            Ok(self.inner.store.revoke_tokens(user, audit).await?)
+        })
+        .await
+    }
+
+    /// Every user token's holder and SHA-256.
+    pub async fn tokens(&self) -> Result<Vec<(String, [u8; 32])>, EngineError> {
+        Ok(self.inner.store.tokens().await?)
+    }
+
     /// Creates or replaces a user, on behalf of `by`.
     pub async fn put_user(&self, user: User, by: &str) -> Result<(), EngineError> {
         let audit = self

@@ -213,6 +213,28 @@ pub trait Store: Send + Sync + 'static {
     /// The groups and queues a user belongs to.
     fn memberships(&self, user: &str) -> impl Future<Output = StoreResult<Memberships>> + Send;
 
+    // ---- tokens ------------------------------------------------------------
+
+    /// Stores the SHA-256 of a token issued to `user`, with `audit`.
+    fn issue_token(
+        &self,
+        user: &str,
+        sha256: [u8; 32],
+        at: jiff::Timestamp,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Forgets every token of `user`, with `audit` (whose detail gains how
+    /// many were revoked); how many there were.
+    fn revoke_tokens(
+        &self,
+        user: &str,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Every token's holder and SHA-256.
+    fn tokens(&self) -> impl Future<Output = StoreResult<Vec<(String, [u8; 32])>>> + Send;
+
     // ---- audit -------------------------------------------------------------
 
     /// Appends records of actions that have no effect of their own to write

@@ -28,6 +28,7 @@ mod runs;
 mod schema;
 mod state;
 mod step_logs;
+mod tokens;
 mod work_items;
 mod writer;
 
@@ -386,6 +387,36 @@ impl Store for SqliteStore {
         let user = user.to_owned();
         self.read(move |conn| directory::memberships(conn, &user))
             .await
+    }
+
+    async fn issue_token(
+        &self,
+        user: &str,
+        sha256: [u8; 32],
+        at: jiff::Timestamp,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let user = user.to_owned();
+        self.write(move |tx| {
+            tokens::issue(tx, &user, &sha256, at)?;
+            audit::put(tx, &audit)
+        })
+        .await
+    }
+
+    async fn revoke_tokens(&self, user: &str, mut audit: AuditRecord) -> StoreResult<u64> {
+        let user = user.to_owned();
+        self.write(move |tx| {
+            let revoked = tokens::revoke(tx, &user)?;
+            audit.detail = serde_json::json!({ "revoked": revoked });
+            audit::put(tx, &audit)?;
+            Ok(revoked)
+        })
+        .await
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<(String, [u8; 32])>> {
+        self.read(tokens::all).await
     }
 
     async fn record_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()> {

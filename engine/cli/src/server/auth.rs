@@ -1,7 +1,7 @@
 //! Bearer tokens. The admin token is configured when the server starts (or
 //! generated and printed once); user tokens are issued by the admin and kept
-//! in `tokens.json` in the data directory as SHA-256 hashes only. Raw tokens
-//! are never stored or logged; hashes are compared in constant time.
+//! in the store as SHA-256 hashes only. Raw tokens are never stored or
+//! logged; hashes are compared in constant time.
 
 use super::AppState;
 use super::error::{ApiError, UnauditedRefusal};
@@ -9,11 +9,10 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use stagecraft_engine::{AuditAction, UserStatus};
+use stagecraft_engine::{AuditAction, Engine, UserStatus};
 use stagecraft_store::Store as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
 use thiserror::Error;
@@ -48,10 +47,10 @@ impl Caller {
     }
 }
 
-/// Why the token file could not be used.
+/// Why the tokens could not be loaded or issued.
 #[derive(Debug, Error)]
 pub enum TokenError {
-    /// Reading or writing the file failed.
+    /// Reading or renaming the legacy token file failed.
     #[error("token file {path}: {source}")]
     Io {
         /// The file.
@@ -59,7 +58,7 @@ pub enum TokenError {
         /// The failure.
         source: std::io::Error,
     },
-    /// The file is not what this program writes.
+    /// The legacy token file is not what this program wrote.
     #[error("token file {path} is corrupt: {source}")]
     Corrupt {
         /// The file.
@@ -70,69 +69,76 @@ pub enum TokenError {
     /// The system random source failed.
     #[error("no randomness for a token: {0}")]
     Random(getrandom::Error),
+    /// The engine refused or failed.
+    #[error(transparent)]
+    Engine(#[from] stagecraft_engine::EngineError),
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The file earlier versions kept user tokens in, imported once.
+#[derive(Debug, Default, Deserialize)]
 struct TokenFile {
     tokens: Vec<StoredToken>,
 }
 
-impl TokenFile {
-    /// The file's contents for these (user, token hash) pairs.
-    fn of(users: &[(String, [u8; 32])]) -> Self {
-        TokenFile {
-            tokens: users
-                .iter()
-                .map(|(user, hash)| StoredToken {
-                    user: user.clone(),
-                    sha256: hex::encode(hash),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct StoredToken {
     user: String,
     /// SHA-256 of the token, hex.
     sha256: String,
 }
 
-/// The tokens the server accepts.
+/// The tokens the server accepts: the admin token's hash, and the users'
+/// tokens, kept in the store (as hashes, issued and revoked with their
+/// audit records) and cached here for every request.
 #[derive(Debug)]
 pub struct Tokens {
     admin: [u8; 32],
-    path: PathBuf,
     users: RwLock<Vec<(String, [u8; 32])>>,
 }
 
 impl Tokens {
-    /// Loads the user tokens from `data_dir/tokens.json` and takes the admin
-    /// token's hash.
-    pub fn open(data_dir: &Path, admin_token: &str) -> Result<Self, TokenError> {
+    /// Loads the user tokens from the store, after importing the
+    /// `tokens.json` of an earlier version from `data_dir` (renamed to
+    /// `tokens.json.imported` once it is in), and takes the admin token's
+    /// hash.
+    pub async fn open(
+        engine: &Engine,
+        data_dir: &Path,
+        admin_token: &str,
+    ) -> Result<Self, TokenError> {
         let path = data_dir.join("tokens.json");
-        let file: TokenFile = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| TokenError::Corrupt {
-                path: path.clone(),
-                source,
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => TokenFile::default(),
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let file: TokenFile =
+                    serde_json::from_slice(&bytes).map_err(|source| TokenError::Corrupt {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let known = engine.tokens().await?;
+                for stored in file.tokens {
+                    let mut hash = [0u8; 32];
+                    if hex::decode_to_slice(&stored.sha256, &mut hash).is_err()
+                        || known.iter().any(|(_, h)| *h == hash)
+                    {
+                        continue;
+                    }
+                    engine
+                        .import_token(&stored.user, hash, "tokens.json")
+                        .await?;
+                }
+                let imported = path.with_extension("json.imported");
+                std::fs::rename(&path, &imported).map_err(|source| TokenError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                tracing::info!(from = %path.display(), "user tokens imported into the store");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(TokenError::Io { path, source }),
-        };
-        let users = file
-            .tokens
-            .into_iter()
-            .filter_map(|stored| {
-                let mut hash = [0u8; 32];
-                hex::decode_to_slice(&stored.sha256, &mut hash).ok()?;
-                Some((stored.user, hash))
-            })
-            .collect();
+        }
         Ok(Self {
             admin: digest(admin_token),
-            path,
-            users: RwLock::new(users),
+            users: RwLock::new(engine.tokens().await?),
         })
     }
 
@@ -157,54 +163,24 @@ impl Tokens {
         found
     }
 
-    /// Issues a new token for `user` and stores its hash durably. The
-    /// caller hands the returned token out once.
-    pub async fn issue(&self, user: &str) -> Result<String, TokenError> {
+    /// Issues a new token for `user` on behalf of `by`; the store keeps its
+    /// hash, with the audit record. The caller hands the token out once.
+    pub async fn issue(&self, engine: &Engine, user: &str, by: &str) -> Result<String, TokenError> {
         let token = generate("sc_user_")?;
-        let mut users = self.users.write().await;
-        users.push((user.to_owned(), digest(&token)));
-        let file = TokenFile::of(&users);
-        if let Err(error) = self.write(&file) {
-            users.pop();
-            return Err(error);
-        }
+        let hash = digest(&token);
+        engine.issue_token(user, hash, by).await?;
+        self.users.write().await.push((user.to_owned(), hash));
         Ok(token)
     }
 
-    /// Forgets every token of `user`; returns how many there were.
-    pub async fn revoke(&self, user: &str) -> Result<usize, TokenError> {
-        let mut users = self.users.write().await;
-        let before = users.clone();
-        users.retain(|(holder, _)| holder != user);
-        let revoked = before.len() - users.len();
-        let file = TokenFile::of(&users);
-        if let Err(error) = self.write(&file) {
-            *users = before;
-            return Err(error);
-        }
+    /// Revokes every token of `user` on behalf of `by`; how many there were.
+    pub async fn revoke(&self, engine: &Engine, user: &str, by: &str) -> Result<u64, TokenError> {
+        let revoked = engine.revoke_tokens(user, by).await?;
+        self.users
+            .write()
+            .await
+            .retain(|(holder, _)| holder != user);
         Ok(revoked)
-    }
-
-    /// Writes the file atomically: a temporary file, synced, renamed over.
-    fn write(&self, file: &TokenFile) -> Result<(), TokenError> {
-        let io = |source| TokenError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let temporary = self.path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(file).map_err(|source| TokenError::Corrupt {
-            path: self.path.clone(),
-            source,
-        })?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut out = options.open(&temporary).map_err(io)?;
-        out.write_all(&bytes).map_err(io)?;
-        out.sync_all().map_err(io)?;
-        std::fs::rename(&temporary, &self.path).map_err(io)?;
-        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Users, groups, queues, user tokens, and who the caller is.
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, TokenError};
 use super::error::{ApiError, ApiResult};
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use stagecraft_engine::{AuditAction, AuditRecord, Group, Queue, User, UserStatus};
+use stagecraft_engine::{Group, Queue, User, UserStatus};
 use stagecraft_store::Store;
 
 /// `GET /me`: the caller, with their groups and queues.
@@ -152,7 +152,7 @@ async fn check_members(state: &AppState, members: &[String]) -> ApiResult<()> {
 }
 
 /// `POST /users/{id}/tokens`: issues a token for the user, shown only in
-/// this response.
+/// this response. The store keeps its hash, with the audit record.
 pub async fn issue_token(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -160,19 +160,12 @@ pub async fn issue_token(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.admin()?;
     let Path(id) = id?;
-    let audit =
-        state
-            .engine
-            .audit_record(caller.name(), AuditAction::TokenIssue, format!("user:{id}"));
-    if state.engine.store().user(&id).await?.is_none() {
-        let message = format!("user {id:?} not found");
-        record(&state, audit.refused(message.clone())).await;
-        return Err(ApiError::not_found(message));
-    }
-    let token = state.tokens.issue(&id).await.map_err(ApiError::internal)?;
+    let token = state
+        .tokens
+        .issue(&state.engine, &id, caller.name())
+        .await
+        .map_err(token_error)?;
     tracing::info!(user = id, "token issued");
-    // The token file is not the store: the record follows the effect.
-    record(&state, audit).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "user": id, "token": token })),
@@ -187,24 +180,18 @@ pub async fn revoke_tokens(
 ) -> ApiResult<Json<Value>> {
     caller.admin()?;
     let Path(id) = id?;
-    let revoked = state.tokens.revoke(&id).await.map_err(ApiError::internal)?;
+    let revoked = state
+        .tokens
+        .revoke(&state.engine, &id, caller.name())
+        .await
+        .map_err(token_error)?;
     tracing::info!(user = id, revoked, "tokens revoked");
-    let audit = state
-        .engine
-        .audit_record(
-            caller.name(),
-            AuditAction::TokenRevoke,
-            format!("user:{id}"),
-        )
-        .with_detail(json!({ "revoked": revoked }));
-    record(&state, audit).await;
     Ok(Json(json!({ "user": id, "revoked": revoked })))
 }
 
-/// Records a token change in the audit log; the change stands if that
-/// fails, which is logged.
-async fn record(state: &AppState, audit: AuditRecord) {
-    if let Err(error) = state.engine.record_action(audit).await {
-        tracing::error!(%error, "cannot record a token change in the audit log");
+fn token_error(error: TokenError) -> ApiError {
+    match error {
+        TokenError::Engine(error) => error.into(),
+        other => ApiError::internal(other),
     }
 }

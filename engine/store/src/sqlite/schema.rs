@@ -17,6 +17,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("schema/002_step_logs.sql")),
     M::up(include_str!("schema/003_drop_runs_by_update.sql")),
     M::up(include_str!("schema/004_audit_and_jobs.sql")),
+    M::up(include_str!("schema/005_tokens.sql")),
 ];
 
 /// `PRAGMA application_id` of a Stagecraft store ("STGC"), set by migration 1.
