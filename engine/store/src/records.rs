@@ -84,6 +84,10 @@ pub struct RunFilter {
     pub orchestration: Option<String>,
     /// Only runs of this version of the orchestration.
     pub version: Option<u32>,
+    /// Only runs started at or after this time.
+    pub started_after: Option<Timestamp>,
+    /// Only runs started before this time.
+    pub started_before: Option<Timestamp>,
     /// Only runs listed after this one (started earlier, or at the same
     /// time with a smaller id): the next page.
     pub after: Option<(Timestamp, RunId)>,

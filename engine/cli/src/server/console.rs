@@ -5,6 +5,7 @@
 //! show is escaped (`maud` escapes by default).
 
 mod assets;
+mod catalog;
 mod diagram;
 mod form;
 mod jobs;
@@ -15,8 +16,10 @@ mod work;
 
 pub use session::Sessions;
 
-use super::AppState;
+use super::{AppState, MAX_COMPONENT};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::response::Redirect;
 use axum::routing::{get, post};
 
@@ -40,8 +43,25 @@ pub fn router() -> Router<AppState> {
         .route("/ui/runs/resume", post(runs::resume_all))
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/runs/{id}/act", post(runs::act))
-        .route("/ui/runs/{id}/dry-run", post(runs::dry_run))
+        .route(
+            "/ui/runs/{id}/dry-run",
+            post(runs::dry_run.layer(DefaultBodyLimit::max(MAX_COMPONENT))),
+        )
         .route("/ui/jobs/{id}", get(jobs::show))
+        .route(
+            "/ui/flows",
+            get(catalog::flows)
+                .post(catalog::deploy_flow.layer(DefaultBodyLimit::max(MAX_COMPONENT))),
+        )
+        .route("/ui/flows/{name}/activate", post(catalog::activate_flow))
+        .route(
+            "/ui/orchestrations",
+            get(catalog::orchestrations).post(catalog::deploy_orchestration),
+        )
+        .route(
+            "/ui/orchestrations/{name}/{version}",
+            get(catalog::orchestration),
+        )
         .route("/ui/audit", get(jobs::audit))
         .route("/ui/assets/{name}", get(assets::serve))
 }

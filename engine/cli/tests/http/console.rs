@@ -321,12 +321,27 @@ fn the_admin_finds_the_failed_run_tries_the_fix_and_resumes_it_from_the_console(
         stagecraft_example_plugins::RISK_SCORE_FIXED,
     );
     let before = server.get(&format!("/runs/{failed}"), ADMIN).1;
-    let tried = admin.post(
-        &format!("{run_page}/dry-run"),
-        &[("_csrf", &csrf), ("version", "2")],
-    );
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("_csrf", csrf.clone())
+        .text("version", "2");
+    let tried = admin.post_multipart(&format!("{run_page}/dry-run"), form);
     assert_eq!(tried.status().as_u16(), 200);
     let tried = tried.text().expect("body");
+    assert!(tried.contains("Succeeds."), "{tried}");
+    // An uploaded component, never deployed, likewise.
+    let component = std::fs::read(stagecraft_example_plugins::RISK_SCORE_FIXED).expect("fix");
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("_csrf", csrf.clone())
+        .part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(component).file_name("fix.wasm"),
+        );
+    let tried = admin.post_multipart(&format!("{run_page}/dry-run"), form);
+    let tried = tried.text().expect("body");
+    assert!(
+        tried.contains("an uploaded component of risk_score"),
+        "{tried}"
+    );
     assert!(tried.contains("Succeeds."), "{tried}");
     assert_eq!(server.get(&format!("/runs/{failed}"), ADMIN).1, before);
 
@@ -371,4 +386,96 @@ fn the_admin_finds_the_failed_run_tries_the_fix_and_resumes_it_from_the_console(
     let (_, audit, _) = admin.page("/ui/audit?action=run.resume");
     assert!(audit.contains(&format!("run:{failed}")), "{audit}");
     assert!(audit.contains("refused"), "{audit}");
+}
+
+impl Browser<'_> {
+    fn post_multipart(&self, path: &str, form: reqwest::blocking::multipart::Form) -> Response {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.server.url))
+            .header("origin", &self.server.url)
+            .multipart(form);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().expect("POST")
+    }
+}
+
+#[test]
+fn the_admin_deploys_and_resumes_activates_and_deploys_definitions_from_the_console() {
+    use reqwest::blocking::multipart::{Form, Part};
+    use stagecraft_example_plugins as plugins;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let ada_token = server.loan_setup();
+    let failed = server.start_loan("zero", 0);
+    server.wait_run(&failed, |run| run["status"] == "error");
+
+    let mut ada = Browser::new(&server);
+    ada.sign_in(&ada_token);
+    assert_eq!(ada.page("/ui/flows").0, 403);
+    assert_eq!(ada.page("/ui/orchestrations").0, 403);
+
+    let mut admin = Browser::new(&server);
+    admin.sign_in(ADMIN);
+    let (status, page, csrf) = admin.page("/ui/flows");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("risk_score"), "{page}");
+    let csrf = csrf.expect("csrf");
+
+    // Upload the fix and resume what failed on the flow: the job's page.
+    let fix = std::fs::read(plugins::RISK_SCORE_FIXED).expect("component");
+    let form = |csrf: &str| {
+        Form::new()
+            .text("_csrf", csrf.to_owned())
+            .text("name", "risk_score")
+            .text("kind", "autolaunched")
+            .text("resume_errored", "true")
+            .part("file", Part::bytes(fix.clone()).file_name("fix.wasm"))
+    };
+    assert_eq!(
+        admin
+            .post_multipart("/ui/flows", form("forged"))
+            .status()
+            .as_u16(),
+        403
+    );
+    let deployed = admin.post_multipart("/ui/flows", form(&csrf));
+    assert!(
+        location(&deployed).starts_with("/ui/jobs/"),
+        "{}",
+        location(&deployed)
+    );
+    let resumed = server.wait_resting(&failed);
+    assert_eq!(resumed["status"], "in_progress", "{resumed}");
+
+    // Roll back to v1 from the list.
+    let activated = admin.post(
+        "/ui/flows/risk_score/activate",
+        &[("_csrf", &csrf), ("version", "1")],
+    );
+    assert!(location(&activated).starts_with("/ui/flows?notice="));
+    let (_, versions) = server.get("/flows/risk_score", ADMIN);
+    assert_eq!(versions[0]["active"], true, "{versions}");
+
+    // A definition with problems shows every one; a good one deploys.
+    let bad = Form::new()
+        .text("_csrf", csrf.clone())
+        .text("definition", r#"{"format": 1, "name": "broken", "elements": [{"type": "stage", "name": "s", "steps": [{"name": "a", "kind": {"type": "background", "flow": "nope"}}], "next": "nowhere"}]}"#);
+    let refused = admin.post_multipart("/ui/orchestrations", bad);
+    assert_eq!(refused.status().as_u16(), 422);
+    let refused = refused.text().expect("body");
+    assert!(refused.contains("problem(s)"), "{refused}");
+    assert!(refused.contains("nope"), "{refused}");
+    assert!(refused.contains("nowhere"), "{refused}");
+    let good = Form::new().text("_csrf", csrf.clone()).text(
+        "definition",
+        r#"{"format": 1, "name": "tiny", "elements": [{"type": "stage", "name": "only", "steps": [{"name": "a", "kind": {"type": "background", "flow": "risk_score"}}]}]}"#,
+    );
+    let deployed = admin.post_multipart("/ui/orchestrations", good);
+    assert!(location(&deployed).starts_with("/ui/orchestrations?notice="));
+    let (status, page, _) = admin.page("/ui/orchestrations/tiny/1");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<svg"), "{page}");
 }

@@ -160,6 +160,15 @@ pub(super) fn list(conn: &Connection, filter: &RunFilter) -> StoreResult<Vec<Run
         conditions.push("version = ?");
         values.push(SqlValue::Integer(i64::from(version)));
     }
+    // Times outside what a column holds select everything or nothing.
+    if let Some(after) = filter.started_after {
+        conditions.push("started_at >= ?");
+        values.push(SqlValue::Integer(nanos(after).unwrap_or(i64::MAX)));
+    }
+    if let Some(before) = filter.started_before {
+        conditions.push("started_at < ?");
+        values.push(SqlValue::Integer(nanos(before).unwrap_or(i64::MAX)));
+    }
     if let Some((started, id)) = &filter.after {
         let started = nanos(*started)?;
         conditions.push("(started_at < ? OR (started_at = ? AND id < ?))");

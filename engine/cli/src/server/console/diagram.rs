@@ -21,8 +21,8 @@ fn class(status: Option<String>) -> String {
     }
 }
 
-/// The diagram of `definition` with the statuses of `run`.
-pub fn draw(definition: &Orchestration, run: &Run) -> Markup {
+/// The diagram of `definition`, with the statuses of `run` if given.
+pub fn draw(definition: &Orchestration, run: Option<&Run>) -> Markup {
     let mut shapes: Vec<(u32, Markup)> = Vec::new();
     let mut y = 10;
     draw_elements(&definition.elements, run, 10, &mut y, &mut shapes);
@@ -38,7 +38,7 @@ pub fn draw(definition: &Orchestration, run: &Run) -> Markup {
 
 fn draw_elements(
     elements: &[Element],
-    run: &Run,
+    run: Option<&Run>,
     x: u32,
     y: &mut u32,
     shapes: &mut Vec<(u32, Markup)>,
@@ -47,7 +47,7 @@ fn draw_elements(
     for element in elements {
         match element {
             Element::Stage(stage) => {
-                let stage_run = run.latest_stage_run(&stage.name);
+                let stage_run = run.and_then(|run| run.latest_stage_run(&stage.name));
                 let status = stage_run.map(|s| s.status.to_string());
                 let steps = u32::try_from(stage.steps.len()).unwrap_or(u32::MAX);
                 let height = 30 + steps * ROW + 8;
@@ -60,7 +60,7 @@ fn draw_elements(
                             rect x=(x) y=(top) width=(width) height=(height) rx="6" {}
                             text.title x=(x + 10) y=(top + 20) {
                                 "Stage " (stage.label.as_deref().unwrap_or(&stage.name))
-                                " — " (status.as_deref().unwrap_or("not started"))
+                                @if run.is_some() { " — " (status.as_deref().unwrap_or("not started")) }
                             }
                             text.next x=(x + width - 10) y=(top + 20) text-anchor="end" { "then " (next) }
                         }
@@ -82,8 +82,8 @@ fn draw_elements(
                             g class=(format!("step {}", class(step_status.clone()))) {
                                 rect x=(x + 16) y=(row) width=(width - 32) height=(ROW - 4) rx="3" {}
                                 text x=(x + 24) y=(row + 14) {
-                                    (step.label.as_deref().unwrap_or(&step.name)) " (" (what) ") — "
-                                    (step_status.as_deref().unwrap_or("not started"))
+                                    (step.label.as_deref().unwrap_or(&step.name)) " (" (what) ")"
+                                    @if run.is_some() { " — " (step_status.as_deref().unwrap_or("not started")) }
                                 }
                             }
                         },

@@ -76,6 +76,8 @@ pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                             @if signed.is_admin() {
                                 a href="/ui/runs" { "Runs" }
                                 a href="/ui/runs?status=error" { "In Error" }
+                                a href="/ui/flows" { "Flows" }
+                                a href="/ui/orchestrations" { "Orchestrations" }
                                 a href="/ui/audit" { "Audit" }
                             }
                         }

@@ -9,7 +9,7 @@ use super::page::{Page, encode, layout, refusal, time};
 use super::session::Signed;
 use super::work::engine_refusal;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -49,8 +49,21 @@ pub struct ListQuery {
     version: Option<String>,
     flow: Option<String>,
     stage: Option<String>,
+    /// Started on or after this day (`YYYY-MM-DD`, UTC).
+    from: Option<String>,
+    /// Started before the end of this day (`YYYY-MM-DD`, UTC).
+    to: Option<String>,
     /// The next page: `<started_at>|<run id>` of the last run shown.
     after: Option<String>,
+}
+
+/// The start of a day (`YYYY-MM-DD`, UTC), or of the day after with `next`.
+fn day(text: &Option<String>, next: bool) -> Option<jiff::Timestamp> {
+    let date: jiff::civil::Date = nonempty(text)?.parse().ok()?;
+    let date = if next { date.tomorrow().ok()? } else { date };
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 fn nonempty(value: &Option<String>) -> Option<String> {
@@ -76,6 +89,7 @@ pub async fn list(
     let orchestration = nonempty(&query.orchestration);
     let version = nonempty(&query.version).and_then(|v| v.parse::<u32>().ok());
     let (flow, stage) = (nonempty(&query.flow), nonempty(&query.stage));
+    let (from, to) = (day(&query.from, false), day(&query.to, true));
     let counts = match state.engine.run_counts(orchestration.clone()).await {
         Ok(counts) => counts,
         Err(error) => return engine_refusal(&signed, &error).into_response(),
@@ -95,6 +109,8 @@ pub async fn list(
             version: version.filter(|_| orchestration.is_some()),
             flow: flow.clone(),
             stage: stage.clone(),
+            started_after: from,
+            started_before: to,
             ..RepairFilter::default()
         };
         match state.engine.select(&filter).await {
@@ -118,6 +134,8 @@ pub async fn list(
             status,
             orchestration: orchestration.clone(),
             version,
+            started_after: from,
+            started_before: to,
             after,
             limit: Some(PAGE),
         };
@@ -139,6 +157,8 @@ pub async fn list(
                 ("status", &query.status),
                 ("orchestration", &query.orchestration),
                 ("version", &query.version),
+                ("from", &query.from),
+                ("to", &query.to),
             ] {
                 if let Some(value) = nonempty(value) {
                     params.push((key.to_owned(), value));
@@ -147,6 +167,7 @@ pub async fn list(
             format!("/ui/runs?{}", encode_query(&params))
         });
     let body = html! {
+        div #live data-every="5" {}
         h1 { "Runs" }
         p.counts {
             a href="/ui/runs" { (total) " in all" }
@@ -176,6 +197,10 @@ pub async fn list(
             input #flow name="flow" value=[flow.as_deref()] placeholder="with status error";
             label for="stage" { "Failed stage" }
             input #stage name="stage" value=[stage.as_deref()];
+            label for="from" { "Started from" }
+            input #from name="from" type="date" value=[nonempty(&query.from)];
+            label for="to" { "to" }
+            input #to name="to" type="date" value=[nonempty(&query.to)];
             button type="submit" { "Filter" }
         }
         @if rows.is_empty() {
@@ -203,6 +228,8 @@ pub async fn list(
                 input type="hidden" name="version" value=[version];
                 input type="hidden" name="flow" value=[flow.as_deref()];
                 input type="hidden" name="stage" value=[stage.as_deref()];
+                input type="hidden" name="from" value=[nonempty(&query.from)];
+                input type="hidden" name="to" value=[nonempty(&query.to)];
                 label.check {
                     input type="checkbox" name="only_if_dry_run_passes" value="true";
                     " only where the active version gets through the failed input (dry-run first)"
@@ -257,7 +284,9 @@ pub async fn show(
             .collect(),
         None => Vec::new(),
     };
+    let live = !matches!(run.status, RunStatus::Completed | RunStatus::Canceled);
     let body = html! {
+        @if live { div #live data-every="3" {} }
         h1 { "Run " code { (run.id) } " " (badge(run.status)) }
         p.meta { (run.orchestration) " v" (run.version) @if let Some(at) = run.started_at() { " · started " (time(&at)) } }
         @if let Some(notice) = &query.notice { p.notice.ok role="status" { (notice) } }
@@ -277,7 +306,7 @@ pub async fn show(
                     }
                 }
                 @if !versions.is_empty() {
-                    form.try method="post" action=(format!("/ui/runs/{}/dry-run", run.id)) {
+                    form.try method="post" action=(format!("/ui/runs/{}/dry-run", run.id)) enctype="multipart/form-data" {
                         input type="hidden" name="_csrf" value=(signed.csrf());
                         label for="try-version" { "Try a version against the input that failed" }
                         select #try-version name="version" {
@@ -285,6 +314,8 @@ pub async fn show(
                                 option value=(v) selected[*active] { "v" (v) @if *active { " (active)" } }
                             }
                         }
+                        label for="try-file" { "or a component, not deployed" }
+                        input #try-file type="file" name="file" accept=".wasm,application/wasm";
                         button type="submit" { "Try it" }
                         p.help { "A dry-run: the run is not changed." }
                     }
@@ -294,7 +325,7 @@ pub async fn show(
         (actions(&signed, &run))
         h2 { "Diagram" }
         @match &definition {
-            Some(definition) => (diagram::draw(definition, &run)),
+            Some(definition) => (diagram::draw(definition, Some(&run))),
             None => p.empty { "The definition of this version cannot be read." },
         }
         h2 { "History" }
@@ -462,15 +493,43 @@ pub async fn act(
     }
 }
 
-/// `POST /ui/runs/{id}/dry-run` (version): the chosen version tried against
-/// the input that failed, beside the failure. Nothing changes.
+/// `POST /ui/runs/{id}/dry-run` (multipart: a deployed `version`, or a
+/// component `file`): tried against the input that failed, beside the
+/// failure. Nothing changes.
 pub async fn dry_run(
     State(state): State<AppState>,
     signed: Signed,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    mut multipart: Multipart,
 ) -> Response {
+    let mut form: HashMap<String, String> = HashMap::new();
+    let mut file = Vec::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                let Ok(bytes) = field.bytes().await else {
+                    return refusal(
+                        StatusCode::BAD_REQUEST,
+                        Some(&signed),
+                        "The upload broke off.",
+                    )
+                    .into_response();
+                };
+                if name == "file" {
+                    file = bytes.to_vec();
+                } else {
+                    form.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+                }
+            }
+            Ok(None) => break,
+            Err(error) => {
+                return refusal(StatusCode::BAD_REQUEST, Some(&signed), &error.body_text())
+                    .into_response();
+            }
+        }
+    }
     if let Err(refused) = signed
         .require_admin()
         .and_then(|()| signed.check_post(&headers, &form))
@@ -478,10 +537,14 @@ pub async fn dry_run(
         return refused.into_response();
     }
     let id = RunId(id);
-    let version = form.get("version").and_then(|v| v.parse::<u32>().ok());
+    let candidate = if file.is_empty() {
+        Candidate::Deployed(form.get("version").and_then(|v| v.parse::<u32>().ok()))
+    } else {
+        Candidate::Component(file)
+    };
     let tried = match state
         .engine
-        .dry_run(&id, None, Candidate::Deployed(version), signed.name())
+        .dry_run(&id, None, candidate, signed.name())
         .await
     {
         Ok(tried) => tried,
@@ -555,6 +618,8 @@ pub async fn resume_all(
         orchestration,
         flow: get("flow"),
         stage: get("stage"),
+        started_after: day(&get("from"), false),
+        started_before: day(&get("to"), true),
         ..RepairFilter::default()
     };
     let job = stagecraft_engine::ResumeJob {

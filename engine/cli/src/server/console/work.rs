@@ -99,6 +99,7 @@ pub async fn inbox(
         })
         .collect();
     let body = html! {
+        div #live data-every="10" {}
         h1 { @if signed.is_admin() { "Open work items" } @else { "My work" } }
         @if let Some(done) = &query.done {
             p.notice.ok role="status" { "Work item " code { (done) } " completed." }
