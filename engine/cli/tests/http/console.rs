@@ -442,11 +442,17 @@ fn the_admin_deploys_and_resumes_activates_and_deploys_definitions_from_the_cons
         403
     );
     let deployed = admin.post_multipart("/ui/flows", form(&csrf));
-    assert!(
-        location(&deployed).starts_with("/ui/jobs/"),
-        "{}",
-        location(&deployed)
+    let job = location(&deployed);
+    let job = job
+        .strip_prefix("/ui/jobs/")
+        .unwrap_or_else(|| panic!("not a job page: {job}"));
+    // The run rests in Error until the job resumes it: wait for the job.
+    let (status, finished) = server.get(
+        &format!("/jobs/{job}?wait_for=finished&timeout=60s"),
+        ADMIN,
     );
+    assert_eq!(status, 200, "{finished}");
+    assert_eq!(finished["counts"]["resumed"], 1, "{finished}");
     let resumed = server.wait_resting(&failed);
     assert_eq!(resumed["status"], "in_progress", "{resumed}");
 
