@@ -362,6 +362,12 @@ pub enum RunCommand {
         /// Only runs of this orchestration.
         #[arg(long)]
         orchestration: Option<String>,
+        /// Only runs of this version of the orchestration.
+        #[arg(long)]
+        version: Option<u32>,
+        /// Only live runs whose stage in progress (or in error) is this one.
+        #[arg(long)]
+        stage: Option<String>,
         /// At most this many.
         #[arg(long)]
         limit: Option<u32>,

@@ -84,6 +84,9 @@ pub struct RunFilter {
     pub orchestration: Option<String>,
     /// Only runs of this version of the orchestration.
     pub version: Option<u32>,
+    /// Only live runs whose stage in progress (or in error, or suspended in)
+    /// is this one.
+    pub stage: Option<String>,
     /// Only runs started at or after this time.
     pub started_after: Option<Timestamp>,
     /// Only runs started before this time.

@@ -101,11 +101,15 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
         RunCommand::List {
             status,
             orchestration,
+            version,
+            stage,
             limit,
         } => {
             let mut query = Vec::new();
             query.extend(status.map(|status| ("status", status)));
             query.extend(orchestration.map(|name| ("orchestration", name)));
+            query.extend(version.map(|version| ("version", version.to_string())));
+            query.extend(stage.map(|stage| ("stage", stage)));
             query.extend(limit.map(|limit| ("limit", limit.to_string())));
             out.table(
                 &client.get(&["runs"], &query).await?,

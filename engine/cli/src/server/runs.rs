@@ -62,10 +62,12 @@ pub async fn start(
 pub struct ListQuery {
     status: Option<RunStatus>,
     orchestration: Option<String>,
+    version: Option<u32>,
+    stage: Option<String>,
     limit: Option<u32>,
 }
 
-/// `GET /runs?status=&orchestration=&limit=`: newest first.
+/// `GET /runs?status=&orchestration=&version=&stage=&limit=`: newest first.
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -78,6 +80,8 @@ pub async fn list(
         .runs(RunFilter {
             status: query.status,
             orchestration: query.orchestration,
+            version: query.version,
+            stage: query.stage,
             limit: query.limit,
             ..RunFilter::default()
         })

@@ -82,7 +82,7 @@ fn location(response: &Response) -> String {
 }
 
 /// The path of a run's open work item page.
-fn work_page(server: &Server, run: &str) -> String {
+pub(crate) fn work_page(server: &Server, run: &str) -> String {
     let run = server.wait_resting(run);
     let item = crate::support::open_item(&run).expect("an open work item");
     format!("/ui/work/{item}")
@@ -300,6 +300,24 @@ fn the_admin_finds_the_failed_run_tries_the_fix_and_resumes_it_from_the_console(
     assert_eq!(status, 200, "{list}");
     assert!(list.contains(&format!("/ui/runs/{failed}")), "{list}");
     assert!(list.contains("Resume every run in Error"), "{list}");
+    // By the stage a run is in (in error here), in the console and the API.
+    let (_, in_scoring, _) = admin.page("/ui/runs?stage=scoring");
+    assert!(
+        in_scoring.contains(&format!("/ui/runs/{failed}")),
+        "{in_scoring}"
+    );
+    let (_, in_review, _) = admin.page("/ui/runs?stage=review");
+    assert!(in_review.contains("No runs match."), "{in_review}");
+    let (status, listed) = server.get("/runs?stage=scoring&status=error&version=1", ADMIN);
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    assert_eq!(
+        server.get("/runs?stage=review", ADMIN).1,
+        serde_json::json!([])
+    );
+    let out = crate::support::cli(&server, ADMIN, &["run", "list", "--stage", "scoring"]);
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains(&failed) && out.contains(&also), "{out}");
 
     let run_page = format!("/ui/runs/{failed}");
     let (status, page, csrf) = admin.page(&run_page);
@@ -447,10 +465,8 @@ fn the_admin_deploys_and_resumes_activates_and_deploys_definitions_from_the_cons
         .strip_prefix("/ui/jobs/")
         .unwrap_or_else(|| panic!("not a job page: {job}"));
     // The run rests in Error until the job resumes it: wait for the job.
-    let (status, finished) = server.get(
-        &format!("/jobs/{job}?wait_for=finished&timeout=60s"),
-        ADMIN,
-    );
+    let (status, finished) =
+        server.get(&format!("/jobs/{job}?wait_for=finished&timeout=60s"), ADMIN);
     assert_eq!(status, 200, "{finished}");
     assert_eq!(finished["counts"]["resumed"], 1, "{finished}");
     let resumed = server.wait_resting(&failed);

@@ -5,7 +5,7 @@ use rusqlite::ErrorCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use stagecraft_core::run::{Principal, Run, WorkItem};
+use stagecraft_core::run::{Principal, Run, RunStatus, WorkItem};
 
 use crate::{StoreError, StoreResult};
 
@@ -106,6 +106,8 @@ pub(super) struct EncodedRun {
     pub status: String,
     pub started_at: i64,
     pub updated_at: i64,
+    /// The stage a live run is in; none once it is Completed or Canceled.
+    pub stage: Option<String>,
     pub state: Vec<u8>,
     pub work_items: Vec<EncodedWorkItem>,
 }
@@ -132,6 +134,7 @@ impl EncodedRun {
             status: name_of(&run.status)?,
             started_at: nanos(started_at)?,
             updated_at: nanos(updated_at)?,
+            stage: live_stage(run).map(str::to_owned),
             state: super::state::encode(run)?,
             work_items: run
                 .work_items
@@ -139,6 +142,17 @@ impl EncodedRun {
                 .map(EncodedWorkItem::new)
                 .collect::<StoreResult<_>>()?,
         })
+    }
+}
+
+/// The stage a run is in while it lives (in progress, in error or
+/// suspended): the `runs.stage` column.
+pub(super) fn live_stage(run: &Run) -> Option<&str> {
+    match run.status {
+        RunStatus::Completed | RunStatus::Canceled => None,
+        RunStatus::InProgress | RunStatus::Error | RunStatus::Suspended => {
+            run.current_stage().map(|stage| stage.stage.as_str())
+        }
     }
 }
 

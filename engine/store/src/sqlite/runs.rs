@@ -5,7 +5,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use stagecraft_core::run::{Run, RunId, RunStatus};
 
-use super::codec::{EncodedRun, db, from_name, name_of, nanos, timestamp, version};
+use super::codec::{EncodedRun, db, from_name, live_stage, name_of, nanos, timestamp, version};
 use super::state::{self, StoredState};
 use crate::{RunFilter, RunSummary, StoreResult, UnfinishedRuns};
 
@@ -14,17 +14,37 @@ const DEFAULT_LIMIT: u32 = 100;
 /// Most runs one listing returns.
 const MAX_LIMIT: u32 = 1000;
 
+/// Migration 6's hook: fills in the stage of the live runs stored before
+/// it. A state that cannot be read leaves its run without one (it is set
+/// aside when the engine loads it, and said so there).
+pub(super) fn fill_stages(tx: &Transaction<'_>) -> rusqlite_migration::HookResult {
+    let live: Vec<(String, StoredState)> = tx
+        .prepare(
+            "SELECT id, state FROM runs WHERE status IN ('in_progress', 'error', 'suspended')",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = tx.prepare("UPDATE runs SET stage = ?2 WHERE id = ?1")?;
+    for (id, stored) in live {
+        if let Ok(run) = state::decode(&id, &stored) {
+            update.execute(params![id, live_stage(&run)])?;
+        }
+    }
+    Ok(())
+}
+
 /// Inserts or replaces a run and replaces its work-item rows.
 pub(super) fn write(tx: &Transaction<'_>, run: &EncodedRun) -> rusqlite::Result<()> {
     // `started_at` is kept from the first write: the start never moves.
     tx.prepare_cached(
-        "INSERT INTO runs (id, orchestration, version, status, started_at, updated_at, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO runs (id, orchestration, version, status, started_at, updated_at, stage, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET
              orchestration = excluded.orchestration,
              version = excluded.version,
              status = excluded.status,
              updated_at = excluded.updated_at,
+             stage = excluded.stage,
              state = excluded.state",
     )?
     .execute(params![
@@ -34,6 +54,7 @@ pub(super) fn write(tx: &Transaction<'_>, run: &EncodedRun) -> rusqlite::Result<
         run.status,
         run.started_at,
         run.updated_at,
+        run.stage,
         run.state,
     ])?;
     tx.prepare_cached("DELETE FROM work_items WHERE run_id = ?1")?
@@ -159,6 +180,10 @@ pub(super) fn list(conn: &Connection, filter: &RunFilter) -> StoreResult<Vec<Run
     if let Some(version) = filter.version {
         conditions.push("version = ?");
         values.push(SqlValue::Integer(i64::from(version)));
+    }
+    if let Some(stage) = &filter.stage {
+        conditions.push("stage = ?");
+        values.push(SqlValue::Text(stage.clone()));
     }
     // Times outside what a column holds select everything or nothing.
     if let Some(after) = filter.started_after {

@@ -12,20 +12,29 @@ use crate::{StoreError, StoreResult};
 /// The schema migrations, applied in order; the schema version (SQLite's
 /// `user_version`) is the number applied. Never edit one that shipped: add
 /// the next.
-const MIGRATIONS: &[M<'static>] = &[
-    M::up(include_str!("schema/001_initial.sql")),
-    M::up(include_str!("schema/002_step_logs.sql")),
-    M::up(include_str!("schema/003_drop_runs_by_update.sql")),
-    M::up(include_str!("schema/004_audit_and_jobs.sql")),
-    M::up(include_str!("schema/005_tokens.sql")),
-];
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(include_str!("schema/001_initial.sql")),
+        M::up(include_str!("schema/002_step_logs.sql")),
+        M::up(include_str!("schema/003_drop_runs_by_update.sql")),
+        M::up(include_str!("schema/004_audit_and_jobs.sql")),
+        M::up(include_str!("schema/005_tokens.sql")),
+        M::up_with_hook(
+            include_str!("schema/006_runs_by_stage.sql"),
+            super::runs::fill_stages,
+        ),
+    ])
+}
+
+/// How many migrations there are: the schema version this build writes.
+const MIGRATION_COUNT: i64 = 6;
 
 /// `PRAGMA application_id` of a Stagecraft store ("STGC"), set by migration 1.
 const APPLICATION_ID: i64 = 0x5354_4743;
 
 /// The schema version this build writes.
 fn latest_version() -> i64 {
-    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+    MIGRATION_COUNT
 }
 
 /// Opens the write connection: checks the file is a Stagecraft store this
@@ -55,7 +64,7 @@ pub(super) fn open_writer(config: &SqliteConfig) -> StoreResult<Connection> {
         .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
         .map_err(|e| failed(path, e))?;
     check_integrity(&conn, path, config.integrity_check)?;
-    Migrations::from_slice(MIGRATIONS)
+    migrations()
         .to_latest(&mut conn)
         .map_err(|e| migration_failed(path, e))?;
     Ok(conn)
@@ -168,6 +177,17 @@ mod tests {
     /// The migration list is well formed (rusqlite_migration's own check).
     #[test]
     fn migrations_are_valid() {
-        assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+        assert!(migrations().validate().is_ok());
+    }
+
+    /// The version the migrations reach is the one this build writes.
+    #[test]
+    fn migrations_reach_the_latest_version() {
+        let mut conn = Connection::open_in_memory().expect("in-memory database");
+        migrations().to_latest(&mut conn).expect("migrated");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("user_version");
+        assert_eq!(version, latest_version());
     }
 }

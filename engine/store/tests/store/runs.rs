@@ -337,3 +337,78 @@ async fn step_logs_are_kept_per_attempt_and_replaced_on_reexecution() {
     let logs = test.store.step_logs(&run.id).await.unwrap();
     assert_eq!(logs, vec![log(1, "first try, again"), log(2, "second try")]);
 }
+
+/// The stage each live run is in, by name.
+fn stage_of(run: &Run) -> String {
+    run.current_stage().expect("a stage").stage.clone()
+}
+
+#[tokio::test]
+async fn live_runs_are_listed_by_the_stage_they_are_in() {
+    let test = TestStore::new();
+    let scoring = Arc::new(Loan::start("a").run);
+    // The store reads the stage off the state: rename b's to have two.
+    let mut review = Loan::waiting_for_review("b").run;
+    let current = review.current.expect("a current stage");
+    review.stages[current].stage = "review".into();
+    let review = Arc::new(review);
+    let (first, second) = (stage_of(&scoring), stage_of(&review));
+    assert_ne!(first, second, "two runs in two stages");
+    test.store
+        .commit_runs(vec![
+            scoring,
+            review,
+            variant("c", RunStatus::Completed, "loan", 3),
+            variant("d", RunStatus::Error, "loan", 4),
+        ])
+        .await
+        .unwrap();
+    let in_stage = |stage: &str, status| RunFilter {
+        stage: Some(stage.to_owned()),
+        status,
+        ..RunFilter::default()
+    };
+    let list = |filter| test.store.runs(filter);
+    // A Completed run is in no stage any more, even though it has a last one.
+    assert_eq!(
+        ids(&list(in_stage(&first, None)).await.unwrap()),
+        ["d", "a"]
+    );
+    assert_eq!(ids(&list(in_stage(&second, None)).await.unwrap()), ["b"]);
+    let in_error = in_stage(&first, Some(RunStatus::Error));
+    assert_eq!(ids(&list(in_error).await.unwrap()), ["d"]);
+    assert!(list(in_stage("nowhere", None)).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn runs_stored_before_the_stage_column_get_theirs_when_migrated() {
+    let test = TestStore::new();
+    let review = Arc::new(Loan::waiting_for_review("b").run);
+    let stage = stage_of(&review);
+    test.store
+        .commit_runs(vec![review, variant("c", RunStatus::Completed, "loan", 3)])
+        .await
+        .unwrap();
+    let path = test.path();
+    let test = {
+        // Back to schema 5, as a store written by the previous release.
+        let TestStore { store, dir } = test;
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX runs_by_stage; ALTER TABLE runs DROP COLUMN stage; PRAGMA user_version = 5;",
+        )
+        .unwrap();
+        drop(conn);
+        TestStore {
+            store: stagecraft_store::SqliteStore::open(stagecraft_store::SqliteConfig::new(&path))
+                .unwrap(),
+            dir,
+        }
+    };
+    let filter = RunFilter {
+        stage: Some(stage),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(&test.store.runs(filter).await.unwrap()), ["b"]);
+}

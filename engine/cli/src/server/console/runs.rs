@@ -74,8 +74,9 @@ fn nonempty(value: &Option<String>) -> Option<String> {
 }
 
 /// `GET /ui/runs`: runs newest first, with filters and counts per status.
-/// With status `error`, the failed flow and stage narrow it too, and every
-/// run shown can be resumed as one job.
+/// The stage filter keeps the live runs in that stage (in progress, in error
+/// or suspended); with status `error`, the failed flow narrows it too, and
+/// every run shown can be resumed as one job.
 pub async fn list(
     State(state): State<AppState>,
     signed: Signed,
@@ -102,7 +103,7 @@ pub async fn list(
         }
         Err(error) => return engine_refusal(&signed, &error).into_response(),
     };
-    let by_failure = status == Some(RunStatus::Error) && (flow.is_some() || stage.is_some());
+    let by_failure = status == Some(RunStatus::Error) && flow.is_some();
     let rows: Vec<(RunId, String, u32, RunStatus, jiff::Timestamp)> = if by_failure {
         let filter = RepairFilter {
             orchestration: orchestration.clone(),
@@ -134,6 +135,7 @@ pub async fn list(
             status,
             orchestration: orchestration.clone(),
             version,
+            stage: stage.clone(),
             started_after: from,
             started_before: to,
             after,
@@ -157,6 +159,7 @@ pub async fn list(
                 ("status", &query.status),
                 ("orchestration", &query.orchestration),
                 ("version", &query.version),
+                ("stage", &query.stage),
                 ("from", &query.from),
                 ("to", &query.to),
             ] {
@@ -195,7 +198,7 @@ pub async fn list(
             input #version name="version" type="number" min="1" value=[version];
             label for="flow" { "Failed flow" }
             input #flow name="flow" value=[flow.as_deref()] placeholder="with status error";
-            label for="stage" { "Failed stage" }
+            label for="stage" { "Stage in progress or in error" }
             input #stage name="stage" value=[stage.as_deref()];
             label for="from" { "Started from" }
             input #from name="from" type="date" value=[nonempty(&query.from)];
