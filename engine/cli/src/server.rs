@@ -16,8 +16,8 @@ use anyhow::{Context, Result};
 use auth::Tokens;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::http::{Method, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Router, middleware};
 use error::ApiError;
@@ -302,7 +302,22 @@ fn router(state: AppState) -> Router {
     public
         .merge(console::router())
         .merge(protected)
+        .layer(middleware::from_fn(server_timing))
         .with_state(state)
+}
+
+/// Says how long the server took over each answer (`Server-Timing`), as
+/// browsers' developer tools and the console benchmark read it.
+async fn server_timing(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let took = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={took:.2}")) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("server-timing"), value);
+    }
+    response
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -6,6 +6,7 @@ mod support;
 
 mod api;
 mod auth;
+mod browser;
 mod commands;
 mod console;
 mod dry_run;
