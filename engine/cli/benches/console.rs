@@ -9,7 +9,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::json;
-use stagecraft_core::run::{RunId, RunStatus};
+use stagecraft_core::run::{RunId, RunStatus, WorkItemStatus};
 use stagecraft_engine::{Engine, EngineConfig, FlowKind, Group, User, UserStatus};
 use stagecraft_example_plugins as plugins;
 use std::io::{BufRead, BufReader};
@@ -42,7 +42,13 @@ async fn main() -> Result<()> {
     println!("{runs} loan runs stored in {:.2?}", started.elapsed());
 
     let mut server = Command::new(env!("CARGO_BIN_EXE_stagecraft"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--example-actions",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("STAGECRAFT_ADMIN_TOKEN", ADMIN)
         .env("RUST_LOG", "warn")
@@ -85,7 +91,14 @@ async fn main() -> Result<()> {
 /// Stores `total` loan runs through the engine; returns a run in Error and
 /// the cursor of the runs list's middle page.
 async fn populate(dir: &std::path::Path, total: usize) -> Result<(RunId, String)> {
-    let engine = Engine::builder(EngineConfig::new(dir)).open().await?;
+    // As `stagecraft serve --example-actions`.
+    let engine = Engine::builder(EngineConfig::new(dir))
+        .action("book_loan", |inputs: serde_json::Value| async move {
+            let applicant = inputs["applicant"].as_str().unwrap_or("unknown");
+            Ok(json!({ "reference": format!("LN-{applicant}") }))
+        })
+        .open()
+        .await?;
     engine
         .put_user(
             User {
@@ -136,7 +149,16 @@ async fn populate(dir: &std::path::Path, total: usize) -> Result<(RunId, String)
         };
         tasks.push(tokio::spawn(async move {
             let run = engine.start_run("loan_approval", inputs, "bench").await?;
-            let run = engine.wait_until_settled(&run.id).await?;
+            // Settled, or waiting for a review.
+            let run = engine
+                .wait_for(&run.id, |run| {
+                    run.status != RunStatus::InProgress
+                        || run
+                            .work_items
+                            .iter()
+                            .any(|item| item.status == WorkItemStatus::Assigned)
+                })
+                .await?;
             drop(permit);
             Ok::<_, anyhow::Error>((run.id.clone(), run.status))
         }));

@@ -196,7 +196,9 @@ pub(super) fn list(conn: &Connection, filter: &RunFilter) -> StoreResult<Vec<Run
     }
     if let Some((started, id)) = &filter.after {
         let started = nanos(*started)?;
-        conditions.push("(started_at < ? OR (started_at = ? AND id < ?))");
+        // The first term lets an index on `started_at` start at the cursor
+        // instead of walking down to it.
+        conditions.push("started_at <= ? AND (started_at < ? OR id < ?)");
         values.push(SqlValue::Integer(started));
         values.push(SqlValue::Integer(started));
         values.push(SqlValue::Text(id.0.clone()));

@@ -4,4 +4,4 @@
 -- partial index holds only live runs. The rows already stored are filled in
 -- by the migration's hook, which reads their state.
 ALTER TABLE runs ADD COLUMN stage TEXT;
-CREATE INDEX runs_by_stage ON runs (stage, status, started_at) WHERE stage IS NOT NULL;
+CREATE INDEX runs_by_stage ON runs (stage, started_at, id) WHERE stage IS NOT NULL;
