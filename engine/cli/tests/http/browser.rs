@@ -3,9 +3,14 @@
 //! Error, tries the fix against it, deploys it with resume and watches the
 //! run's page turn Completed without reloading it.
 //!
-//! Driven through WebDriver by fantoccini, so that the browser tests are
-//! Rust tests like the others: the same server harness and `cargo test`,
-//! and no Node toolchain to install. Each page is saved as a screenshot
+//! Driven through the W3C WebDriver protocol, so that the browser tests
+//! are Rust tests like the others: the same server harness and `cargo
+//! test`, and no Node toolchain to install. The few WebDriver commands used
+//! are sent with reqwest, already here for the HTTP tests: the WebDriver
+//! client crates (fantoccini, thirtyfour) bring dependencies that change
+//! the features of crates wasmtime is built from (fnv, zerofrom, syn; serde
+//! and serde_json), so `cargo test --workspace` rebuilt wasmtime and
+//! Cranelift after `cargo run`, minutes that CI does not have. Each page is saved as a screenshot
 //! under `target/tmp/console-screenshots/<browser>/`. Chromium by default;
 //! `STAGECRAFT_BROWSER=firefox` runs the same story in Firefox. Without the
 //! browser and its driver the test says so loudly and passes; with
@@ -13,13 +18,13 @@
 
 use crate::console::work_page;
 use crate::support::{ADMIN, DEADLINE, Server};
-use fantoccini::elements::Element;
-use fantoccini::{Client, ClientBuilder, Locator};
+use base64::Engine as _;
+use reqwest::Method;
+use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::runtime::Runtime;
 
 /// A browser and its WebDriver server.
 struct Installed {
@@ -103,48 +108,99 @@ impl Drop for Driver {
     }
 }
 
-/// One browser window on the console, driven step by step from a
-/// synchronous test (the server helpers block, so they stay outside the
-/// async runtime).
+/// A WebDriver session: the commands the story needs, each a JSON request.
+struct Session {
+    http: Client,
+    /// `<driver>/session/<id>`.
+    url: String,
+}
+
+/// The W3C name of an element reference in WebDriver answers.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Session {
+    fn new(driver: &Driver, capabilities: Value) -> Session {
+        let http = Client::builder().timeout(DEADLINE).build().expect("client");
+        let created = request(
+            &http,
+            Method::POST,
+            &format!("{}/session", driver.url),
+            json!({"capabilities": {"alwaysMatch": capabilities}}),
+        )
+        .unwrap_or_else(|e| panic!("a browser session: {e}"));
+        let id = created["sessionId"].as_str().expect("a session id");
+        Session {
+            http,
+            url: format!("{}/session/{id}", driver.url),
+        }
+    }
+
+    /// Sends a command; the answer's `value`, or WebDriver's error.
+    fn try_call(&self, method: Method, path: &str, body: Value) -> Result<Value, String> {
+        request(&self.http, method, &format!("{}{path}", self.url), body)
+    }
+
+    fn call(&self, method: Method, path: &str, body: Value) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.http.delete(&self.url).send();
+    }
+}
+
+fn request(http: &Client, method: Method, url: &str, body: Value) -> Result<Value, String> {
+    let mut request = http.request(method.clone(), url);
+    if method != Method::GET && method != Method::DELETE {
+        request = request.json(&body);
+    }
+    let answer: Value = request
+        .send()
+        .and_then(|response| response.json())
+        .map_err(|e| e.to_string())?;
+    let value = answer["value"].clone();
+    match value.get("error") {
+        Some(error) => Err(format!("{error}: {}", value["message"])),
+        None => Ok(value),
+    }
+}
+
+/// One browser window on the console.
 struct Browser<'s> {
-    runtime: Runtime,
-    client: Client,
+    session: Session,
     server: &'s Server,
     shots: PathBuf,
     taken: usize,
+    /// The browser's profile, removed with the test.
+    _profile: tempfile::TempDir,
 }
 
 impl<'s> Browser<'s> {
     fn open(server: &'s Server, driver: &Driver, installed: &Installed) -> Browser<'s> {
-        let runtime = Runtime::new().expect("runtime");
-        let mut capabilities = serde_json::Map::new();
-        if installed.firefox {
-            capabilities.insert(
-                "moz:firefoxOptions".to_owned(),
-                json!({"binary": installed.browser,
-                       "args": ["-headless", "-width=1280", "-height=1000"]}),
-            );
+        // A profile of the test's own: the drivers' default temporary one
+        // could not always be created with the other tests running.
+        let profile = tempfile::tempdir().expect("a browser profile");
+        let capabilities = if installed.firefox {
+            json!({"moz:firefoxOptions": {
+                "binary": installed.browser,
+                "args": ["-headless", "-width=1280", "-height=1000", "-profile", profile.path()],
+            }})
         } else {
-            capabilities.insert(
-                "goog:chromeOptions".to_owned(),
-                json!({
-                    "binary": installed.browser,
-                    // Chromium's background connections are refused on a
-                    // closed network, many at a time: turn them off.
-                    "args": ["--headless", "--no-sandbox", "--disable-gpu",
-                             "--disable-dev-shm-usage", "--disable-background-networking",
-                             "--disable-component-update", "--disable-sync", "--no-first-run",
-                             "--window-size=1280,1000"],
-                }),
-            );
-        }
-        let client = runtime
-            .block_on(
-                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                    .capabilities(capabilities)
-                    .connect(&driver.url),
-            )
-            .expect("a browser session");
+            json!({"goog:chromeOptions": {
+                "binary": installed.browser,
+                // Chromium's background connections are refused on a closed
+                // network, many at a time: turn them off.
+                "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run",
+                         "--window-size=1280,1000",
+                         format!("--user-data-dir={}", profile.path().display())],
+            }})
+        };
+        let session = Session::new(driver, capabilities);
         let kind = if installed.firefox {
             "firefox"
         } else {
@@ -155,62 +211,90 @@ impl<'s> Browser<'s> {
             .join(kind);
         std::fs::create_dir_all(&shots).expect("screenshot directory");
         Browser {
-            runtime,
-            client,
+            session,
             server,
             shots,
             taken: 0,
+            _profile: profile,
         }
     }
 
     fn goto(&self, path: &str) {
         let url = format!("{}{path}", self.server.url);
-        self.runtime
-            .block_on(self.client.goto(&url))
-            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        self.session
+            .call(Method::POST, "/url", json!({ "url": url }));
     }
 
     /// The element `css` selects, once it is on the page.
-    fn find(&self, css: &str) -> Element {
-        self.runtime
-            .block_on(
-                self.client
-                    .wait()
-                    .at_most(DEADLINE)
-                    .for_element(Locator::Css(css)),
-            )
-            .unwrap_or_else(|e| panic!("{css} never appeared: {e}\n{}", self.text()))
+    fn find(&self, css: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let found = self.session.try_call(
+                Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            );
+            if let Ok(element) = found {
+                return element[ELEMENT].as_str().expect("an element").to_owned();
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{css} never appeared:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn send_keys(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.session.call(
+            Method::POST,
+            &format!("/element/{element}/value"),
+            json!({ "text": text }),
+        );
     }
 
     fn fill(&self, css: &str, text: &str) {
-        let field = self.find(css);
-        self.runtime
-            .block_on(async {
-                field.clear().await?;
-                field.send_keys(text).await
-            })
-            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+        let element = self.find(css);
+        self.session.call(
+            Method::POST,
+            &format!("/element/{element}/clear"),
+            json!({}),
+        );
+        if !text.is_empty() {
+            self.send_keys(css, text);
+        }
     }
 
     fn choose(&self, css: &str, value: &str) {
-        let select = self.find(css);
-        self.runtime
-            .block_on(select.select_by_value(value))
-            .unwrap_or_else(|e| panic!("choose {value} in {css}: {e}"));
+        self.click(&format!("{css} option[value='{value}']"));
     }
 
     fn click(&self, css: &str) {
         let element = self.find(css);
-        self.runtime
-            .block_on(element.click())
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.session.call(
+            Method::POST,
+            &format!("/element/{element}/click"),
+            json!({}),
+        );
     }
 
-    /// The text of the page's main content.
+    /// The text of the element `css` selects.
+    fn text_of(&self, css: &str) -> String {
+        let element = self.find(css);
+        let text = self
+            .session
+            .call(Method::GET, &format!("/element/{element}/text"), json!({}));
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The text of the page's main content (empty between pages).
     fn text(&self) -> String {
-        self.runtime
-            .block_on(async { self.client.find(Locator::Css("main")).await?.text().await })
+        self.script("return document.querySelector('main')?.innerText ?? '';")
+            .as_str()
             .unwrap_or_default()
+            .to_owned()
     }
 
     /// Waits until the page's main content shows `expected`, and returns it.
@@ -234,7 +318,7 @@ impl<'s> Browser<'s> {
     fn wait_for_status(&self, status: &str) {
         let started = Instant::now();
         loop {
-            let shown = self.script("return document.querySelector('h1 .status').textContent;");
+            let shown = self.script("return document.querySelector('h1 .status')?.textContent;");
             if shown == status {
                 return;
             }
@@ -247,28 +331,26 @@ impl<'s> Browser<'s> {
     }
 
     fn script(&self, script: &str) -> Value {
-        self.runtime
-            .block_on(self.client.execute(script, Vec::new()))
-            .unwrap_or_else(|e| panic!("{script}: {e}"))
+        self.session.call(
+            Method::POST,
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
     }
 
+    /// The current page's path and query.
     fn path(&self) -> String {
-        let url = self
-            .runtime
-            .block_on(self.client.current_url())
-            .expect("current url");
-        match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_owned(),
-        }
+        let url = self.session.call(Method::GET, "/url", json!({}));
+        let url = url.as_str().unwrap_or_default();
+        url.strip_prefix(&self.server.url).unwrap_or(url).to_owned()
     }
 
     /// Saves the window as `NN-name.png` among the test's artifacts.
     fn screenshot(&mut self, name: &str) {
-        let png = self
-            .runtime
-            .block_on(self.client.screenshot())
-            .expect("screenshot");
+        let png = self.session.call(Method::GET, "/screenshot", json!({}));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .expect("a PNG in base64");
         self.taken += 1;
         let file = self.shots.join(format!("{:02}-{name}.png", self.taken));
         std::fs::write(&file, png).expect("save the screenshot");
@@ -276,27 +358,18 @@ impl<'s> Browser<'s> {
 
     /// Opens a second window and makes it current; returns the first one's
     /// handle.
-    fn second_window(&self) -> fantoccini::wd::WindowHandle {
-        self.runtime
-            .block_on(async {
-                let first = self.client.window().await?;
-                let second = self.client.new_window(false).await?;
-                self.client.switch_to_window(second.handle).await?;
-                Ok::<_, fantoccini::error::CmdError>(first)
-            })
-            .expect("a second window")
+    fn second_window(&self) -> Value {
+        let first = self.session.call(Method::GET, "/window", json!({}));
+        let second = self
+            .session
+            .call(Method::POST, "/window/new", json!({"type": "window"}));
+        self.switch_to(second["handle"].clone());
+        first
     }
 
-    fn switch_to(&self, window: fantoccini::wd::WindowHandle) {
-        self.runtime
-            .block_on(self.client.switch_to_window(window))
-            .expect("switch windows");
-    }
-}
-
-impl Drop for Browser<'_> {
-    fn drop(&mut self) {
-        let _ = self.runtime.block_on(self.client.clone().close());
+    fn switch_to(&self, window: Value) {
+        self.session
+            .call(Method::POST, "/window", json!({ "handle": window }));
     }
 }
 
@@ -345,11 +418,7 @@ fn the_demo_story_through_the_console_in_a_real_browser() {
     browser.choose("#field-decision", "reject");
     browser.fill("#field-comment", "");
     browser.click("form.work button[type=submit]");
-    let error = browser.find(".field-error");
-    let error = browser
-        .runtime
-        .block_on(error.text())
-        .expect("the error's text");
+    let error = browser.text_of(".field-error");
     assert!(error.contains("say why the loan is rejected"), "{error}");
     browser.screenshot("field-error");
     assert_eq!(server.wait_resting(&review)["status"], "in_progress");
@@ -386,10 +455,7 @@ fn the_demo_story_through_the_console_in_a_real_browser() {
     // Try the fix, uploaded and never deployed, against the input that failed.
     let fix = std::fs::canonicalize(stagecraft_example_plugins::RISK_SCORE_FIXED).expect("fix");
     let before = server.get(&format!("/runs/{failed}"), ADMIN).1;
-    browser
-        .runtime
-        .block_on(browser.find("#try-file").send_keys(&fix.to_string_lossy()))
-        .expect("choose the component");
+    browser.send_keys("#try-file", &fix.to_string_lossy());
     browser.click("form.try button[type=submit]");
     browser.wait_for_text("Succeeds.");
     browser.screenshot("dry-run");
@@ -404,10 +470,7 @@ fn the_demo_story_through_the_console_in_a_real_browser() {
     browser.goto("/ui/flows");
     browser.fill("#flow-name", "risk_score");
     browser.choose("#flow-kind", "autolaunched");
-    browser
-        .runtime
-        .block_on(browser.find("#flow-file").send_keys(&fix.to_string_lossy()))
-        .expect("choose the component");
+    browser.send_keys("#flow-file", &fix.to_string_lossy());
     browser.click("input[name=resume_errored]");
     browser.click("form.upload button[type=submit]");
     browser.find("progress");
