@@ -1,7 +1,7 @@
 //! C-DEPLOY-REJECT: what is not a flow of the right kind is refused at load
 //! time with a message that says what is wrong.
 
-use stagecraft_host::{FlowKind, LoadError};
+use stagecraft_host::{FlowKind, FlowWorld, LoadError};
 use stagecraft_tests::{CREDIT_CHECK, LOAN_REVIEW, RISK_SCORE, bytes, host};
 
 /// C-DEPLOY-REJECT: bytes that are not WebAssembly.

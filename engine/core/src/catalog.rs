@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The kind of a deployed flow component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The kind of a deployed flow component: one WIT world each. The one
+/// definition of the kinds, for validation, the store and the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowKind {
     /// Inputs to outputs; run by background steps.
@@ -14,13 +15,40 @@ pub enum FlowKind {
     Screen,
 }
 
+impl FlowKind {
+    /// Every kind.
+    pub const ALL: [FlowKind; 3] = [
+        FlowKind::Autolaunched,
+        FlowKind::Evaluation,
+        FlowKind::Screen,
+    ];
+
+    /// The kind's name as used in definitions and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Autolaunched => "autolaunched",
+            FlowKind::Evaluation => "evaluation",
+            FlowKind::Screen => "screen",
+        }
+    }
+}
+
 impl std::fmt::Display for FlowKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Autolaunched => "autolaunched",
-            Self::Evaluation => "evaluation",
-            Self::Screen => "screen",
-        })
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FlowKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FlowKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown flow kind {s:?}: expected autolaunched, evaluation or screen")
+            })
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::run::{EvalRequestId, StepKey, WorkItemId};
+use crate::run::{EvalRequestId, Principal, StepKey, WorkItemId};
 
 /// Something that happened to a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +89,18 @@ pub struct Actor {
     /// Queues the user is a member of.
     #[serde(default)]
     pub queues: Vec<String>,
+}
+
+impl Actor {
+    /// Whether this user may see and complete work assigned to `assignee`:
+    /// it is them, or a group or queue of theirs.
+    pub fn may_work_on(&self, assignee: &Principal) -> bool {
+        match assignee {
+            Principal::User(user) => &self.user == user,
+            Principal::Group(group) => self.groups.contains(group),
+            Principal::Queue(queue) => self.queues.contains(queue),
+        }
+    }
 }
 
 /// Why a flow invocation failed.

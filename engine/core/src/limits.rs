@@ -2,6 +2,10 @@
 
 use jiff::SignedDuration;
 
+/// How long a run in a recoverable Error may be resumed, unless configured:
+/// 14 days, as in the system Stagecraft models.
+pub const DEFAULT_RECOVERY_WINDOW: SignedDuration = SignedDuration::from_hours(14 * 24);
+
 /// Limits a [`crate::Plan`] runs under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -15,7 +19,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            recovery_window: SignedDuration::from_hours(14 * 24),
+            recovery_window: DEFAULT_RECOVERY_WINDOW,
             max_stage_entries_per_event: 1_000,
         }
     }

@@ -46,6 +46,14 @@ pub enum RunStatus {
     Error,
 }
 
+impl RunStatus {
+    /// Whether the run is over: Completed or Canceled take no more events
+    /// and are in no stage; the others may still move (Error by a resume).
+    pub fn is_final(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Canceled)
+    }
+}
+
 /// One run of one orchestration version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {

@@ -6,34 +6,24 @@ use crate::host::HostInner;
 use crate::invocation::Invocation;
 use crate::sandbox::FlowState;
 use crate::screen::{FieldError, Form, Submission};
-use serde::{Deserialize, Serialize};
+
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The three kinds of flow, each a WIT world of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlowKind {
-    /// Inputs to outputs; run by background steps.
-    Autolaunched,
-    /// Inputs to "condition met"; run for exit and entry conditions.
-    Evaluation,
-    /// A form and its validation; run for interactive steps' work items.
-    Screen,
+pub use stagecraft_core::FlowKind;
+
+/// Where each kind of flow lives in `wit/flow.wit`.
+pub trait FlowWorld {
+    /// The interface a component of this kind exports.
+    fn interface(self) -> &'static str;
+    /// The WIT world a component of this kind targets.
+    fn world(self) -> &'static str;
 }
 
-impl FlowKind {
-    /// Every kind.
-    pub const ALL: [FlowKind; 3] = [
-        FlowKind::Autolaunched,
-        FlowKind::Evaluation,
-        FlowKind::Screen,
-    ];
-
-    /// The interface a component of this kind exports.
-    pub fn interface(self) -> &'static str {
+impl FlowWorld for FlowKind {
+    fn interface(self) -> &'static str {
         match self {
             FlowKind::Autolaunched => "stagecraft:flow/autolaunched@0.1.0",
             FlowKind::Evaluation => "stagecraft:flow/evaluation@0.1.0",
@@ -41,41 +31,12 @@ impl FlowKind {
         }
     }
 
-    /// The WIT world a component of this kind targets.
-    pub fn world(self) -> &'static str {
+    fn world(self) -> &'static str {
         match self {
             FlowKind::Autolaunched => "autolaunched-flow",
             FlowKind::Evaluation => "evaluation-flow",
             FlowKind::Screen => "screen-flow",
         }
-    }
-
-    /// The kind's name as used in definitions and APIs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlowKind::Autolaunched => "autolaunched",
-            FlowKind::Evaluation => "evaluation",
-            FlowKind::Screen => "screen",
-        }
-    }
-}
-
-impl fmt::Display for FlowKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for FlowKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FlowKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown flow kind {s:?}: expected autolaunched, evaluation or screen")
-            })
     }
 }
 

@@ -33,7 +33,7 @@ mod screen;
 
 pub use config::{HostConfig, SandboxLimits};
 pub use failure::FlowFailure;
-pub use flow::{Flow, FlowKind};
+pub use flow::{Flow, FlowKind, FlowWorld};
 pub use host::{FlowHost, HostError};
 pub use invocation::{Invocation, LogLevel, LogLine, LogStream};
 pub use load::LoadError;

@@ -1,7 +1,7 @@
 //! Checks that component bytes are a flow of the kind they are deployed as,
 //! before anything runs. Every rejection says what is wrong and what to do.
 
-use crate::flow::FlowKind;
+use crate::flow::{FlowKind, FlowWorld};
 use thiserror::Error;
 use wasmparser::Parser;
 

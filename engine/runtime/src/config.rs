@@ -39,7 +39,7 @@ impl EngineConfig {
             max_concurrent_flows: 64,
             max_concurrent_per_flow: None,
             max_concurrent_actions: 64,
-            recovery_window: SignedDuration::from_hours(14 * 24),
+            recovery_window: stagecraft_core::limits::DEFAULT_RECOVERY_WINDOW,
             synchronous: Synchronous::Full,
             integrity_check: IntegrityCheck::Quick,
         }

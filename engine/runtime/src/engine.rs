@@ -14,7 +14,7 @@ use crate::dispatch::{Dispatcher, failure};
 use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate, Trail};
 use crate::fairness::FlowShares;
-use crate::registry::{ActiveFlow, Registry, core_kind, host_kind};
+use crate::registry::{ActiveFlow, Registry};
 use crate::versions::Versions;
 use crate::watch::Watchers;
 use serde_json::Value;
@@ -299,7 +299,7 @@ impl<S: Store> Engine<S> {
                 .insert_flow(
                     NewFlow {
                         name: name.to_owned(),
-                        kind: core_kind(kind),
+                        kind,
                         digest: flow.digest().to_owned(),
                         bytes,
                         deployed_by: by.to_owned(),
@@ -733,12 +733,7 @@ impl<S: Store> Engine<S> {
             ));
         }
         let actor = self.actor(user).await?;
-        let allowed = match &record.item.assignee {
-            Principal::User(assignee) => *assignee == actor.user,
-            Principal::Group(group) => actor.groups.contains(group),
-            Principal::Queue(queue) => actor.queues.contains(queue),
-        };
-        if !allowed {
+        if !actor.may_work_on(&record.item.assignee) {
             return Err(EngineError::Forbidden(format!(
                 "{user} is not the assignee of work item {id} nor a member of its group or queue"
             )));
@@ -960,9 +955,7 @@ impl<S: Store> Engine<S> {
     /// orchestration could not load).
     async fn not_held(&self, run: &RunId, missing: String) -> EngineError {
         match self.inner.store.run(run).await {
-            Ok(Some(stored))
-                if matches!(stored.status, RunStatus::Completed | RunStatus::Canceled) =>
-            {
+            Ok(Some(stored)) if stored.status.is_final() => {
                 EngineError::Refused(stagecraft_core::EventError::RunFinished {
                     status: stored.status,
                 })
@@ -1044,7 +1037,7 @@ async fn load_flows(
                     record.name, record.version
                 ))
             })?;
-        let kind = host_kind(record.kind);
+        let kind = record.kind;
         // A component is checked against its deploy record before it is
         // compiled: one that fails (altered, or no longer loadable) is set
         // aside with the reason, and the engine serves the rest.

@@ -26,7 +26,7 @@ use crate::registry::Registry;
 use crate::watch::Watchers;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
-use stagecraft_core::run::{Run, RunId, RunStatus};
+use stagecraft_core::run::{Run, RunId};
 use stagecraft_core::{Action, Event, Plan, Transition};
 use stagecraft_store::{
     AuditRecord, Commit as Write, JobId, JobRunOutcome, StepLog, Store, StoreError, StoreResult,
@@ -274,7 +274,7 @@ impl<S: Store> Executor<S> {
         }
         let states: Vec<Arc<Run>> = runs.into_values().collect();
         for state in &states {
-            if finished(state.status) {
+            if state.status.is_final() {
                 self.runs.remove(&state.id);
             } else {
                 self.runs.insert(state.id.clone(), Arc::clone(state));
@@ -556,8 +556,4 @@ fn answer_refused(refused: Vec<(Reply, EngineError)>, result: &StoreResult<()>) 
         };
         let _ = reply.send(Err(answer));
     }
-}
-
-fn finished(status: RunStatus) -> bool {
-    matches!(status, RunStatus::Completed | RunStatus::Canceled)
 }

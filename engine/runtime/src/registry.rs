@@ -122,29 +122,11 @@ impl Registry {
 
 impl Catalog for Registry {
     fn flow_kind(&self, name: &str) -> Option<stagecraft_core::FlowKind> {
-        self.flow(name).map(|active| core_kind(active.flow.kind()))
+        self.flow(name).map(|active| active.flow.kind())
     }
 
     fn has_action(&self, name: &str) -> bool {
         self.actions.contains_key(name)
-    }
-}
-
-/// The host's and the core's names for the same three kinds.
-pub(crate) fn core_kind(kind: FlowKind) -> stagecraft_core::FlowKind {
-    match kind {
-        FlowKind::Autolaunched => stagecraft_core::FlowKind::Autolaunched,
-        FlowKind::Evaluation => stagecraft_core::FlowKind::Evaluation,
-        FlowKind::Screen => stagecraft_core::FlowKind::Screen,
-    }
-}
-
-/// The core's kind as the host names it.
-pub(crate) fn host_kind(kind: stagecraft_core::FlowKind) -> FlowKind {
-    match kind {
-        stagecraft_core::FlowKind::Autolaunched => FlowKind::Autolaunched,
-        stagecraft_core::FlowKind::Evaluation => FlowKind::Evaluation,
-        stagecraft_core::FlowKind::Screen => FlowKind::Screen,
     }
 }
 

@@ -10,7 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use stagecraft_core::run::{Principal, Run, RunId, WorkItemId, WorkItemStatus};
+use stagecraft_core::Actor;
+use stagecraft_core::run::{Run, RunId, WorkItemId, WorkItemStatus};
 use stagecraft_engine::Completion;
 use stagecraft_store::{Store, WorkItemFilter, WorkItemRecord};
 use std::sync::Arc;
@@ -79,12 +80,12 @@ pub async fn show(
         Caller::Admin => Value::Null,
         Caller::User(user) => {
             let memberships = store.memberships(user).await?;
-            let allowed = match &record.item.assignee {
-                Principal::User(assignee) => assignee == user,
-                Principal::Group(group) => memberships.groups.contains(group),
-                Principal::Queue(queue) => memberships.queues.contains(queue),
+            let actor = Actor {
+                user: user.clone(),
+                groups: memberships.groups,
+                queues: memberships.queues,
             };
-            if !allowed {
+            if !actor.may_work_on(&record.item.assignee) {
                 return Err(ApiError::forbidden(format!(
                     "work item {id} is not assigned to {user} nor to a group or queue of theirs"
                 )));

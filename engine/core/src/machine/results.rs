@@ -21,12 +21,11 @@ enum ResultKind {
 impl Ctx<'_> {
     /// Refuses events for runs that are over.
     fn ensure_live(&self) -> Result<(), EventError> {
-        match self.run.status {
-            status @ (RunStatus::Completed | RunStatus::Canceled) => {
-                Err(EventError::RunFinished { status })
-            }
-            RunStatus::InProgress | RunStatus::Suspended | RunStatus::Error => Ok(()),
+        let status = self.run.status;
+        if status.is_final() {
+            return Err(EventError::RunFinished { status });
         }
+        Ok(())
     }
 
     fn ensure_in_progress(&self) -> Result<(), EventError> {
@@ -152,12 +151,7 @@ impl Ctx<'_> {
     ) -> Result<(), EventError> {
         self.ensure_live()?;
         let (cur, index, assignee) = self.open_work_item(id)?;
-        let allowed = match &assignee {
-            Principal::User(user) => &by.user == user,
-            Principal::Group(group) => by.groups.contains(group),
-            Principal::Queue(queue) => by.queues.contains(queue),
-        };
-        if !allowed {
+        if !by.may_work_on(&assignee) {
             return Err(EventError::NotAssignee {
                 user: by.user.clone(),
                 assignee,

@@ -6,7 +6,6 @@ use super::Engine;
 use super::audit::target;
 use crate::dispatch::failure;
 use crate::error::EngineError;
-use crate::registry::host_kind;
 use crate::versions::Versions;
 use serde::Serialize;
 use serde_json::Value;
@@ -426,7 +425,7 @@ impl<S: Store> Engine<S> {
                 })
             }
             Candidate::Component(bytes) => {
-                let (flow, _) = self.compile(flow, host_kind(kind), bytes).await?;
+                let (flow, _) = self.compile(flow, kind, bytes).await?;
                 Ok(Compiled {
                     version: None,
                     flow,

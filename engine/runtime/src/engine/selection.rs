@@ -138,9 +138,7 @@ impl<S: Store> Engine<S> {
             .registry
             .kind(&flow)
             .ok_or_else(|| EngineError::NotFound(format!("flow {flow:?}")))?;
-        let compiled = self
-            .candidate(&flow, crate::registry::core_kind(kind), candidate)
-            .await?;
+        let compiled = self.candidate(&flow, kind, candidate).await?;
         let runs = self.select(filter).await?;
         let selected = runs.len();
         let mut not_tried = Groups::default();

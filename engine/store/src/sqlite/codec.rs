@@ -5,7 +5,7 @@ use rusqlite::ErrorCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use stagecraft_core::run::{Principal, Run, RunStatus, WorkItem};
+use stagecraft_core::run::{Principal, Run, WorkItem};
 
 use crate::{StoreError, StoreResult};
 
@@ -148,12 +148,10 @@ impl EncodedRun {
 /// The stage a run is in while it lives (in progress, in error or
 /// suspended): the `runs.stage` column.
 pub(super) fn live_stage(run: &Run) -> Option<&str> {
-    match run.status {
-        RunStatus::Completed | RunStatus::Canceled => None,
-        RunStatus::InProgress | RunStatus::Error | RunStatus::Suspended => {
-            run.current_stage().map(|stage| stage.stage.as_str())
-        }
+    if run.status.is_final() {
+        return None;
     }
+    run.current_stage().map(|stage| stage.stage.as_str())
 }
 
 impl EncodedWorkItem {

@@ -287,7 +287,7 @@ pub async fn show(
             .collect(),
         None => Vec::new(),
     };
-    let live = !matches!(run.status, RunStatus::Completed | RunStatus::Canceled);
+    let live = !run.status.is_final();
     let body = html! {
         @if live { div #live data-every="3" {} }
         h1 { "Run " code { (run.id) } " " (badge(run.status)) }
