@@ -14,7 +14,7 @@
 use anyhow::{Context, Result, ensure};
 use serde_json::json;
 use stagecraft_core::run::RunStatus;
-use stagecraft_engine::{Candidate, Engine, EngineConfig, FlowKind, RepairFilter};
+use stagecraft_engine::{Candidate, Engine, EngineConfig, FlowKind, RepairFilter, SqliteStore};
 use stagecraft_tests::{RISK_SCORE, RISK_SCORE_FIXED};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -128,7 +128,10 @@ async fn main() -> Result<()> {
 }
 
 /// Starts `total` runs and waits until every one is in Error.
-async fn fail(engine: &Engine, total: usize) -> Result<Vec<stagecraft_core::run::RunId>> {
+async fn fail(
+    engine: &Engine<SqliteStore>,
+    total: usize,
+) -> Result<Vec<stagecraft_core::run::RunId>> {
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut tasks = Vec::with_capacity(total);
     for _ in 0..total {

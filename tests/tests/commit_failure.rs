@@ -9,9 +9,10 @@ use stagecraft_host::{FlowHost, HostConfig};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, StoreError,
-    StoreResult, UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
+    Queue, RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
+    WorkItemFilter, WorkItemRecord,
 };
+use stagecraft_store_sqlite::{SqliteConfig, SqliteStore};
 use stagecraft_tests::{NOOP, bytes, chain_orchestration, test_limits};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,9 +80,9 @@ impl Store for FailingStore {
                 Some(Fault::FullAfterOne { .. })
             );
             return Err(if full {
-                StoreError::Unavailable("injected: the disk is full".to_owned())
+                StoreError::unavailable("the disk is full", "injected")
             } else {
-                StoreError::Backend("injected commit failure".to_owned())
+                StoreError::write("the runs", "injected commit failure")
             });
         }
         self.inner.commit(commit).await
@@ -356,7 +357,7 @@ async fn a_full_disk_is_retried_with_back_off_and_recovered_from() {
     assert!(
         matches!(
             &refused,
-            Err(EngineError::Store(StoreError::Unavailable(_)))
+            Err(EngineError::Store(StoreError::Unavailable { .. }))
         ),
         "the caller hears the storage is unavailable: {refused:?}"
     );

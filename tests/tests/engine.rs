@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use stagecraft_core::run::{Run, RunStatus, StepStatus, WorkItemStatus};
 use stagecraft_engine::{
-    Completion, Engine, EngineConfig, EngineError, FlowKind, Group, User, UserStatus,
+    Completion, Engine, EngineConfig, EngineError, FlowKind, Group, SqliteStore, User, UserStatus,
 };
 use stagecraft_tests::{CREDIT_CHECK, LOAN_REVIEW, RISK_SCORE, RISK_SCORE_FIXED, bytes};
 use tempfile::TempDir;
@@ -11,7 +11,7 @@ use tempfile::TempDir;
 const LOAN: &str = include_str!("../../example-plugins/loan_approval.json");
 
 /// An engine on a fresh data directory with the loan orchestration deployed.
-async fn loan_engine() -> (Engine, TempDir) {
+async fn loan_engine() -> (Engine<SqliteStore>, TempDir) {
     let dir = tempfile::tempdir().expect("test setup");
     let engine = open(&dir).await;
     for (id, status) in [("ada", UserStatus::Active), ("bob", UserStatus::Active)] {
@@ -55,7 +55,7 @@ async fn loan_engine() -> (Engine, TempDir) {
     (engine, dir)
 }
 
-async fn open(dir: &TempDir) -> Engine {
+async fn open(dir: &TempDir) -> Engine<SqliteStore> {
     Engine::builder(EngineConfig::new(dir.path()))
         .action("book_loan", |inputs: Value| async move {
             match inputs["applicant"].as_str() {
@@ -73,7 +73,11 @@ fn application(applicant: &str, income: u64) -> Value {
 }
 
 /// Starts a loan application and waits until it settles or waits for a person.
-async fn apply_for_loan(engine: &Engine, applicant: &str, income: u64) -> std::sync::Arc<Run> {
+async fn apply_for_loan(
+    engine: &Engine<SqliteStore>,
+    applicant: &str,
+    income: u64,
+) -> std::sync::Arc<Run> {
     let run = engine
         .start_run("loan_approval", application(applicant, income), "admin")
         .await

@@ -10,7 +10,8 @@ use stagecraft_core::run::{
     RunStatus,
 };
 use stagecraft_engine::{Engine, EngineConfig, SystemClock};
-use stagecraft_store::{SqliteConfig, SqliteStore, Store};
+use stagecraft_store::Store;
+use stagecraft_store_sqlite::{SqliteConfig, SqliteStore};
 use stagecraft_tests::host;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

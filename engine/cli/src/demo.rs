@@ -1,5 +1,6 @@
 //! `stagecraft demo`: the loan story on a fresh server, step by step.
 
+use crate::backend::Engine;
 use crate::cli::DemoArgs;
 use crate::client::Client;
 use crate::commands::flow::spinner;
@@ -7,7 +8,6 @@ use crate::server::{self, ServerConfig};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemStatus};
-use stagecraft_engine::Engine;
 use stagecraft_example_plugins as plugins;
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! talk to such a server; `stagecraft demo` runs the whole story in one
 //! command. See the repository README, section "The `stagecraft` program".
 
+mod backend;
 mod cli;
 mod client;
 mod commands;

@@ -12,6 +12,7 @@ mod orchestrations;
 mod runs;
 mod work_items;
 
+use crate::backend::Engine;
 use anyhow::{Context, Result};
 use auth::Tokens;
 use axum::extract::DefaultBodyLimit;
@@ -22,7 +23,7 @@ use axum::routing::{MethodFilter, on};
 use axum::{Router, middleware};
 use error::ApiError;
 use serde_json::{Value, json};
-use stagecraft_engine::{Engine, EngineConfig};
+use stagecraft_engine::EngineConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;

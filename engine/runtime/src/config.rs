@@ -1,13 +1,14 @@
 use jiff::SignedDuration;
 use stagecraft_host::SandboxLimits;
-use stagecraft_store::{IntegrityCheck, Synchronous};
+#[cfg(feature = "sqlite")]
+use stagecraft_store_sqlite::{IntegrityCheck, Synchronous};
 use std::path::PathBuf;
 
 /// How an engine is set up. [`EngineConfig::new`] gives production defaults.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Holds the database (`stagecraft.db`) and the compiled-component cache
-    /// (`compiled/`). Must be private to the engine.
+    /// Holds the compiled-component cache (`compiled/`) and, on SQLite, the
+    /// database (`stagecraft.db`). Must be private to the engine.
     pub data_dir: PathBuf,
     /// Limits of each flow invocation.
     pub limits: SandboxLimits,
@@ -22,11 +23,13 @@ pub struct EngineConfig {
     pub max_concurrent_actions: usize,
     /// How long after an error a run may still be resumed (SPEC: 14 days).
     pub recovery_window: SignedDuration,
-    /// Whether every commit is fsynced (`Full`, the default) or only
+    /// SQLite: whether every commit is fsynced (`Full`, the default) or only
     /// flushed to the OS (`Normal`: survives a process crash, not power loss).
+    #[cfg(feature = "sqlite")]
     pub synchronous: Synchronous,
-    /// How the database is checked when the engine opens it (quick by
+    /// SQLite: how the database is checked when the engine opens it (quick by
     /// default); a store that fails is refused.
+    #[cfg(feature = "sqlite")]
     pub integrity_check: IntegrityCheck,
 }
 
@@ -40,7 +43,9 @@ impl EngineConfig {
             max_concurrent_per_flow: None,
             max_concurrent_actions: 64,
             recovery_window: stagecraft_core::limits::DEFAULT_RECOVERY_WINDOW,
+            #[cfg(feature = "sqlite")]
             synchronous: Synchronous::Full,
+            #[cfg(feature = "sqlite")]
             integrity_check: IntegrityCheck::Quick,
         }
     }

@@ -23,9 +23,10 @@ use stagecraft_core::{Actor, Event, Limits, Orchestration};
 use stagecraft_host::{FieldError, Flow, FlowHost, FlowKind, Form, HostConfig, Submission};
 use stagecraft_store::{
     AuditAction, FlowRecord, Group, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, SqliteConfig, SqliteStore, StepLog, Store, StoreError, User,
-    WorkItemFilter, WorkItemRecord,
+    RunFilter, RunSummary, StepLog, Store, StoreError, User, WorkItemFilter, WorkItemRecord,
 };
+#[cfg(feature = "sqlite")]
+use stagecraft_store_sqlite::{SqliteConfig, SqliteStore};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
@@ -42,6 +43,16 @@ pub struct EngineBuilder {
 }
 
 impl EngineBuilder {
+    /// Starts building an engine that keeps its data in `data_dir`, on the
+    /// store given to [`EngineBuilder::open_on`].
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            config,
+            actions: HashMap::new(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
     /// Registers an external action under `name`, for external-action steps.
     #[must_use]
     pub fn action(mut self, name: impl Into<String>, action: impl ExternalAction) -> Self {
@@ -57,22 +68,32 @@ impl EngineBuilder {
         self
     }
 
-    /// Opens the store in the data directory, compiles the active flows,
-    /// loads every orchestration version, picks unfinished runs back up and
-    /// starts the executor.
-    pub async fn open(self) -> Result<Engine, EngineError> {
+    /// Opens the SQLite store in the data directory, then as
+    /// [`EngineBuilder::open_on`].
+    #[cfg(feature = "sqlite")]
+    pub async fn open(self) -> Result<Engine<SqliteStore>, EngineError> {
+        let database = self.config.data_dir.join("stagecraft.db");
+        private_dir(&self.config.data_dir)
+            .and_then(|()| private_file(&database))
+            .map_err(|(path, source)| EngineError::DataDir { path, source })?;
+        let mut store_config = SqliteConfig::new(database);
+        store_config.synchronous = self.config.synchronous;
+        store_config.integrity_check = self.config.integrity_check;
+        let store = SqliteStore::open(store_config)?;
+        self.open_on(store).await
+    }
+
+    /// Starts the engine on `store`: compiles the active flows into the
+    /// data directory's cache, loads every orchestration version, picks
+    /// unfinished runs back up and starts the executor.
+    pub async fn open_on<S: Store>(self, store: S) -> Result<Engine<S>, EngineError> {
         let EngineBuilder {
             config,
             actions,
             clock,
         } = self;
-        let database = config.data_dir.join("stagecraft.db");
-        private_files(&config.data_dir, &database)
+        private_dir(&config.data_dir)
             .map_err(|(path, source)| EngineError::DataDir { path, source })?;
-        let mut store_config = SqliteConfig::new(database);
-        store_config.synchronous = config.synchronous;
-        store_config.integrity_check = config.integrity_check;
-        let store = SqliteStore::open(store_config)?;
         let host = FlowHost::new(HostConfig {
             limits: config.limits.clone(),
             max_concurrent_invocations: config.max_concurrent_flows,
@@ -82,18 +103,21 @@ impl EngineBuilder {
     }
 }
 
-/// Creates the data directory and the database file private to this user
-/// (0700 and 0600: they hold every run's data); SQLite gives its journal
-/// files the database's permissions. Existing ones are left as they are.
-fn private_files(
-    dir: &std::path::Path,
-    database: &std::path::Path,
-) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+/// Creates the data directory private to this user (0700: it holds every
+/// run's data, or compiled flows); an existing one is left as it is.
+fn private_dir(dir: &std::path::Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| (dir.to_owned(), e))?;
+    builder.create(dir).map_err(|e| (dir.to_owned(), e))
+}
+
+/// Creates the database file private to this user (0600); SQLite gives its
+/// journal files the database's permissions. An existing one is left as it
+/// is.
+#[cfg(feature = "sqlite")]
+fn private_file(database: &std::path::Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -106,7 +130,7 @@ fn private_files(
 
 /// A running Stagecraft engine on a [`Store`]. Cheap to clone; every clone
 /// drives the same engine.
-pub struct Engine<S: Store = SqliteStore> {
+pub struct Engine<S: Store> {
     inner: Arc<Inner<S>>,
 }
 
@@ -161,14 +185,12 @@ pub enum Completion {
     },
 }
 
+#[cfg(feature = "sqlite")]
 impl Engine<SqliteStore> {
-    /// Starts building an engine that keeps its data in `data_dir`.
+    /// Starts building an engine that keeps its data in `data_dir`: the
+    /// usual start, on SQLite ([`EngineBuilder::new`] for any store).
     pub fn builder(config: EngineConfig) -> EngineBuilder {
-        EngineBuilder {
-            config,
-            actions: HashMap::new(),
-            clock: Arc::new(SystemClock),
-        }
+        EngineBuilder::new(config)
     }
 }
 
@@ -939,9 +961,10 @@ impl<S: Store> Engine<S> {
                 };
                 if !recorded && job.is_some() {
                     // The job's row is still pending: its worker tries again.
-                    return Err(EngineError::Store(StoreError::Unavailable(format!(
-                        "the refusal of run {run} could not be recorded: {error}"
-                    ))));
+                    return Err(EngineError::Store(StoreError::unavailable(
+                        format!("the refusal of run {run} could not be recorded"),
+                        error,
+                    )));
                 }
                 Err(error)
             }

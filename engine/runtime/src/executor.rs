@@ -304,8 +304,9 @@ impl<S: Store> Executor<S> {
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {
-                    Err(StoreError::Backend(
-                        "the store panicked during a commit".to_owned(),
+                    Err(StoreError::write(
+                        "a commit",
+                        "the store panicked during it",
                     ))
                 });
             (result, pending)

@@ -53,7 +53,9 @@ pub use executor::RunUpdate;
 pub use stagecraft_core::repair::{RepairFilter, Resumable};
 pub use stagecraft_host::{FieldError, FieldType, FlowKind, Form, FormField, SandboxLimits};
 pub use stagecraft_store::{
-    AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, Group, IntegrityCheck,
-    JobCounts, JobId, JobRecord, JobRefusals, JobRun, JobRunState, JobStatus, Queue, RunFilter,
-    StepLog, StepLogLine, User, UserStatus,
+    AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, Group, JobCounts, JobId,
+    JobRecord, JobRefusals, JobRun, JobRunState, JobStatus, Queue, RunFilter, StepLog, StepLogLine,
+    Store, StoreError, User, UserStatus,
 };
+#[cfg(feature = "sqlite")]
+pub use stagecraft_store_sqlite::{IntegrityCheck, SqliteConfig, SqliteStore, Synchronous};

@@ -1,10 +1,13 @@
-//! Durable storage for Stagecraft.
+//! Durable storage for Stagecraft: the contract, not a database.
 //!
-//! [`Store`] is the contract the engine relies on; [`SqliteStore`] is the
-//! embedded default. The trait is shaped for a future networked backend
-//! (Postgres) shared by several engine nodes: every method is async, and the
-//! hot path is a single call, [`Store::commit_runs`], that a backend is free
-//! to group-commit with concurrent calls.
+//! [`Store`] is what the engine relies on, with its plain records and
+//! [`StoreError`]; the backends live in crates of their own
+//! (`stagecraft-store-sqlite`, the embedded default, and
+//! `stagecraft-store-postgres`), so an embedder compiles only the one it
+//! uses. Every method is async, and the hot path is a single call,
+//! [`Store::commit`], that a backend is free to group-commit with
+//! concurrent calls. [`encoding`] holds what every backend stores the same
+//! way (a run's compressed state, its projections).
 //!
 //! A run's state is the [`Run`] of `stagecraft-core`, stored whole as the
 //! source of truth (milestones and pending outputs included); the backend
@@ -12,13 +15,13 @@
 //! queries.
 
 mod audit;
+pub mod encoding;
 mod error;
 mod jobs;
 mod records;
-mod sqlite;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord};
-pub use error::{StoreError, StoreResult};
+pub use error::{Source, StoreError, StoreResult, report};
 pub use jobs::{
     JobCounts, JobId, JobRecord, JobRefusals, JobRun, JobRunOutcome, JobRunState, JobStatus, NewJob,
 };
@@ -26,7 +29,6 @@ pub use records::{
     FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
     RunFilter, RunSummary, StepLog, StepLogLine, User, UserStatus, WorkItemFilter, WorkItemRecord,
 };
-pub use sqlite::{IntegrityCheck, SqliteConfig, SqliteStore, Synchronous};
 
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
 

@@ -5,13 +5,14 @@
 
 use super::AppState;
 use super::error::{ApiError, UnauditedRefusal};
+use crate::backend::Engine;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use stagecraft_engine::{AuditAction, Engine, UserStatus};
+use stagecraft_engine::{AuditAction, UserStatus};
 use stagecraft_store::Store as _;
 use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;

@@ -152,7 +152,11 @@ impl IntoResponse for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
-        let message = error.to_string();
+        let message = match &error {
+            // With its source: "storage unavailable: …" alone helps no one.
+            EngineError::Store(store) => store.report(),
+            other => other.to_string(),
+        };
         match error {
             EngineError::FlowRejected { .. } => Self::bad_request("flow_rejected", message),
             EngineError::DefinitionSyntax(_) => Self::bad_request("definition_syntax", message),
@@ -176,7 +180,7 @@ impl From<EngineError> for ApiError {
                 tracing::error!("{message}");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_record", message)
             }
-            EngineError::Store(stagecraft_store::StoreError::Unavailable(_)) => Self::new(
+            EngineError::Store(stagecraft_store::StoreError::Unavailable { .. }) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",
                 message,

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
+use crate::backend::Engine;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -10,7 +11,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
 use stagecraft_core::run::{Milestone, Run, RunId, RunStatus, SYSTEM_PRINCIPAL, WorkItemStatus};
-use stagecraft_engine::{Engine, RunFilter, StepLog};
+use stagecraft_engine::{RunFilter, StepLog};
 use stagecraft_store::RunSummary;
 use std::sync::Arc;
 use std::time::Duration;
