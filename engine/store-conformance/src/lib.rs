@@ -77,3 +77,27 @@ macro_rules! store_conformance_tests {
         }
     };
 }
+
+/// The environment variable naming the PostgreSQL database tests may use
+/// (`.ci/postgres` starts one and prints its URL).
+pub const TEST_DATABASE: &str = "STAGECRAFT_TEST_DATABASE";
+
+/// The URL of the PostgreSQL database for tests, or `None` with a loud
+/// message when there is none here, so that the test skips. Under
+/// `CI=true` a missing database fails the test instead: CI must not pass
+/// by skipping.
+pub fn test_database(test: &str) -> Option<String> {
+    match std::env::var(TEST_DATABASE) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("{test}: {TEST_DATABASE} is not set, and CI=true requires PostgreSQL")
+        }
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED {test}: no PostgreSQL here. Set {TEST_DATABASE} \
+                 (export {TEST_DATABASE}=$(.ci/postgres)) to run it. ***\n"
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Group commit: one task writes every commit waiting when it starts a
+//! transaction, in the order they were made, with one statement per table.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use deadpool_postgres::{Pool, Transaction};
+use stagecraft_store::encoding::{EncodedRun, name_of, nanos};
+use stagecraft_store::{
+    AuditOutcome, AuditRecord, JobRunOutcome, JobRunState, StepLog, StoreError, StoreResult,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{unavailable, write_error};
+
+/// What one [`stagecraft_store::Store::commit`] call writes.
+pub(crate) struct Batch {
+    pub runs: Vec<EncodedRun>,
+    pub step_logs: Vec<StepLog>,
+    pub audit: Vec<AuditRecord>,
+    pub job_runs: Vec<JobRunOutcome>,
+}
+
+impl Batch {
+    fn size(&self) -> usize {
+        self.runs.len() + self.step_logs.len() + self.audit.len() + self.job_runs.len()
+    }
+}
+
+type Request = (Batch, oneshot::Sender<StoreResult<()>>);
+
+/// The handle to the committer task; the task ends when every handle is
+/// dropped and the queue is drained.
+#[derive(Clone)]
+pub(crate) struct Committer {
+    requests: mpsc::UnboundedSender<Request>,
+    committed: Arc<AtomicU64>,
+}
+
+impl Committer {
+    /// Starts the task.
+    pub fn start(pool: Pool, max_batch: usize) -> Self {
+        let (requests, queue) = mpsc::unbounded_channel();
+        let committed = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(pool, queue, max_batch, Arc::clone(&committed)));
+        Self {
+            requests,
+            committed,
+        }
+    }
+
+    /// Queues `batch` (at once, before any await) and waits for its commit.
+    pub fn commit(
+        &self,
+        batch: Batch,
+    ) -> impl std::future::Future<Output = StoreResult<()>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let queued = self.requests.send((batch, reply));
+        async move {
+            queued.map_err(|_| StoreError::Closed)?;
+            answer.await.map_err(|_| StoreError::Closed)?
+        }
+    }
+
+    pub fn transactions_committed(&self) -> u64 {
+        self.committed.load(Ordering::Relaxed)
+    }
+}
+
+async fn run(
+    pool: Pool,
+    mut queue: mpsc::UnboundedReceiver<Request>,
+    max_batch: usize,
+    committed: Arc<AtomicU64>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut size = first.0.size();
+        let mut requests = vec![first];
+        while size < max_batch {
+            match queue.try_recv() {
+                Ok(request) => {
+                    size += request.0.size();
+                    requests.push(request);
+                }
+                Err(_) => break,
+            }
+        }
+        let (batches, replies): (Vec<_>, Vec<_>) = requests.into_iter().unzip();
+        let result = write(&pool, &batches).await;
+        match &result {
+            Ok(()) => {
+                committed.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                tracing::debug!(callers = replies.len(), %error, "group commit failed");
+            }
+        }
+        for reply in replies {
+            let _ = reply.send(match &result {
+                Ok(()) => Ok(()),
+                Err(error) => Err(error.with_context("commit failed")),
+            });
+        }
+    }
+}
+
+/// Writes the batches in one transaction.
+async fn write(pool: &Pool, batches: &[Batch]) -> StoreResult<()> {
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| unavailable("no connection to PostgreSQL", e))?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(write_error("a group commit"))?;
+    put_runs(&tx, batches.iter().flat_map(|b| &b.runs)).await?;
+    put_step_logs(&tx, batches.iter().flat_map(|b| &b.step_logs)).await?;
+    let audit: Vec<&AuditRecord> = batches.iter().flat_map(|b| &b.audit).collect();
+    put_audit_refs(&tx, &audit).await?;
+    put_job_runs(&tx, batches.iter().flat_map(|b| &b.job_runs)).await?;
+    tx.commit().await.map_err(write_error("a group commit"))
+}
+
+/// Upserts each run's latest state in the batch, and replaces its
+/// work-item rows.
+async fn put_runs<'a>(
+    tx: &Transaction<'_>,
+    runs: impl Iterator<Item = &'a EncodedRun>,
+) -> StoreResult<()> {
+    // A run committed twice in one batch is written once, with its later
+    // state (one statement cannot update a row twice).
+    let mut latest: HashMap<&str, &EncodedRun> = HashMap::new();
+    let mut order = Vec::new();
+    for run in runs {
+        if latest.insert(run.id.as_str(), run).is_none() {
+            order.push(run.id.as_str());
+        }
+    }
+    if order.is_empty() {
+        return Ok(());
+    }
+    let runs: Vec<&EncodedRun> = order.iter().filter_map(|id| latest.get(id).copied()).collect();
+    let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    let orchestrations: Vec<&str> = runs.iter().map(|r| r.orchestration.as_str()).collect();
+    let versions: Vec<i64> = runs.iter().map(|r| r.version).collect();
+    let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
+    let started: Vec<i64> = runs.iter().map(|r| r.started_at).collect();
+    let updated: Vec<i64> = runs.iter().map(|r| r.updated_at).collect();
+    let stages: Vec<Option<&str>> = runs.iter().map(|r| r.stage.as_deref()).collect();
+    let states: Vec<&[u8]> = runs.iter().map(|r| r.state.as_slice()).collect();
+    let failed = || write_error("run states");
+    // `started_at` is kept from the first write: the start never moves.
+    let upsert = tx
+        .prepare_cached(
+            "INSERT INTO runs (id, orchestration, version, status, started_at, updated_at, stage, state)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
+                                  $6::bigint[], $7::text[], $8::bytea[])
+             ON CONFLICT (id) DO UPDATE SET
+                 orchestration = excluded.orchestration,
+                 version = excluded.version,
+                 status = excluded.status,
+                 updated_at = excluded.updated_at,
+                 stage = excluded.stage,
+                 state = excluded.state",
+        )
+        .await
+        .map_err(failed())?;
+    tx.execute(
+        &upsert,
+        &[
+            &ids,
+            &orchestrations,
+            &versions,
+            &statuses,
+            &started,
+            &updated,
+            &stages,
+            &states,
+        ],
+    )
+    .await
+    .map_err(failed())?;
+    let clear = tx
+        .prepare_cached("DELETE FROM work_items WHERE run_id = ANY($1::text[])")
+        .await
+        .map_err(failed())?;
+    tx.execute(&clear, &[&ids]).await.map_err(failed())?;
+
+    // An id seen twice (in a malformed state) keeps its last row rather than
+    // failing the whole group commit.
+    let mut items = HashMap::new();
+    let mut item_order = Vec::new();
+    for run in &runs {
+        for item in &run.work_items {
+            if items.insert(item.id.as_str(), (run.id.as_str(), item)).is_none() {
+                item_order.push(item.id.as_str());
+            }
+        }
+    }
+    if item_order.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<_> = item_order.iter().filter_map(|id| items.get(id)).collect();
+    let item_ids: Vec<&str> = items.iter().map(|(_, i)| i.id.as_str()).collect();
+    let run_ids: Vec<&str> = items.iter().map(|(run, _)| *run).collect();
+    let kinds: Vec<&str> = items.iter().map(|(_, i)| i.assignee_kind).collect();
+    let assignees: Vec<&str> = items.iter().map(|(_, i)| i.assignee_id.as_str()).collect();
+    let statuses: Vec<&str> = items.iter().map(|(_, i)| i.status.as_str()).collect();
+    let created: Vec<i64> = items.iter().map(|(_, i)| i.created_at).collect();
+    let bodies: Vec<&str> = items.iter().map(|(_, i)| i.item.as_str()).collect();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO work_items (id, run_id, assignee_kind, assignee_id, status, created_at, item)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                  $6::bigint[], $7::text[])
+             ON CONFLICT (id) DO UPDATE SET
+                 run_id = excluded.run_id,
+                 assignee_kind = excluded.assignee_kind,
+                 assignee_id = excluded.assignee_id,
+                 status = excluded.status,
+                 created_at = excluded.created_at,
+                 item = excluded.item",
+        )
+        .await
+        .map_err(failed())?;
+    tx.execute(
+        &insert,
+        &[
+            &item_ids, &run_ids, &kinds, &assignees, &statuses, &created, &bodies,
+        ],
+    )
+    .await
+    .map_err(failed())?;
+    Ok(())
+}
+
+/// Stores (or, for a re-executed attempt, replaces) step logs.
+async fn put_step_logs<'a>(
+    tx: &Transaction<'_>,
+    logs: impl Iterator<Item = &'a StepLog>,
+) -> StoreResult<()> {
+    let mut latest = HashMap::new();
+    let mut order = Vec::new();
+    for log in logs {
+        let key = (&log.run.0, log.step.stage_run, &log.step.step, log.attempt);
+        if latest.insert(key, log).is_none() {
+            order.push(key);
+        }
+    }
+    if order.is_empty() {
+        return Ok(());
+    }
+    let logs: Vec<&StepLog> = order.iter().filter_map(|key| latest.get(key).copied()).collect();
+    let failed = || write_error("step logs");
+    let runs: Vec<&str> = logs.iter().map(|l| l.run.0.as_str()).collect();
+    let stage_runs: Vec<i64> = logs
+        .iter()
+        .map(|l| i64::try_from(l.step.stage_run).unwrap_or(i64::MAX))
+        .collect();
+    let stages: Vec<&str> = logs.iter().map(|l| l.step.stage.as_str()).collect();
+    let steps: Vec<&str> = logs.iter().map(|l| l.step.step.as_str()).collect();
+    let attempts: Vec<i64> = logs.iter().map(|l| i64::from(l.attempt)).collect();
+    let versions: Vec<i64> = logs.iter().map(|l| i64::from(l.flow_version)).collect();
+    let recorded = logs
+        .iter()
+        .map(|l| nanos(l.recorded_at))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let lines = logs
+        .iter()
+        .map(|l| {
+            serde_json::to_string(&l.lines)
+                .map_err(|e| StoreError::write(format!("a step log of run {}", l.run.0), e))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let upsert = tx
+        .prepare_cached(
+            "INSERT INTO step_logs
+                 (run_id, stage_run, stage, step, attempt, flow_version, recorded_at, lines)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[],
+                                  $6::bigint[], $7::bigint[], $8::text[])
+             ON CONFLICT (run_id, stage_run, step, attempt) DO UPDATE SET
+                 stage = excluded.stage,
+                 flow_version = excluded.flow_version,
+                 recorded_at = excluded.recorded_at,
+                 lines = excluded.lines",
+        )
+        .await
+        .map_err(failed())?;
+    tx.execute(
+        &upsert,
+        &[
+            &runs,
+            &stage_runs,
+            &stages,
+            &steps,
+            &attempts,
+            &versions,
+            &recorded,
+            &lines,
+        ],
+    )
+    .await
+    .map_err(failed())?;
+    Ok(())
+}
+
+/// Appends audit records, in order.
+pub(crate) async fn put_audit(tx: &Transaction<'_>, records: &[AuditRecord]) -> StoreResult<()> {
+    let records: Vec<&AuditRecord> = records.iter().collect();
+    put_audit_refs(tx, &records).await
+}
+
+async fn put_audit_refs(tx: &Transaction<'_>, records: &[&AuditRecord]) -> StoreResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let failed = || write_error("audit records");
+    let at = records
+        .iter()
+        .map(|r| nanos(r.at))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let actors: Vec<&str> = records.iter().map(|r| r.actor.as_str()).collect();
+    let actions: Vec<&str> = records.iter().map(|r| r.action.name()).collect();
+    let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
+    let (outcomes, reasons): (Vec<&str>, Vec<Option<&str>>) = records
+        .iter()
+        .map(|r| match &r.outcome {
+            AuditOutcome::Done => ("done", None),
+            AuditOutcome::Refused { reason } => ("refused", Some(reason.as_str())),
+        })
+        .unzip();
+    let details: Vec<Option<String>> = records
+        .iter()
+        .map(|r| (!r.detail.is_null()).then(|| r.detail.to_string()))
+        .collect();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO audit (at, actor, action, target, outcome, reason, detail)
+             SELECT at, actor, action, target, outcome, reason, detail
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::text[])
+                  WITH ORDINALITY AS r(at, actor, action, target, outcome, reason, detail, n)
+             ORDER BY n",
+        )
+        .await
+        .map_err(failed())?;
+    tx.execute(
+        &insert,
+        &[
+            &at, &actors, &actions, &targets, &outcomes, &reasons, &details,
+        ],
+    )
+    .await
+    .map_err(failed())?;
+    Ok(())
+}
+
+/// Moves job runs out of Pending; the first outcome of a run wins.
+async fn put_job_runs<'a>(
+    tx: &Transaction<'_>,
+    outcomes: impl Iterator<Item = &'a JobRunOutcome>,
+) -> StoreResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    let outcomes: Vec<&JobRunOutcome> = outcomes
+        .filter(|o| seen.insert((o.job.0.as_str(), o.run.0.as_str())))
+        .collect();
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let failed = || write_error("job runs");
+    let jobs: Vec<&str> = outcomes.iter().map(|o| o.job.0.as_str()).collect();
+    let runs: Vec<&str> = outcomes.iter().map(|o| o.run.0.as_str()).collect();
+    let resumed = name_of(&JobRunState::Resumed)?;
+    let refused = name_of(&JobRunState::Refused)?;
+    let (states, reasons): (Vec<&str>, Vec<Option<&str>>) = outcomes
+        .iter()
+        .map(|o| match &o.outcome {
+            Ok(()) => (resumed.as_str(), None),
+            Err(reason) => (refused.as_str(), Some(reason.as_str())),
+        })
+        .unzip();
+    let update = tx
+        .prepare_cached(
+            "UPDATE job_runs j SET state = u.state, reason = u.reason
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+                  AS u(job_id, run_id, state, reason)
+             WHERE j.job_id = u.job_id AND j.run_id = u.run_id AND j.state = 'pending'",
+        )
+        .await
+        .map_err(failed())?;
+    tx.execute(&update, &[&jobs, &runs, &states, &reasons])
+        .await
+        .map_err(failed())?;
+    Ok(())
+}

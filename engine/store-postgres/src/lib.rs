@@ -1,0 +1,410 @@
+//! Stagecraft's store on PostgreSQL.
+//!
+//! Several engine nodes share one database. The schema is the SQLite
+//! store's, with the same encoding of records (`stagecraft_store::encoding`),
+//! so the two backends answer alike; the conformance suite checks it.
+//!
+//! Run commits go through one committer task per store, which takes every
+//! commit waiting when it starts a transaction and writes them together
+//! (group commit): a handful of statements per batch, whatever its size,
+//! each run's row written once with its latest state, arrays bound to one
+//! `UNNEST` insert per table. Other writes are transactions of their own on
+//! a pooled connection. Schema migrations run when a store opens, under an
+//! advisory lock, so nodes starting together migrate once; a database whose
+//! schema is newer than this build is refused.
+
+mod catalog;
+mod committer;
+mod directory;
+mod error;
+mod jobs;
+mod runs;
+mod schema;
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
+use stagecraft_store::encoding::EncodedRun;
+use stagecraft_store::{
+    AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
+    JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
+    Queue, RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
+    WorkItemFilter, WorkItemRecord,
+};
+use tokio_postgres::NoTls;
+
+use committer::Committer;
+use error::{read_error, unavailable};
+
+/// How to reach the database, and how hard to use it.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// The connection settings (host, port, user, password, database...).
+    pub connection: tokio_postgres::Config,
+    /// Pooled connections for reads and for writes other than run commits.
+    pub pool_size: usize,
+    /// Most run states, step logs and records one group commit writes.
+    pub max_batch: usize,
+}
+
+impl PostgresConfig {
+    /// Settings from a URL such as `postgres://user:password@host:5432/db`
+    /// (or key-value pairs: `host=… user=…`), with default pool and batch
+    /// sizes.
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        let connection = tokio_postgres::Config::from_str(url).map_err(|e| {
+            StoreError::Incompatible(format!("not a PostgreSQL connection URL: {e}"))
+        })?;
+        Ok(Self {
+            connection,
+            pool_size: 16,
+            max_batch: 512,
+        })
+    }
+}
+
+/// The PostgreSQL store. Cheap to clone; clones share the pool and the
+/// committer.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    committer: Committer,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects, migrates the schema to this build's, and starts the
+    /// committer. Must be called inside a Tokio runtime.
+    ///
+    /// Fails with [`StoreError::Unavailable`] if the database cannot be
+    /// reached, and with [`StoreError::Incompatible`] if its schema is newer
+    /// than this build knows.
+    pub async fn open(config: PostgresConfig) -> StoreResult<Self> {
+        let manager = Manager::from_config(
+            config.connection,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(2))
+            .build()
+            .map_err(|e| StoreError::Incompatible(format!("PostgreSQL pool: {e}")))?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| unavailable("cannot connect to PostgreSQL", e))?;
+        schema::migrate(&mut client).await?;
+        drop(client);
+        let committer = Committer::start(pool.clone(), config.max_batch.max(1));
+        Ok(Self { pool, committer })
+    }
+
+    /// Group commits made so far (for tests and benchmarks).
+    pub fn transactions_committed(&self) -> u64 {
+        self.committer.transactions_committed()
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| unavailable("no connection to PostgreSQL", e))
+    }
+}
+
+impl Store for PostgresStore {
+    async fn commit(&self, commit: Commit) -> StoreResult<()> {
+        if commit.is_empty() {
+            return Ok(());
+        }
+        let Commit {
+            runs,
+            step_logs,
+            audit,
+            job_runs,
+        } = commit;
+        // Encoded on the caller's task; the committer only talks to the
+        // database. Queued before the first await: the order of calls is
+        // the order of commits.
+        let encoded = runs
+            .iter()
+            .map(|run| EncodedRun::new(run))
+            .collect::<StoreResult<Vec<_>>>()?;
+        drop(runs);
+        self.committer
+            .commit(committer::Batch {
+                runs: encoded,
+                step_logs,
+                audit,
+                job_runs,
+            })
+            .await
+    }
+
+    async fn unfinished_runs(&self) -> StoreResult<UnfinishedRuns> {
+        runs::unfinished(&self.client().await?).await
+    }
+
+    async fn runs_with_status(
+        &self,
+        status: RunStatus,
+        orchestration: Option<(String, Option<u32>)>,
+    ) -> StoreResult<UnfinishedRuns> {
+        runs::with_status(&self.client().await?, status, orchestration).await
+    }
+
+    async fn run(&self, id: &RunId) -> StoreResult<Option<Run>> {
+        runs::one(&self.client().await?, id).await
+    }
+
+    async fn runs(&self, filter: RunFilter) -> StoreResult<Vec<RunSummary>> {
+        runs::list(&self.client().await?, &filter).await
+    }
+
+    async fn run_counts(
+        &self,
+        orchestration: Option<String>,
+    ) -> StoreResult<Vec<(RunStatus, u64)>> {
+        runs::counts(&self.client().await?, orchestration.as_deref()).await
+    }
+
+    async fn work_items(&self, filter: WorkItemFilter) -> StoreResult<Vec<WorkItemRecord>> {
+        runs::work_items(&self.client().await?, &filter).await
+    }
+
+    async fn work_item(&self, id: &WorkItemId) -> StoreResult<Option<WorkItemRecord>> {
+        runs::work_item(&self.client().await?, id).await
+    }
+
+    async fn step_logs(&self, run: &RunId) -> StoreResult<Vec<StepLog>> {
+        runs::step_logs(&self.client().await?, run).await
+    }
+
+    async fn insert_flow(&self, flow: NewFlow, audit: AuditRecord) -> StoreResult<FlowRecord> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let record = catalog::insert_flow(&tx, &flow).await?;
+        committer::put_audit(&tx, &[with_version(audit, record.version)]).await?;
+        commit(tx).await?;
+        Ok(record)
+    }
+
+    async fn activate_flow(
+        &self,
+        name: &str,
+        version: u32,
+        audit: AuditRecord,
+    ) -> StoreResult<FlowRecord> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let record = catalog::activate_flow(&tx, name, version).await?;
+        committer::put_audit(&tx, &[audit]).await?;
+        commit(tx).await?;
+        Ok(record)
+    }
+
+    async fn flows(&self) -> StoreResult<Vec<FlowRecord>> {
+        catalog::flows(&self.client().await?).await
+    }
+
+    async fn flow_bytes(&self, name: &str, version: u32) -> StoreResult<Option<Vec<u8>>> {
+        catalog::flow_bytes(&self.client().await?, name, version).await
+    }
+
+    async fn insert_orchestration(
+        &self,
+        orchestration: NewOrchestration,
+        audit: AuditRecord,
+    ) -> StoreResult<OrchestrationRecord> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let record = catalog::insert_orchestration(&tx, &orchestration).await?;
+        committer::put_audit(&tx, &[with_version(audit, record.version)]).await?;
+        commit(tx).await?;
+        Ok(record)
+    }
+
+    async fn orchestrations(&self) -> StoreResult<Vec<OrchestrationRecord>> {
+        catalog::orchestrations(&self.client().await?).await
+    }
+
+    async fn put_user(&self, user: User, audit: AuditRecord) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        directory::put_user(&tx, &user).await?;
+        committer::put_audit(&tx, &[audit]).await?;
+        commit(tx).await
+    }
+
+    async fn put_group(&self, group: Group, audit: AuditRecord) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let set = directory::Set::Group;
+        directory::put_set(&tx, set, &group.id, &group.name, &group.members).await?;
+        committer::put_audit(&tx, &[audit]).await?;
+        commit(tx).await
+    }
+
+    async fn put_queue(&self, queue: Queue, audit: AuditRecord) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let set = directory::Set::Queue;
+        directory::put_set(&tx, set, &queue.id, &queue.name, &queue.members).await?;
+        committer::put_audit(&tx, &[audit]).await?;
+        commit(tx).await
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        directory::user(&self.client().await?, id).await
+    }
+
+    async fn group(&self, id: &str) -> StoreResult<Option<Group>> {
+        let set = directory::set(&self.client().await?, directory::Set::Group, id).await?;
+        Ok(set.map(|(id, name, members)| Group { id, name, members }))
+    }
+
+    async fn queue(&self, id: &str) -> StoreResult<Option<Queue>> {
+        let set = directory::set(&self.client().await?, directory::Set::Queue, id).await?;
+        Ok(set.map(|(id, name, members)| Queue { id, name, members }))
+    }
+
+    async fn directory(&self) -> StoreResult<(Vec<User>, Vec<Group>, Vec<Queue>)> {
+        let mut client = self.client().await?;
+        // One snapshot for the three lists.
+        let tx = client
+            .build_transaction()
+            .read_only(true)
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .start()
+            .await
+            .map_err(read_error("the directory"))?;
+        let all = directory::all(&tx).await?;
+        tx.commit().await.map_err(read_error("the directory"))?;
+        Ok(all)
+    }
+
+    async fn memberships(&self, user: &str) -> StoreResult<Memberships> {
+        directory::memberships(&self.client().await?, user).await
+    }
+
+    async fn issue_token(
+        &self,
+        user: &str,
+        sha256: [u8; 32],
+        at: jiff::Timestamp,
+        audit: AuditRecord,
+    ) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        directory::issue_token(&tx, user, &sha256, at).await?;
+        committer::put_audit(&tx, &[audit]).await?;
+        commit(tx).await
+    }
+
+    async fn revoke_tokens(&self, user: &str, mut audit: AuditRecord) -> StoreResult<u64> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let revoked = directory::revoke_tokens(&tx, user).await?;
+        audit.detail = serde_json::json!({ "revoked": revoked });
+        committer::put_audit(&tx, &[audit]).await?;
+        commit(tx).await?;
+        Ok(revoked)
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<(String, [u8; 32])>> {
+        directory::tokens(&self.client().await?).await
+    }
+
+    async fn record_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        committer::put_audit(&tx, &records).await?;
+        commit(tx).await
+    }
+
+    async fn audit(&self, filter: AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        jobs::audit(&self.client().await?, &filter).await
+    }
+
+    async fn create_job(&self, job: NewJob, audit: AuditRecord) -> StoreResult<JobRecord> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let record = jobs::create(&tx, &job).await?;
+        committer::put_audit(&tx, &[audit]).await?;
+        commit(tx).await?;
+        Ok(record)
+    }
+
+    async fn job(&self, id: &JobId) -> StoreResult<Option<JobRecord>> {
+        jobs::one(&self.client().await?, id).await
+    }
+
+    async fn jobs(&self, status: Option<JobStatus>, limit: u32) -> StoreResult<Vec<JobRecord>> {
+        jobs::list(&self.client().await?, status, limit).await
+    }
+
+    async fn job_runs(
+        &self,
+        id: &JobId,
+        state: Option<JobRunState>,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRun>> {
+        jobs::runs(&self.client().await?, id, state, limit).await
+    }
+
+    async fn finish_job(
+        &self,
+        id: &JobId,
+        status: JobStatus,
+        at: jiff::Timestamp,
+        audit: Option<AuditRecord>,
+    ) -> StoreResult<JobRecord> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let record = jobs::finish(&tx, id, status, at).await?;
+        if let Some(audit) = audit {
+            committer::put_audit(&tx, &[audit]).await?;
+        }
+        commit(tx).await?;
+        Ok(record)
+    }
+}
+
+/// Starts a write transaction.
+async fn begin(
+    client: &mut deadpool_postgres::Object,
+) -> StoreResult<deadpool_postgres::Transaction<'_>> {
+    client
+        .transaction()
+        .await
+        .map_err(error::write_error("a transaction"))
+}
+
+/// Commits a write transaction.
+async fn commit(tx: deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
+    tx.commit()
+        .await
+        .map_err(error::write_error("a transaction"))
+}
+
+/// `audit` with the version a deploy made in its detail.
+fn with_version(mut audit: AuditRecord, version: u32) -> AuditRecord {
+    match &mut audit.detail {
+        serde_json::Value::Object(detail) => {
+            detail.insert("version".to_owned(), version.into());
+        }
+        detail => *detail = serde_json::json!({ "version": version }),
+    }
+    audit
+}
