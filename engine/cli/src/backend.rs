@@ -1,4 +1,96 @@
-//! The store `stagecraft serve` runs on.
+//! The store `stagecraft serve` runs on: the embedded SQLite file in the
+//! data directory (the default), or a PostgreSQL database (`--database`).
+
+use std::future::Future;
+
+use futures_util::future::Either;
+use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
+use stagecraft_engine::{EngineBuilder, EngineError, SqliteStore};
+use stagecraft_store::{
+    AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
+    JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
+    Queue, RunFilter, RunSummary, StepLog, Store, StoreResult, UnfinishedRuns, User,
+    WorkItemFilter, WorkItemRecord,
+};
+use stagecraft_store_postgres::{PostgresConfig, PostgresStore};
 
 /// The engine the server drives.
-pub type Engine = stagecraft_engine::Engine<stagecraft_engine::SqliteStore>;
+pub type Engine = stagecraft_engine::Engine<Backend>;
+
+/// One of the stores, chosen at start.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// The embedded default.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL database.
+    Postgres(PostgresStore),
+}
+
+/// Opens the engine on PostgreSQL at `url` if given, else on SQLite in the
+/// data directory.
+pub async fn open(builder: EngineBuilder, database: Option<&str>) -> Result<Engine, EngineError> {
+    let store = match database {
+        None => Backend::Sqlite(builder.sqlite_store()?),
+        Some(url) => {
+            let store = PostgresStore::open(PostgresConfig::from_url(url)?).await?;
+            store.claim_serving().await?;
+            Backend::Postgres(store)
+        }
+    };
+    builder.open_on(store).await
+}
+
+/// Each method of [`Store`], passed to the chosen backend. `Either` keeps
+/// the backend's own future: a commit takes its place in the write order
+/// when first polled, as the trait requires.
+macro_rules! delegate {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        $(
+            fn $name(&self $(, $arg: $ty)*) -> impl Future<Output = StoreResult<$ret>> + Send {
+                match self {
+                    Self::Sqlite(store) => Either::Left(store.$name($($arg),*)),
+                    Self::Postgres(store) => Either::Right(store.$name($($arg),*)),
+                }
+            }
+        )*
+    };
+}
+
+impl Store for Backend {
+    delegate! {
+        fn commit(&self, commit: Commit) -> ();
+        fn commit_runs(&self, runs: Vec<std::sync::Arc<Run>>) -> ();
+        fn unfinished_runs(&self) -> UnfinishedRuns;
+        fn runs_with_status(&self, status: RunStatus, orchestration: Option<(String, Option<u32>)>) -> UnfinishedRuns;
+        fn run(&self, id: &RunId) -> Option<Run>;
+        fn runs(&self, filter: RunFilter) -> Vec<RunSummary>;
+        fn run_counts(&self, orchestration: Option<String>) -> Vec<(RunStatus, u64)>;
+        fn work_items(&self, filter: WorkItemFilter) -> Vec<WorkItemRecord>;
+        fn work_item(&self, id: &WorkItemId) -> Option<WorkItemRecord>;
+        fn step_logs(&self, run: &RunId) -> Vec<StepLog>;
+        fn insert_flow(&self, flow: NewFlow, audit: AuditRecord) -> FlowRecord;
+        fn activate_flow(&self, name: &str, version: u32, audit: AuditRecord) -> FlowRecord;
+        fn flows(&self) -> Vec<FlowRecord>;
+        fn flow_bytes(&self, name: &str, version: u32) -> Option<Vec<u8>>;
+        fn insert_orchestration(&self, orchestration: NewOrchestration, audit: AuditRecord) -> OrchestrationRecord;
+        fn orchestrations(&self) -> Vec<OrchestrationRecord>;
+        fn put_user(&self, user: User, audit: AuditRecord) -> ();
+        fn put_group(&self, group: Group, audit: AuditRecord) -> ();
+        fn put_queue(&self, queue: Queue, audit: AuditRecord) -> ();
+        fn user(&self, id: &str) -> Option<User>;
+        fn group(&self, id: &str) -> Option<Group>;
+        fn queue(&self, id: &str) -> Option<Queue>;
+        fn directory(&self) -> (Vec<User>, Vec<Group>, Vec<Queue>);
+        fn memberships(&self, user: &str) -> Memberships;
+        fn issue_token(&self, user: &str, sha256: [u8; 32], at: jiff::Timestamp, audit: AuditRecord) -> ();
+        fn revoke_tokens(&self, user: &str, audit: AuditRecord) -> u64;
+        fn tokens(&self) -> Vec<(String, [u8; 32])>;
+        fn record_audit(&self, records: Vec<AuditRecord>) -> ();
+        fn audit(&self, filter: AuditFilter) -> Vec<AuditEntry>;
+        fn create_job(&self, job: NewJob, audit: AuditRecord) -> JobRecord;
+        fn job(&self, id: &JobId) -> Option<JobRecord>;
+        fn jobs(&self, status: Option<JobStatus>, limit: u32) -> Vec<JobRecord>;
+        fn job_runs(&self, id: &JobId, state: Option<JobRunState>, limit: u32) -> Vec<JobRun>;
+        fn finish_job(&self, id: &JobId, status: JobStatus, at: jiff::Timestamp, audit: Option<AuditRecord>) -> JobRecord;
+    }
+}

@@ -93,9 +93,15 @@ pub struct ServeArgs {
     #[arg(long, env = "STAGECRAFT_ADDR", default_value = "127.0.0.1:7878")]
     pub addr: SocketAddr,
     /// Where the store (with the user tokens' hashes) and the compile cache
-    /// live.
+    /// live; with --database, only the compile cache.
     #[arg(long, env = "STAGECRAFT_DATA_DIR", default_value = "./stagecraft-data")]
     pub data_dir: PathBuf,
+    /// Keep everything in this PostgreSQL database instead of the SQLite
+    /// file in the data directory, e.g.
+    /// `postgres://user:password@host:5432/db`. A password in a flag shows
+    /// in the process list: prefer STAGECRAFT_DATABASE.
+    #[arg(long, env = "STAGECRAFT_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
     /// The admin token; generated and printed once when absent. A flag's
     /// value shows in the process list: prefer STAGECRAFT_ADMIN_TOKEN or
     /// --admin-token-file.

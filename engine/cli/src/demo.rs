@@ -47,6 +47,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         engine: stagecraft_engine::EngineConfig::new(&args.data_dir),
         admin_token: None,
         example_actions: true,
+        database: None,
     })
     .await;
     starting.finish_and_clear();

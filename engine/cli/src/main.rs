@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> Result<()> {
                 engine: args.engine.config(args.data_dir),
                 admin_token,
                 example_actions: args.example_actions,
+                database: args.database,
             })
             .await?;
             println!("stagecraft listening on {}", running.url);

@@ -12,7 +12,7 @@ mod orchestrations;
 mod runs;
 mod work_items;
 
-use crate::backend::Engine;
+use crate::backend::{self, Engine};
 use anyhow::{Context, Result};
 use auth::Tokens;
 use axum::extract::DefaultBodyLimit;
@@ -23,7 +23,7 @@ use axum::routing::{MethodFilter, on};
 use axum::{Router, middleware};
 use error::ApiError;
 use serde_json::{Value, json};
-use stagecraft_engine::EngineConfig;
+use stagecraft_engine::{EngineBuilder, EngineConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Registers the example external actions (`book_loan`).
     pub example_actions: bool,
+    /// A PostgreSQL URL; `None` keeps the store in the data directory.
+    pub database: Option<String>,
 }
 
 /// A server accepting requests.
@@ -84,17 +86,24 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
     };
     let data_dir = config.engine.data_dir.clone();
     create_private_dir(&data_dir)?;
-    let mut builder = Engine::builder(config.engine);
+    let mut builder = EngineBuilder::new(config.engine);
     if config.example_actions {
         builder = builder.action("book_loan", |inputs: Value| async move {
             let applicant = inputs["applicant"].as_str().unwrap_or("unknown");
             Ok(json!({ "reference": format!("LN-{applicant}") }))
         });
     }
-    let engine = builder
-        .open()
+    let engine = backend::open(builder, config.database.as_deref())
         .await
-        .with_context(|| format!("opening the engine in {}", data_dir.display()))?;
+        .map_err(|error| match error {
+            // With its source: "storage unavailable" alone helps no one.
+            stagecraft_engine::EngineError::Store(store) => anyhow::anyhow!(store.report()),
+            other => other.into(),
+        })
+        .with_context(|| match &config.database {
+            Some(_) => "opening the engine on PostgreSQL".to_owned(),
+            None => format!("opening the engine in {}", data_dir.display()),
+        })?;
     let tokens = Arc::new(Tokens::open(&engine, &data_dir, &admin_token).await?);
     let listener = TcpListener::bind(config.addr)
         .await

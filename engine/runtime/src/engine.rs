@@ -72,6 +72,14 @@ impl EngineBuilder {
     /// [`EngineBuilder::open_on`].
     #[cfg(feature = "sqlite")]
     pub async fn open(self) -> Result<Engine<SqliteStore>, EngineError> {
+        let store = self.sqlite_store()?;
+        self.open_on(store).await
+    }
+
+    /// Opens the SQLite store in the data directory (`stagecraft.db`,
+    /// private to this user), with the configuration's SQLite settings.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_store(&self) -> Result<SqliteStore, EngineError> {
         let database = self.config.data_dir.join("stagecraft.db");
         private_dir(&self.config.data_dir)
             .and_then(|()| private_file(&database))
@@ -79,8 +87,7 @@ impl EngineBuilder {
         let mut store_config = SqliteConfig::new(database);
         store_config.synchronous = self.config.synchronous;
         store_config.integrity_check = self.config.integrity_check;
-        let store = SqliteStore::open(store_config)?;
-        self.open_on(store).await
+        Ok(SqliteStore::open(store_config)?)
     }
 
     /// Starts the engine on `store`: compiles the active flows into the

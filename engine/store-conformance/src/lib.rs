@@ -14,6 +14,9 @@
 //! database server): each test then returns at once, and the backend says
 //! so loudly, failing under `CI=true`.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
 pub mod audit_and_jobs;
 pub mod catalog;
 pub mod directory;
@@ -100,4 +103,34 @@ pub fn test_database(test: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// A new, empty database on the server of `url` (the test database), for a
+/// test that runs whole servers on it; its URL.
+pub async fn fresh_database(url: &str, test: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "{test}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("the test database accepts connections");
+    tokio::spawn(connection);
+    // Two statements: CREATE DATABASE cannot share a transaction.
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        client
+            .batch_execute(&statement)
+            .await
+            .expect("a database is created");
+    }
+    // The same server and credentials, another database.
+    let server = url.split('?').next().unwrap_or(url);
+    let server = server.rsplit_once('/').map_or(server, |(server, _)| server);
+    format!("{server}/{name}")
 }

@@ -1,7 +1,9 @@
 //! Flow and orchestration versions, and which of each is active.
 
 use deadpool_postgres::{Client, Transaction};
-use stagecraft_store::encoding::{corrupt, from_json, from_name, name_of, nanos, timestamp, version};
+use stagecraft_store::encoding::{
+    corrupt, from_json, from_name, name_of, nanos, timestamp, version,
+};
 use stagecraft_store::{
     FlowRecord, NewFlow, NewOrchestration, OrchestrationRecord, StoreError, StoreResult,
 };
@@ -84,8 +86,7 @@ pub(crate) async fn flow_bytes(
         .query_opt(&stmt, &[&name, &i64::from(version)])
         .await
         .map_err(failed())?;
-    row.map(|row| row.try_get(0).map_err(failed()))
-        .transpose()
+    row.map(|row| row.try_get(0).map_err(failed())).transpose()
 }
 
 /// Stores a new version of an orchestration and makes it active.

@@ -141,7 +141,10 @@ async fn put_runs<'a>(
     if order.is_empty() {
         return Ok(());
     }
-    let runs: Vec<&EncodedRun> = order.iter().filter_map(|id| latest.get(id).copied()).collect();
+    let runs: Vec<&EncodedRun> = order
+        .iter()
+        .filter_map(|id| latest.get(id).copied())
+        .collect();
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
     let orchestrations: Vec<&str> = runs.iter().map(|r| r.orchestration.as_str()).collect();
     let versions: Vec<i64> = runs.iter().map(|r| r.version).collect();
@@ -194,7 +197,10 @@ async fn put_runs<'a>(
     let mut item_order = Vec::new();
     for run in &runs {
         for item in &run.work_items {
-            if items.insert(item.id.as_str(), (run.id.as_str(), item)).is_none() {
+            if items
+                .insert(item.id.as_str(), (run.id.as_str(), item))
+                .is_none()
+            {
                 item_order.push(item.id.as_str());
             }
         }
@@ -252,7 +258,10 @@ async fn put_step_logs<'a>(
     if order.is_empty() {
         return Ok(());
     }
-    let logs: Vec<&StepLog> = order.iter().filter_map(|key| latest.get(key).copied()).collect();
+    let logs: Vec<&StepLog> = order
+        .iter()
+        .filter_map(|key| latest.get(key).copied())
+        .collect();
     let failed = || write_error("step logs");
     let runs: Vec<&str> = logs.iter().map(|l| l.run.0.as_str()).collect();
     let stage_runs: Vec<i64> = logs

@@ -117,9 +117,7 @@ pub(crate) async fn set(client: &Client, set: Set, id: &str) -> StoreResult<Opti
 }
 
 /// All users, groups and queues, in the caller's snapshot.
-pub(crate) async fn all(
-    tx: &Transaction<'_>,
-) -> StoreResult<(Vec<User>, Vec<Group>, Vec<Queue>)> {
+pub(crate) async fn all(tx: &Transaction<'_>) -> StoreResult<(Vec<User>, Vec<Group>, Vec<Queue>)> {
     let failed = || read_error("the directory");
     let rows = tx
         .query("SELECT id, name, status FROM users ORDER BY id", &[])

@@ -60,7 +60,9 @@ pub(crate) async fn finish(
         .ok_or_else(|| StoreError::NotFound(format!("job {id}")))?;
     let current: String = current.try_get(0).map_err(read_error("a job"))?;
     if current != name_of(&JobStatus::Running)? {
-        return Err(StoreError::Conflict(format!("job {id} is already {current}")));
+        return Err(StoreError::Conflict(format!(
+            "job {id} is already {current}"
+        )));
     }
     tx.execute(
         "UPDATE jobs SET status = $2, finished_at = $3 WHERE id = $1",

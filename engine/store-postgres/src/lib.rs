@@ -37,6 +37,10 @@ use tokio_postgres::NoTls;
 use committer::Committer;
 use error::{read_error, unavailable};
 
+/// The advisory lock of the node serving a database ("STGN"), paired with
+/// the schema's hash: deployments in different schemas do not collide.
+const SERVING_LOCK: i32 = 0x5354_474e;
+
 /// How to reach the database, and how hard to use it.
 #[derive(Debug, Clone)]
 pub struct PostgresConfig {
@@ -70,6 +74,8 @@ impl PostgresConfig {
 pub struct PostgresStore {
     pool: Pool,
     committer: Committer,
+    /// The connection holding the serving lock, once taken.
+    serving: std::sync::Arc<tokio::sync::Mutex<Option<deadpool_postgres::Object>>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -104,7 +110,44 @@ impl PostgresStore {
         schema::migrate(&mut client).await?;
         drop(client);
         let committer = Committer::start(pool.clone(), config.max_batch.max(1));
-        Ok(Self { pool, committer })
+        Ok(Self {
+            pool,
+            committer,
+            serving: std::sync::Arc::default(),
+        })
+    }
+
+    /// Takes the database's serving lock for this process, or fails with
+    /// [`StoreError::Conflict`] if another engine node holds it.
+    ///
+    /// One engine drives the runs of a database: two would each pick up
+    /// the same unfinished runs. The lock is PostgreSQL's session-level
+    /// advisory lock on a connection this store keeps; it is released when
+    /// the store is dropped or the process dies (its connection closes).
+    pub async fn claim_serving(&self) -> StoreResult<()> {
+        let mut serving = self.serving.lock().await;
+        if serving.is_some() {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        let taken: bool = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+                &[&SERVING_LOCK],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(read_error("the serving lock"))?;
+        if !taken {
+            return Err(StoreError::Conflict(
+                "another Stagecraft node is serving this database; one node per database \
+                 (several nodes on one database are not supported yet)"
+                    .to_owned(),
+            ));
+        }
+        // Out of the pool for good: the lock lives as long as this session.
+        *serving = Some(client);
+        Ok(())
     }
 
     /// Group commits made so far (for tests and benchmarks).

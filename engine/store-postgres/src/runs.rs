@@ -27,10 +27,7 @@ pub(crate) async fn one(client: &Client, id: &RunId) -> StoreResult<Option<Run>>
         .prepare_cached("SELECT state FROM runs WHERE id = $1")
         .await
         .map_err(failed())?;
-    let row = client
-        .query_opt(&stmt, &[&id.0])
-        .await
-        .map_err(failed())?;
+    let row = client.query_opt(&stmt, &[&id.0]).await.map_err(failed())?;
     row.map(|row| {
         let stored: Vec<u8> = row.try_get(0).map_err(failed())?;
         state::decode(&id.0, &StoredState::Compressed(stored))
@@ -109,7 +106,10 @@ pub(crate) async fn list(client: &Client, filter: &RunFilter) -> StoreResult<Vec
         conditions.push(format!("status = {}", params.push(name_of(status)?)));
     }
     if let Some(orchestration) = &filter.orchestration {
-        conditions.push(format!("orchestration = {}", params.push(orchestration.clone())));
+        conditions.push(format!(
+            "orchestration = {}",
+            params.push(orchestration.clone())
+        ));
     }
     if let Some(version) = filter.version {
         conditions.push(format!("version = {}", params.push(i64::from(version))));
@@ -249,10 +249,7 @@ pub(crate) async fn work_item(
         .prepare_cached("SELECT id, run_id, item FROM work_items WHERE id = $1")
         .await
         .map_err(failed())?;
-    let row = client
-        .query_opt(&stmt, &[&id.0])
-        .await
-        .map_err(failed())?;
+    let row = client.query_opt(&stmt, &[&id.0]).await.map_err(failed())?;
     row.as_ref().map(work_item_record).transpose()
 }
 

@@ -27,7 +27,7 @@ impl TestStore {
         let mut config = PostgresConfig::from_url(&url).expect("a valid URL");
         config
             .connection
-            .options(&format!("-c search_path={schema}"));
+            .options(format!("-c search_path={schema}"));
         let store = PostgresStore::open(config.clone())
             .await
             .expect("the store opens");
@@ -145,4 +145,35 @@ fn a_malformed_url_is_refused() {
         Err(StoreError::Incompatible(message)) => assert!(message.contains("URL"), "{message}"),
         other => panic!("expected the URL to be refused, got {other:?}"),
     }
+}
+
+/// One node serves a database: a second one's claim is refused, and the
+/// lock is free again once the first store is gone.
+#[tokio::test]
+async fn only_one_store_at_a_time_may_serve_a_database() {
+    let Some(first) = TestStore::new("only_one_store_at_a_time_may_serve").await else {
+        return;
+    };
+    first.store.claim_serving().await.unwrap();
+    first
+        .store
+        .claim_serving()
+        .await
+        .expect("claiming again is a no-op");
+    let second = PostgresStore::open(first.config.clone()).await.unwrap();
+    match second.claim_serving().await {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("another"), "{message}"),
+        other => panic!("expected the second node to be refused, got {other:?}"),
+    }
+    drop(first);
+    let mut claimed = second.claim_serving().await;
+    for _ in 0..100 {
+        // The first store's connection closes as its pool drops.
+        if claimed.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        claimed = second.claim_serving().await;
+    }
+    claimed.expect("the lock is free once the first store is gone");
 }

@@ -12,6 +12,7 @@ mod console;
 mod dry_run;
 mod operability;
 mod pinning;
+mod postgres;
 mod repair;
 mod restart;
 mod robustness;
