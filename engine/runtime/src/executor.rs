@@ -145,14 +145,14 @@ impl Failing {
         let now = Instant::now();
         match &mut self.streak {
             None => {
-                tracing::error!(%error, "commit failed; backing off, reloading state from the store");
+                tracing::error!(error = %error.report(), "commit failed; backing off, reloading state from the store");
                 self.streak = Some((1, now, now));
                 self.backoff = FIRST_BACKOFF;
             }
             Some((count, since, reported)) => {
                 *count += 1;
                 if now.duration_since(*reported) >= REPORT_EVERY {
-                    tracing::error!(%error, failures = *count, for_secs = now.duration_since(*since).as_secs(), "commits are still failing");
+                    tracing::error!(error = %error.report(), failures = *count, for_secs = now.duration_since(*since).as_secs(), "commits are still failing");
                     *reported = now;
                 }
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
