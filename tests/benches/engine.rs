@@ -10,14 +10,24 @@
 //!
 //! `cargo bench -p stagecraft-tests --bench engine [-- RUNS WAITING]`
 //! (defaults: 20000 runs, 100000 waiting; 0 skips that part).
+//!
+//! On SQLite in a temporary directory by default; with
+//! `STAGECRAFT_BENCH_DATABASE=postgres://…` on PostgreSQL, each part in a
+//! fresh database of that server, reporting also the database server's CPU
+//! and the statements (round trips) per run, counted by
+//! `pg_stat_statements` when the server loads it (`.ci/postgres` does).
 #![allow(missing_docs)]
 
 use anyhow::{Context, Result};
 use serde_json::json;
 use stagecraft_core::run::{RunStatus, WorkItemStatus};
-use stagecraft_engine::{Engine, EngineConfig, FlowKind, User, UserStatus};
+use stagecraft_engine::{
+    Engine, EngineBuilder, EngineConfig, FlowKind, SqliteStore, Store, User, UserStatus,
+};
+use stagecraft_store_postgres::{PostgresConfig, PostgresStore};
 use stagecraft_tests::{LOAN_REVIEW, NOOP, chain_orchestration};
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -41,24 +51,117 @@ async fn main() -> Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(100_000);
+    match std::env::var("STAGECRAFT_BENCH_DATABASE") {
+        Ok(url) => {
+            println!("on PostgreSQL");
+            bench(&Postgres { url }, runs, waiting).await
+        }
+        Err(_) => {
+            println!("on SQLite");
+            bench(&Sqlite, runs, waiting).await
+        }
+    }
+}
+
+async fn bench<B: Backend>(backend: &B, runs: usize, waiting: usize) -> Result<()> {
     // A zero skips a part (e.g. to profile one of them).
     if runs > 0 {
         // Saturated: how many runs per second the engine sustains.
-        throughput(runs, CONCURRENCY).await?;
+        throughput(backend, runs, CONCURRENCY).await?;
         // Unloaded: how long one run takes from start to completion.
-        throughput(runs.min(2000), 1).await?;
+        throughput(backend, runs.min(2000), 1).await?;
     }
     if waiting > 0 {
-        footprint(waiting).await?;
+        footprint(backend, waiting).await?;
     }
     Ok(())
 }
 
-async fn throughput(total: usize, concurrency: usize) -> Result<()> {
+/// Where the engine keeps its runs.
+trait Backend {
+    type Store: Store;
+    /// An engine with its data directory in `dir`, on an empty store.
+    async fn open(&self, dir: &Path) -> Result<Engine<Self::Store>>;
+    /// CPU seconds the database spent outside this process so far.
+    fn server_cpu(&self) -> Result<f64>;
+    /// Statements the database has executed so far, if it counts them.
+    async fn statements(&self) -> Result<Option<f64>>;
+}
+
+struct Sqlite;
+
+impl Backend for Sqlite {
+    type Store = SqliteStore;
+
+    async fn open(&self, dir: &Path) -> Result<Engine<SqliteStore>> {
+        Ok(Engine::builder(EngineConfig::new(dir)).open().await?)
+    }
+
+    fn server_cpu(&self) -> Result<f64> {
+        Ok(0.0)
+    }
+
+    async fn statements(&self) -> Result<Option<f64>> {
+        Ok(None)
+    }
+}
+
+struct Postgres {
+    url: String,
+}
+
+impl Backend for Postgres {
+    type Store = PostgresStore;
+
+    async fn open(&self, dir: &Path) -> Result<Engine<PostgresStore>> {
+        let url = stagecraft_store_conformance::fresh_database(&self.url, "bench").await;
+        let store = PostgresStore::open(PostgresConfig::from_url(&url)?).await?;
+        store.claim_serving().await?;
+        Ok(EngineBuilder::new(EngineConfig::new(dir))
+            .open_on(store)
+            .await?)
+    }
+
+    /// The CPU of every `postgres` process this user can read (the server
+    /// on this machine).
+    fn server_cpu(&self) -> Result<f64> {
+        let mut total = 0.0;
+        for entry in std::fs::read_dir("/proc")? {
+            let path = entry?.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if comm.trim_end() == "postgres"
+                && let Ok(stat) = std::fs::read_to_string(path.join("stat"))
+            {
+                total += stat_cpu_seconds(&stat)?;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn statements(&self) -> Result<Option<f64>> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        if client
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
+        match client
+            .query_one("SELECT sum(calls)::float8 FROM pg_stat_statements", &[])
+            .await
+        {
+            Ok(row) => Ok(row.get::<_, Option<f64>>(0)),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+async fn throughput<B: Backend>(backend: &B, total: usize, concurrency: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let engine = Engine::builder(EngineConfig::new(dir.path()))
-        .open()
-        .await?;
+    let engine = backend.open(dir.path()).await?;
     engine
         .deploy_flow(
             "noop",
@@ -101,6 +204,8 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     let cpu_before = cpu_seconds()?;
     let writer_before = thread_cpu_seconds("stagecraft-stor")?;
     let written_before = bytes_written()?;
+    let server_before = backend.server_cpu()?;
+    let statements_before = backend.statements().await?;
     let started_at = Instant::now();
     let mut starters = Vec::with_capacity(total);
     for _ in 0..total {
@@ -122,6 +227,14 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     let cpu = cpu_seconds()? - cpu_before;
     let writer_cpu = thread_cpu_seconds("stagecraft-stor")? - writer_before;
     let written = bytes_written()? - written_before;
+    let server_cpu = backend.server_cpu()? - server_before;
+    let statements = match (statements_before, backend.statements().await?) {
+        (Some(before), Some(after)) => format!(
+            "; {:.1} statements (round trips) per run",
+            (after - before) / total as f64
+        ),
+        _ => String::new(),
+    };
     collector.abort();
 
     let done = done.lock().await;
@@ -132,25 +245,24 @@ async fn throughput(total: usize, concurrency: usize) -> Result<()> {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "{concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples); per run: CPU {:.0} µs ({:.0} µs of it the store's writer), {:.1} KiB written",
+        "{concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples); per run: CPU {:.0} µs ({:.0} µs of it the SQLite writer), database server CPU {:.0} µs, {:.1} KiB written{statements}",
         total as f64 / elapsed.as_secs_f64(),
         pct(0.50),
         pct(0.99),
         latencies.len(),
         cpu * 1e6 / total as f64,
         writer_cpu * 1e6 / total as f64,
+        server_cpu * 1e6 / total as f64,
         written as f64 / 1024.0 / total as f64,
     );
     engine.shutdown().await;
     Ok(())
 }
 
-async fn footprint(total: usize) -> Result<()> {
+async fn footprint<B: Backend>(backend: &B, total: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let rss_before = rss_kib()?;
-    let engine = Engine::builder(EngineConfig::new(dir.path()))
-        .open()
-        .await?;
+    let engine = backend.open(dir.path()).await?;
     engine
         .put_user(
             User {
@@ -209,7 +321,7 @@ async fn footprint(total: usize) -> Result<()> {
         .sum();
     println!(
         "footprint: {total} runs waiting on work items (started in {elapsed:.2?}): \
-         resident memory +{} MiB, database {} MiB",
+         resident memory +{} MiB, SQLite database {} MiB",
         (rss_after.saturating_sub(rss_before)) / 1024,
         db / (1 << 20)
     );

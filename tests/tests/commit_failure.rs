@@ -235,7 +235,7 @@ async fn engine() -> (Engine<FailingStore>, TempDir) {
     .expect("test setup");
     let engine = Engine::start(
         store,
-        host,
+        Arc::new(host),
         EngineConfig::new(dir.path()),
         HashMap::new(),
         Arc::new(SystemClock),

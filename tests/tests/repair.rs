@@ -268,7 +268,7 @@ proptest! {
             store.commit_runs(runs).await.expect("commit");
             let engine = Engine::start(
                 store,
-                host().clone(),
+                Arc::new(host().clone()),
                 EngineConfig::new(dir.path()),
                 HashMap::new(),
                 Arc::new(SystemClock),

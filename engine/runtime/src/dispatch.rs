@@ -10,11 +10,12 @@ use crate::clock::Clock;
 use crate::executor::Command;
 use crate::fairness::FlowShares;
 use crate::registry::Registry;
+use crate::runner::FlowRunner;
 use crate::versions::Versions;
 use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
 use stagecraft_core::{Action, Event, FlowFailure, FlowFailureKind, Unavailability};
 use stagecraft_host::FlowFailure as HostFailure;
-use stagecraft_host::{FlowHost, LogLine, LogStream};
+use stagecraft_host::{LogLine, LogStream};
 use stagecraft_store::{StepLog, StepLogLine, Store, StoreResult, UserStatus};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
@@ -24,7 +25,7 @@ pub(crate) struct Dispatcher<S> {
     pub(crate) commands: mpsc::WeakSender<Command>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) store: Arc<S>,
-    pub(crate) host: FlowHost,
+    pub(crate) runner: Arc<dyn FlowRunner>,
     pub(crate) action_permits: Arc<Semaphore>,
     /// Each flow's share of the invocation slots.
     pub(crate) shares: Arc<FlowShares>,
@@ -52,7 +53,7 @@ impl<S: Store> Dispatcher<S> {
                 let pinned_version = pinned.as_ref().map_or(0, |(version, _)| *version);
                 let registry = Arc::clone(&self.registry);
                 let store = Arc::clone(&self.store);
-                let host = self.host.clone();
+                let runner = Arc::clone(&self.runner);
                 let clock = Arc::clone(&self.clock);
                 let shares = Arc::clone(&self.shares);
                 let log_run = run.clone();
@@ -61,7 +62,7 @@ impl<S: Store> Dispatcher<S> {
                     let versions = Versions {
                         registry: &registry,
                         store: &*store,
-                        host: &host,
+                        runner: &runner,
                     };
                     let (version, flow_component) = match versions.flow(&flow, pinned).await {
                         Ok(found) => found,

@@ -15,12 +15,13 @@ use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate, Trail};
 use crate::fairness::FlowShares;
 use crate::registry::{ActiveFlow, Registry};
+use crate::runner::{FlowRunner, LoadedFlow};
 use crate::versions::Versions;
 use crate::watch::Watchers;
 use serde_json::Value;
 use stagecraft_core::run::{Principal, Run, RunId, RunStatus, WorkItemId, WorkItemStatus};
 use stagecraft_core::{Actor, Event, Limits, Orchestration};
-use stagecraft_host::{FieldError, Flow, FlowHost, FlowKind, Form, HostConfig, Submission};
+use stagecraft_host::{FieldError, FlowHost, FlowKind, Form, HostConfig, Submission};
 use stagecraft_store::{
     AuditAction, FlowRecord, Group, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
     RunFilter, RunSummary, StepLog, Store, StoreError, User, WorkItemFilter, WorkItemRecord,
@@ -40,6 +41,7 @@ pub struct EngineBuilder {
     config: EngineConfig,
     actions: HashMap<String, Arc<dyn ExternalAction>>,
     clock: Arc<dyn Clock>,
+    runner: Option<Arc<dyn FlowRunner>>,
 }
 
 impl EngineBuilder {
@@ -50,7 +52,16 @@ impl EngineBuilder {
             config,
             actions: HashMap::new(),
             clock: Arc::new(SystemClock),
+            runner: None,
         }
+    }
+
+    /// Runs flows with `runner` instead of a WebAssembly host of the
+    /// engine's own (a host shared with other engines, or a fake in tests).
+    #[must_use]
+    pub fn runner(mut self, runner: Arc<dyn FlowRunner>) -> Self {
+        self.runner = Some(runner);
+        self
     }
 
     /// Registers an external action under `name`, for external-action steps.
@@ -98,15 +109,19 @@ impl EngineBuilder {
             config,
             actions,
             clock,
+            runner,
         } = self;
         private_dir(&config.data_dir)
             .map_err(|(path, source)| EngineError::DataDir { path, source })?;
-        let host = FlowHost::new(HostConfig {
-            limits: config.limits.clone(),
-            max_concurrent_invocations: config.max_concurrent_flows,
-            cache_dir: Some(config.data_dir.join("compiled")),
-        })?;
-        Engine::start(store, host, config, actions, clock).await
+        let runner = match runner {
+            Some(runner) => runner,
+            None => Arc::new(FlowHost::new(HostConfig {
+                limits: config.limits.clone(),
+                max_concurrent_invocations: config.max_concurrent_flows,
+                cache_dir: Some(config.data_dir.join("compiled")),
+            })?),
+        };
+        Engine::start(store, runner, config, actions, clock).await
     }
 }
 
@@ -151,7 +166,7 @@ impl<S: Store> Clone for Engine<S> {
 
 struct Inner<S> {
     store: Arc<S>,
-    host: FlowHost,
+    runner: Arc<dyn FlowRunner>,
     registry: Arc<Registry>,
     limits: Limits,
     clock: Arc<dyn Clock>,
@@ -163,6 +178,8 @@ struct Inner<S> {
     jobs_progress: tokio::sync::watch::Sender<u64>,
     /// Resume jobs canceled, whose commands the executor drops.
     canceled: crate::executor::CanceledJobs,
+    /// Runs the executor holds in memory.
+    held: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What a work item's screen flow works with.
@@ -202,10 +219,11 @@ impl Engine<SqliteStore> {
 }
 
 impl<S: Store> Engine<S> {
-    /// Starts an engine on an already opened store and host.
+    /// Starts an engine on an already opened store, running flows with
+    /// `runner` (a [`FlowHost`], usually).
     pub async fn start(
         store: S,
-        host: FlowHost,
+        runner: Arc<dyn FlowRunner>,
         config: EngineConfig,
         actions: HashMap<String, Arc<dyn ExternalAction>>,
         clock: Arc<dyn Clock>,
@@ -216,7 +234,7 @@ impl<S: Store> Engine<S> {
             recovery_window: config.recovery_window,
             ..Limits::default()
         };
-        load_flows(&*store, &host, &registry).await?;
+        load_flows(&*store, &runner, &registry).await?;
         load_orchestrations(&*store, &registry, &limits).await?;
 
         let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
@@ -226,35 +244,14 @@ impl<S: Store> Engine<S> {
             commands: commands.downgrade(),
             registry: Arc::clone(&registry),
             store: Arc::clone(&store),
-            host: host.clone(),
+            runner: Arc::clone(&runner),
             action_permits: Arc::new(Semaphore::new(config.max_concurrent_actions.max(1))),
             shares: Arc::new(FlowShares::new(config.flow_share())),
             clock: Arc::clone(&clock),
         };
-        let mut runs = HashMap::new();
-        let mut recovered = Vec::new();
-        let unfinished = store.unfinished_runs().await?;
-        for (id, error) in &unfinished.unreadable {
-            tracing::error!(run = %id, %error, "run set aside: its stored record cannot be read; the other runs go on");
-        }
-        for run in unfinished.runs {
-            let run = Arc::new(run);
-            match registry.plan(&run.orchestration, run.version) {
-                Some(plan) => recovered.push((
-                    Arc::clone(&run),
-                    stagecraft_core::outstanding_actions(&run, &plan),
-                )),
-                None => {
-                    tracing::error!(run = %run.id, "orchestration {} v{} is missing", run.orchestration, run.version)
-                }
-            }
-            runs.insert(run.id.clone(), run);
-        }
-        for (run, actions) in recovered {
-            tracing::info!(run = %run.id, actions = actions.len(), "resuming in-flight work");
-            dispatcher.perform(&run, actions);
-        }
+        let runs = crate::recovery::recover(&*store, &registry, &dispatcher).await?;
         let canceled = crate::executor::CanceledJobs::default();
+        let held = Arc::new(std::sync::atomic::AtomicUsize::new(runs.len()));
         let executor = Executor {
             store: Arc::clone(&store),
             registry: Arc::clone(&registry),
@@ -263,6 +260,8 @@ impl<S: Store> Engine<S> {
             updates: updates.clone(),
             watchers: Arc::clone(&watchers),
             runs,
+            loading: HashMap::new(),
+            held: Arc::clone(&held),
             failing: Default::default(),
             canceled: Arc::clone(&canceled),
         };
@@ -270,7 +269,7 @@ impl<S: Store> Engine<S> {
         let engine = Self {
             inner: Arc::new(Inner {
                 store,
-                host,
+                runner,
                 registry,
                 limits,
                 clock,
@@ -280,6 +279,7 @@ impl<S: Store> Engine<S> {
                 executor: std::sync::Mutex::new(Some(handle)),
                 jobs_progress: tokio::sync::watch::Sender::new(0),
                 canceled,
+                held,
             }),
         };
         engine.resume_jobs().await?;
@@ -289,6 +289,14 @@ impl<S: Store> Engine<S> {
     /// The store underneath, for queries the engine does not wrap.
     pub fn store(&self) -> &S {
         &self.inner.store
+    }
+
+    /// How many runs the engine holds in memory: those with work in flight
+    /// (a flow, an evaluation, an external action or an assignee check
+    /// under way) or a commit pending. Runs that wait on a person, an event
+    /// or an operator stay in the store until a command comes for them.
+    pub fn held_runs(&self) -> usize {
+        self.inner.held.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     // ---- flows ---------------------------------------------------------------
@@ -412,10 +420,10 @@ impl<S: Store> Engine<S> {
         name: &str,
         kind: FlowKind,
         bytes: Vec<u8>,
-    ) -> Result<(Flow, Vec<u8>), EngineError> {
-        let host = self.inner.host.clone();
+    ) -> Result<(LoadedFlow, Vec<u8>), EngineError> {
+        let runner = Arc::clone(&self.inner.runner);
         let result = tokio::task::spawn_blocking(move || {
-            let flow = host.load(kind, &bytes);
+            let flow = runner.load(kind, &bytes);
             (flow, bytes)
         })
         .await
@@ -788,11 +796,11 @@ impl<S: Store> Engine<S> {
         &self,
         name: &str,
         pin: Option<(u32, Option<String>)>,
-    ) -> Result<Flow, EngineError> {
+    ) -> Result<LoadedFlow, EngineError> {
         let versions = Versions {
             registry: &self.inner.registry,
             store: &*self.inner.store,
-            host: &self.inner.host,
+            runner: &self.inner.runner,
         };
         versions
             .flow(name, pin)
@@ -1054,7 +1062,7 @@ fn check_name(what: &str, name: &str) -> Result<(), EngineError> {
 /// it is there).
 async fn load_flows(
     store: &impl Store,
-    host: &FlowHost,
+    runner: &Arc<dyn FlowRunner>,
     registry: &Registry,
 ) -> Result<(), EngineError> {
     for record in store.flows().await?.into_iter().filter(|r| r.active) {
@@ -1079,8 +1087,8 @@ async fn load_flows(
             registry.set_unavailable(&record.name, record.version, kind, why);
             continue;
         }
-        let host = host.clone();
-        let loaded = tokio::task::spawn_blocking(move || host.load(kind, &bytes))
+        let runner = Arc::clone(runner);
+        let loaded = tokio::task::spawn_blocking(move || runner.load(kind, &bytes))
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
         match loaded {

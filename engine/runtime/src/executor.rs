@@ -22,6 +22,7 @@
 use crate::clock::Clock;
 use crate::dispatch::Dispatcher;
 use crate::error::EngineError;
+use crate::recovery::{keeps_held, recover};
 use crate::registry::Registry;
 use crate::watch::Watchers;
 use futures_util::stream::FuturesOrdered;
@@ -35,6 +36,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -72,6 +74,13 @@ pub(crate) enum Command {
     /// Answered once every command applied before it is durable (or its
     /// commit failed): what was applied earlier is settled by then.
     Barrier { reply: oneshot::Sender<()> },
+    /// A run the executor does not hold (it waits on a person, an event or
+    /// an operator), read from the store for the commands queued on it.
+    Loaded {
+        run: RunId,
+        /// Boxed: a run is large, the other commands small.
+        state: Box<StoreResult<Option<Run>>>,
+    },
 }
 
 /// What is recorded with a person's command, in the commit of its effect:
@@ -109,8 +118,15 @@ pub(crate) struct Executor<S> {
     pub(crate) dispatcher: Dispatcher<S>,
     pub(crate) updates: broadcast::Sender<RunUpdate>,
     pub(crate) watchers: Arc<Watchers>,
-    /// Unfinished runs, including states whose commit is still pending.
+    /// The runs with work in flight (a flow, an evaluation, an external
+    /// action or an assignee check under way) or a commit pending, at their
+    /// latest state. A run that waits on a person, an event or an operator
+    /// is not held: it is read from the store when a command comes for it.
     pub(crate) runs: HashMap<RunId, Arc<Run>>,
+    /// Commands waiting for their run to be read from the store, in order.
+    pub(crate) loading: HashMap<RunId, Vec<Command>>,
+    /// How many runs `runs` holds, for [`crate::Engine::held_runs`].
+    pub(crate) held: Arc<AtomicUsize>,
     /// Whether commits are failing, for back-off and reporting.
     pub(crate) failing: Failing,
     /// Resume jobs canceled: their runs' commands are dropped unapplied.
@@ -201,6 +217,9 @@ struct Pending {
 #[derive(Default)]
 struct Staged {
     runs: HashMap<RunId, Arc<Run>>,
+    /// Runs read from the store for this batch's commands; neither written
+    /// nor held unless a command changes them.
+    visiting: HashMap<RunId, Arc<Run>>,
     audit: Vec<AuditRecord>,
     job_runs: Vec<JobRunOutcome>,
     refused: Vec<(Reply, EngineError)>,
@@ -246,10 +265,20 @@ impl<S: Store> Executor<S> {
         let mut applied: Vec<Applied> = Vec::with_capacity(batch.len());
         let mut barriers = Vec::new();
         for command in batch.drain(..) {
-            if let Command::Barrier { reply } = command {
-                barriers.push(reply);
-            } else if let Some(done) = self.apply(command, &mut staged) {
-                applied.push(done);
+            match command {
+                Command::Barrier { reply } => barriers.push(reply),
+                Command::Loaded { run, state } => {
+                    for command in self.loaded(&run, *state, &mut staged) {
+                        if let Some(done) = self.apply(command, &mut staged) {
+                            applied.push(done);
+                        }
+                    }
+                }
+                command => {
+                    if let Some(done) = self.apply(command, &mut staged) {
+                        applied.push(done);
+                    }
+                }
             }
         }
         let Staged {
@@ -257,6 +286,7 @@ impl<S: Store> Executor<S> {
             audit,
             job_runs,
             refused,
+            visiting: _,
         } = staged;
         if runs.is_empty() && audit.is_empty() && job_runs.is_empty() {
             if barriers.is_empty() {
@@ -280,6 +310,7 @@ impl<S: Store> Executor<S> {
                 self.runs.insert(state.id.clone(), Arc::clone(state));
             }
         }
+        self.held.store(self.runs.len(), Ordering::Relaxed);
         let store = Arc::clone(&self.store);
         let to_write = states.clone();
         let logs: Vec<StepLog> = applied
@@ -363,6 +394,20 @@ impl<S: Store> Executor<S> {
         for (reply, state) in replies {
             let _ = reply.send(Ok(state));
         }
+        // Durable now: a run with nothing in flight is let go.
+        for state in &states {
+            if self
+                .runs
+                .get(&state.id)
+                .is_some_and(|held| Arc::ptr_eq(held, state))
+                && !self.in_flight(state)
+            {
+                self.runs.remove(&state.id);
+            }
+        }
+        // Before the watchers hear of it: whoever saw the run settle sees
+        // it let go.
+        self.held.store(self.runs.len(), Ordering::Relaxed);
         self.watchers.notify(states.iter());
         for state in states {
             // Subscribers may have gone; that is fine.
@@ -389,24 +434,18 @@ impl<S: Store> Executor<S> {
                 }
             }
         }
-        let runs = loop {
-            match self.store.unfinished_runs().await {
-                Ok(unfinished) => break unfinished.runs,
+        self.runs = loop {
+            match recover(&*self.store, &self.registry, &self.dispatcher).await {
+                Ok(runs) => {
+                    self.held.store(runs.len(), Ordering::Relaxed);
+                    break runs;
+                }
                 Err(error) => {
-                    tracing::error!(%error, "cannot reload runs; retrying");
+                    tracing::error!(error = %error.report(), "cannot reload runs; retrying");
                     tokio::time::sleep(RELOAD_RETRY).await;
                 }
             }
         };
-        self.runs.clear();
-        for run in runs {
-            let run = Arc::new(run);
-            if let Some(plan) = self.registry.plan(&run.orchestration, run.version) {
-                let actions = stagecraft_core::outstanding_actions(&run, &plan);
-                self.dispatcher.perform(&run, actions);
-            }
-            self.runs.insert(run.id.clone(), run);
-        }
     }
 
     /// The canceled resume job `command` belongs to, if any.
@@ -425,8 +464,76 @@ impl<S: Store> Executor<S> {
         canceled.contains(job).then(|| job.clone())
     }
 
+    /// Whether `run` has work under way that keeps it held (see
+    /// [`keeps_held`]).
+    fn in_flight(&self, run: &Run) -> bool {
+        self.registry
+            .plan(&run.orchestration, run.version)
+            .is_some_and(|plan| {
+                stagecraft_core::outstanding_actions(run, &plan)
+                    .iter()
+                    .any(keeps_held)
+            })
+    }
+
+    /// Queues `command` until its run is read from the store; the first
+    /// command queued starts the read.
+    fn load(&mut self, run: RunId, command: Command) {
+        let queue = self.loading.entry(run.clone()).or_default();
+        queue.push(command);
+        if queue.len() > 1 {
+            return;
+        }
+        // Gone only when the engine is shutting down: the callers hear so
+        // when their reply is dropped.
+        let Some(commands) = self.dispatcher.commands.upgrade() else {
+            return;
+        };
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            let state = Box::new(store.run(&run).await);
+            let _ = commands.send(Command::Loaded { run, state }).await;
+        });
+    }
+
+    /// The commands that waited for `run`, ready to apply on the state read
+    /// (or answered here, when there is none).
+    fn loaded(
+        &mut self,
+        run: &RunId,
+        state: StoreResult<Option<Run>>,
+        staged: &mut Staged,
+    ) -> Vec<Command> {
+        let waiting = self.loading.remove(run).unwrap_or_default();
+        let retryable = match state {
+            Ok(Some(state)) => {
+                if !self.runs.contains_key(run) && !staged.runs.contains_key(run) {
+                    staged.visiting.insert(run.clone(), Arc::new(state));
+                }
+                return waiting;
+            }
+            // The store cannot answer now: worth trying again later.
+            Err(error) if error.is_retryable() => Some(error),
+            // No such run, or one whose record cannot be read: the engine
+            // tells the caller which (`Engine::not_held`).
+            Ok(None) | Err(_) => None,
+        };
+        for command in waiting {
+            if let Command::Event {
+                reply: Some(reply), ..
+            } = command
+            {
+                let _ = reply.send(Err(match &retryable {
+                    Some(error) => EngineError::Store(error.clone()),
+                    None => EngineError::NotFound(format!("run {run}")),
+                }));
+            }
+        }
+        Vec::new()
+    }
+
     /// Applies one command on top of the latest states.
-    fn apply(&self, command: Command, staged: &mut Staged) -> Option<Applied> {
+    fn apply(&mut self, command: Command, staged: &mut Staged) -> Option<Applied> {
         if let Some(job) = self.canceled_job(&command) {
             if let Command::Event {
                 run,
@@ -439,6 +546,20 @@ impl<S: Store> Executor<S> {
                 ));
                 let _ = reply.send(Err(error));
             }
+            return None;
+        }
+        // A command for a run not held (or already waiting for its read)
+        // waits for the run to be read from the store: a person's action,
+        // or an assignee check's answer. (A result that is stale is then
+        // refused by the state machine and dropped.)
+        if let Command::Event { run, .. } = &command
+            && (self.loading.contains_key(run)
+                || !(staged.runs.contains_key(run)
+                    || self.runs.contains_key(run)
+                    || staged.visiting.contains_key(run)))
+        {
+            let run = run.clone();
+            self.load(run, command);
             return None;
         }
         let now = self.clock.now();
@@ -467,7 +588,12 @@ impl<S: Store> Executor<S> {
                 trail,
             } => {
                 log = step_log;
-                let transition = match staged.runs.get(&run).or_else(|| self.runs.get(&run)) {
+                let held = staged
+                    .runs
+                    .get(&run)
+                    .or_else(|| self.runs.get(&run))
+                    .or_else(|| staged.visiting.get(&run));
+                let transition = match held {
                     None => Err(EngineError::NotFound(format!("run {run}"))),
                     Some(state) => match self.registry.plan(&state.orchestration, state.version) {
                         None => Err(EngineError::NotFound(format!(
@@ -485,6 +611,8 @@ impl<S: Store> Executor<S> {
                 let _ = reply.send(());
                 return None;
             }
+            // Taken out by `process`.
+            Command::Loaded { .. } => return None,
         };
         let Trail { audit, job } = trail.unwrap_or_default();
         match transition {

@@ -37,7 +37,9 @@ mod engine;
 mod error;
 mod executor;
 mod fairness;
+mod recovery;
 mod registry;
+pub mod runner;
 mod versions;
 mod watch;
 
@@ -50,6 +52,7 @@ pub use engine::selection::{FailureGroup, NotTried, SelectionDryRun};
 pub use engine::{Completion, Engine, EngineBuilder};
 pub use error::EngineError;
 pub use executor::RunUpdate;
+pub use runner::{FlowRunner, LoadedFlow, RunnableFlow};
 pub use stagecraft_core::repair::{RepairFilter, Resumable};
 pub use stagecraft_host::{FieldError, FieldType, FlowKind, Form, FormField, SandboxLimits};
 pub use stagecraft_store::{

@@ -3,8 +3,9 @@
 //! Swapping an entry is atomic, which is what makes a deploy a hot swap.
 
 use crate::action::ExternalAction;
+use crate::runner::LoadedFlow;
 use stagecraft_core::{Catalog, FlowPin, Plan};
-use stagecraft_host::{Flow, FlowKind};
+use stagecraft_host::FlowKind;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -12,7 +13,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 #[derive(Clone)]
 pub(crate) struct ActiveFlow {
     pub(crate) version: u32,
-    pub(crate) flow: Flow,
+    pub(crate) flow: LoadedFlow,
 }
 
 #[derive(Default)]
@@ -20,7 +21,7 @@ pub(crate) struct Registry {
     flows: RwLock<HashMap<String, ActiveFlow>>,
     /// Versions that are no longer (or not yet) active but that a step is
     /// pinned to, compiled on first use.
-    pinned: RwLock<HashMap<(String, u32), Flow>>,
+    pinned: RwLock<HashMap<(String, u32), LoadedFlow>>,
     /// Stored versions that cannot run, with why (a component that failed
     /// its integrity check at start).
     unavailable: RwLock<HashMap<(String, u32), String>>,
@@ -53,11 +54,11 @@ impl Registry {
     }
 
     /// `version` of `name`, if it is active or was loaded for a pinned step.
-    pub(crate) fn flow_version(&self, name: &str, version: u32) -> Option<Flow> {
+    pub(crate) fn flow_version(&self, name: &str, version: u32) -> Option<LoadedFlow> {
         if let Some(active) = read(&self.flows).get(name)
             && active.version == version
         {
-            return Some(active.flow.clone());
+            return Some(Arc::clone(&active.flow));
         }
         read(&self.pinned).get(&(name.to_owned(), version)).cloned()
     }
@@ -89,12 +90,12 @@ impl Registry {
     }
 
     /// Keeps a loaded, inactive `version` of `name` for the steps pinned to it.
-    pub(crate) fn add_pinned(&self, name: &str, version: u32, flow: Flow) {
+    pub(crate) fn add_pinned(&self, name: &str, version: u32, flow: LoadedFlow) {
         write(&self.pinned).insert((name.to_owned(), version), flow);
     }
 
     /// Makes `version` of `name` the active one. Steps already running keep
-    /// the `Flow` they hold and finish on it.
+    /// the flow they hold and finish on it.
     pub(crate) fn activate_flow(&self, name: &str, active: ActiveFlow) {
         write(&self.unavailable).remove(&(name.to_owned(), active.version));
         write(&self.kinds).insert(name.to_owned(), active.flow.kind());

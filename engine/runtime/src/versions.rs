@@ -1,15 +1,17 @@
 //! The flow version a step is pinned to, ready to run: the active one, or an
 //! older (or newer) stored version compiled on first use.
 
+use std::sync::Arc;
+
 use crate::registry::Registry;
-use stagecraft_host::{Flow, FlowHost};
+use crate::runner::{FlowRunner, LoadedFlow};
 use stagecraft_store::Store;
 
 /// Where a pinned version is looked up and compiled.
 pub(crate) struct Versions<'a, S> {
     pub(crate) registry: &'a Registry,
     pub(crate) store: &'a S,
-    pub(crate) host: &'a FlowHost,
+    pub(crate) runner: &'a Arc<dyn FlowRunner>,
 }
 
 impl<S: Store> Versions<'_, S> {
@@ -22,7 +24,7 @@ impl<S: Store> Versions<'_, S> {
         &self,
         name: &str,
         pin: Option<(u32, Option<String>)>,
-    ) -> Result<(u32, Flow), String> {
+    ) -> Result<(u32, LoadedFlow), String> {
         if let Some(problem) = self.registry.unavailable(name, pin.as_ref().map(|p| p.0)) {
             return Err(problem);
         }
@@ -33,7 +35,7 @@ impl<S: Store> Versions<'_, S> {
                 .map(|active| (active.version, active.flow))
                 .ok_or_else(|| format!("no flow named {name:?} is deployed"));
         };
-        let checked = |flow: Flow| match &digest {
+        let checked = |flow: LoadedFlow| match &digest {
             Some(digest) if flow.digest() != digest => {
                 Err(mismatch(name, version, digest, flow.digest()))
             }
@@ -52,13 +54,13 @@ impl<S: Store> Versions<'_, S> {
             .await
             .map_err(|e| format!("flow {name:?} v{version} cannot be read: {e}"))?
             .ok_or_else(|| format!("flow {name:?} v{version} is not stored"))?;
-        let host = self.host.clone();
-        let flow = tokio::task::spawn_blocking(move || host.load(kind, &bytes))
+        let runner = Arc::clone(self.runner);
+        let flow = tokio::task::spawn_blocking(move || runner.load(kind, &bytes))
             .await
             .map_err(|_| "the engine is shutting down".to_owned())?
             .map_err(|e| format!("flow {name:?} v{version} cannot be loaded: {e}"))?;
         let flow = checked(flow)?;
-        self.registry.add_pinned(name, version, flow.clone());
+        self.registry.add_pinned(name, version, Arc::clone(&flow));
         Ok((version, flow))
     }
 }

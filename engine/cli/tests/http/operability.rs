@@ -180,7 +180,7 @@ fn messages_are_in_people_words_and_milestones_name_their_actor() {
     assert_error(&refused, 409, "conflict");
     assert_eq!(
         refused.1["error"]["message"],
-        "the run is completed and takes no more events"
+        "the run is completed and cannot be canceled"
     );
 
     let waiting = server.start_loan("linus", 30000);

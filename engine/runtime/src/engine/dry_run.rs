@@ -6,12 +6,13 @@ use super::Engine;
 use super::audit::target;
 use crate::dispatch::failure;
 use crate::error::EngineError;
+use crate::runner::LoadedFlow;
 use crate::versions::Versions;
 use serde::Serialize;
 use serde_json::Value;
 use stagecraft_core::run::{EvalTarget, Run, RunId, StepStatus};
 use stagecraft_core::{FlowFailure, FlowKind, Plan};
-use stagecraft_host::{Flow, Submission};
+use stagecraft_host::Submission;
 use stagecraft_store::{AuditAction, StepLogLine, Store};
 
 /// The flow version a dry-run tries.
@@ -228,7 +229,7 @@ impl Trial {
     }
 
     /// Runs `component` on the recorded inputs.
-    pub(crate) async fn try_on(&self, component: &Flow) -> (Outcome, Vec<StepLogLine>) {
+    pub(crate) async fn try_on(&self, component: &LoadedFlow) -> (Outcome, Vec<StepLogLine>) {
         let (outcome, log) = match self.kind {
             FlowKind::Screen => {
                 let invocation = component.render(&self.inputs).await;
@@ -298,7 +299,7 @@ fn lines(log: &[stagecraft_host::LogLine]) -> Vec<StepLogLine> {
 /// A compiled candidate.
 pub(crate) struct Compiled {
     pub(crate) version: Option<u32>,
-    pub(crate) flow: Flow,
+    pub(crate) flow: LoadedFlow,
 }
 
 impl<S: Store> Engine<S> {
@@ -413,7 +414,7 @@ impl<S: Store> Engine<S> {
                 let versions = Versions {
                     registry: &self.inner.registry,
                     store: &*self.inner.store,
-                    host: &self.inner.host,
+                    runner: &self.inner.runner,
                 };
                 let (version, flow) = versions
                     .flow(flow, pin)

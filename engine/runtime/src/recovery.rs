@@ -1,0 +1,68 @@
+//! Picking up unfinished runs from the store: at startup, and when the
+//! executor reloads after a failed commit. The same code for both, so that
+//! what a restart does and what a reload does cannot drift apart.
+//!
+//! Only the runs with work in flight are kept in memory; the others wait in
+//! the store until a command comes for them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use stagecraft_core::Action;
+use stagecraft_core::run::{Run, RunId};
+use stagecraft_store::{Store, StoreResult};
+
+use crate::dispatch::Dispatcher;
+use crate::registry::Registry;
+
+/// Reads every unfinished run and performs its in-flight work again (flows
+/// run at least once; the state machine records each result once); returns
+/// the runs with work in flight. A run whose record cannot be read, or
+/// whose orchestration version is missing, is logged and set aside; the
+/// others go on.
+pub(crate) async fn recover<S: Store>(
+    store: &S,
+    registry: &Registry,
+    dispatcher: &Dispatcher<S>,
+) -> StoreResult<HashMap<RunId, Arc<Run>>> {
+    let unfinished = store.unfinished_runs().await?;
+    for (id, error) in &unfinished.unreadable {
+        tracing::error!(run = %id, error = %error.report(), "run set aside: its stored record cannot be read; the other runs go on");
+    }
+    let mut runs = HashMap::new();
+    for run in unfinished.runs {
+        let Some(plan) = registry.plan(&run.orchestration, run.version) else {
+            tracing::error!(
+                run = %run.id,
+                "orchestration {} v{} is missing; the run is left as it is",
+                run.orchestration,
+                run.version
+            );
+            continue;
+        };
+        let actions = stagecraft_core::outstanding_actions(&run, &plan);
+        if actions.is_empty() {
+            continue;
+        }
+        tracing::debug!(run = %run.id, actions = actions.len(), "resuming in-flight work");
+        let held = actions.iter().any(keeps_held);
+        let run = Arc::new(run);
+        dispatcher.perform(&run, actions);
+        if held {
+            runs.insert(run.id.clone(), run);
+        }
+    }
+    Ok(runs)
+}
+
+/// Whether a run whose `action` is under way stays in memory: a flow, an
+/// evaluation or an external action answers soon, with the run's next
+/// transition. A work item's assignee check does not hold it: it answers
+/// only when the assignee cannot take the item, and that answer reads the
+/// run back like any command for a run not held.
+pub(crate) fn keeps_held(action: &Action) -> bool {
+    match action {
+        Action::RunFlow { .. } | Action::Evaluate { .. } | Action::CallAction { .. } => true,
+        Action::CreateWorkItem { .. } | Action::CloseWorkItem { .. } => false,
+    }
+}

@@ -1,0 +1,407 @@
+//! The runtime's own tests: the executor, recovery after a restart and the
+//! 14-day recovery window, on a fake flow runner (flows are plain Rust, no
+//! component is compiled), the manual clock and the real SQLite store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use stagecraft_core::run::{MilestoneKind, MilestoneRecord, Run, RunId, RunStatus};
+use stagecraft_core::{EventError, limits::DEFAULT_RECOVERY_WINDOW};
+use stagecraft_engine::runner::{
+    FlowFailure, FlowKind, FlowRunner, Form, Invocation, LoadError, LoadedFlow, RunnableFlow,
+    Submission,
+};
+use stagecraft_engine::{
+    Engine, EngineBuilder, EngineConfig, EngineError, ManualClock, SqliteStore,
+};
+use tempfile::TempDir;
+use tokio::sync::{Notify, Semaphore};
+
+/// What the fake flows do, by their component bytes: `ok` finishes, `trap`
+/// traps, `gate` finishes once the test opens the gate.
+struct Script {
+    gate: Semaphore,
+    /// Notified when an invocation starts, and when a gated one finishes.
+    started: Notify,
+    finished: Notify,
+    invocations: Mutex<HashMap<String, usize>>,
+}
+
+impl Script {
+    fn new(gate_open: bool) -> Arc<Self> {
+        Arc::new(Self {
+            gate: Semaphore::new(if gate_open { Semaphore::MAX_PERMITS } else { 0 }),
+            started: Notify::new(),
+            finished: Notify::new(),
+            invocations: Mutex::default(),
+        })
+    }
+
+    fn invocations(&self, behaviour: &str) -> usize {
+        let invocations = self.invocations.lock().expect("not poisoned");
+        invocations.get(behaviour).copied().unwrap_or(0)
+    }
+}
+
+struct FakeRunner(Arc<Script>);
+
+impl FlowRunner for FakeRunner {
+    fn load(&self, kind: FlowKind, bytes: &[u8]) -> Result<LoadedFlow, LoadError> {
+        use sha2::Digest as _;
+        let behaviour = std::str::from_utf8(bytes).map_err(|_| LoadError::NotWasm)?;
+        if !["ok", "trap", "gate"].contains(&behaviour) {
+            return Err(LoadError::NotWasm);
+        }
+        Ok(Arc::new(FakeFlow {
+            kind,
+            behaviour: behaviour.to_owned(),
+            // As the contract says: the SHA-256 of the component's bytes.
+            digest: hex::encode(sha2::Sha256::digest(bytes)),
+            script: Arc::clone(&self.0),
+        }))
+    }
+}
+
+struct FakeFlow {
+    kind: FlowKind,
+    behaviour: String,
+    digest: String,
+    script: Arc<Script>,
+}
+
+fn invocation<T>(outcome: Result<T, FlowFailure>) -> Invocation<T> {
+    Invocation {
+        outcome,
+        log: Vec::new(),
+        fuel_consumed: 0,
+        elapsed: Duration::ZERO,
+    }
+}
+
+impl RunnableFlow for FakeFlow {
+    fn kind(&self) -> FlowKind {
+        self.kind
+    }
+
+    fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    fn run<'a>(&'a self, _inputs: &'a Value) -> BoxFuture<'a, Invocation<Value>> {
+        Box::pin(async move {
+            *self
+                .script
+                .invocations
+                .lock()
+                .expect("not poisoned")
+                .entry(self.behaviour.clone())
+                .or_default() += 1;
+            self.script.started.notify_waiters();
+            match self.behaviour.as_str() {
+                "trap" => invocation(Err(FlowFailure::Trap {
+                    message: "unreachable executed".to_owned(),
+                })),
+                "gate" => {
+                    let permit = self.script.gate.acquire().await;
+                    drop(permit);
+                    self.script.finished.notify_waiters();
+                    invocation(Ok(json!({})))
+                }
+                _ => invocation(Ok(json!({}))),
+            }
+        })
+    }
+
+    fn evaluate<'a>(&'a self, _inputs: &'a Value) -> BoxFuture<'a, Invocation<bool>> {
+        Box::pin(async { invocation(Ok(true)) })
+    }
+
+    fn render<'a>(&'a self, _inputs: &'a Value) -> BoxFuture<'a, Invocation<Form>> {
+        Box::pin(async {
+            invocation(Err(FlowFailure::Trap {
+                message: "no screens here".to_owned(),
+            }))
+        })
+    }
+
+    fn submit<'a>(
+        &'a self,
+        _inputs: &'a Value,
+        _answers: &'a Value,
+    ) -> BoxFuture<'a, Invocation<Submission>> {
+        Box::pin(async { invocation(Ok(Submission::Accepted(json!({})))) })
+    }
+}
+
+/// One stage with one background step running flow `work`.
+fn one_step() -> Value {
+    json!({
+        "format": 1,
+        "name": "one_step",
+        "elements": [{
+            "type": "stage", "name": "only", "next": null,
+            "steps": [{"name": "work", "kind": {"type": "background", "flow": "work"}}]
+        }]
+    })
+}
+
+fn start() -> Timestamp {
+    "2026-01-05T09:00:00Z".parse().expect("a timestamp")
+}
+
+/// An engine on `dir` running flows with `script`, at the manual clock's
+/// time.
+async fn open(
+    dir: &TempDir,
+    script: &Arc<Script>,
+    clock: &Arc<ManualClock>,
+) -> Engine<SqliteStore> {
+    EngineBuilder::new(EngineConfig::new(dir.path()))
+        .runner(Arc::new(FakeRunner(Arc::clone(script))))
+        .clock(Arc::clone(clock) as Arc<_>)
+        .open()
+        .await
+        .expect("the engine opens")
+}
+
+/// An engine with flow `work` deployed as `behaviour` and the one-step
+/// orchestration.
+async fn deployed(
+    dir: &TempDir,
+    script: &Arc<Script>,
+    clock: &Arc<ManualClock>,
+    behaviour: &str,
+) -> Engine<SqliteStore> {
+    let engine = open(dir, script, clock).await;
+    engine
+        .deploy_flow(
+            "work",
+            FlowKind::Autolaunched,
+            behaviour.as_bytes().to_vec(),
+            "test",
+        )
+        .await
+        .expect("the flow deploys");
+    engine
+        .deploy_orchestration(one_step(), "test")
+        .await
+        .expect("the orchestration deploys");
+    engine
+}
+
+fn step_ends(run: &Run) -> usize {
+    run.history
+        .iter()
+        .filter(|m| {
+            m.kind == MilestoneKind::EndStep && matches!(m.record, MilestoneRecord::Step { .. })
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn the_executor_runs_a_background_step_and_completes_the_run() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let (script, clock) = (Script::new(true), Arc::new(ManualClock::new(start())));
+    let engine = deployed(&dir, &script, &clock, "ok").await;
+    let run = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    let run = engine.wait_until_settled(&run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(step_ends(&run), 1);
+    assert_eq!(script.invocations("ok"), 1);
+    // The state machine's time is the engine's clock, not the wall clock.
+    assert!(
+        run.history.iter().all(|m| m.at == start()),
+        "{:?}",
+        run.history
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flow_in_flight_when_the_engine_stops_runs_again_after_a_restart_and_counts_once() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let clock = Arc::new(ManualClock::new(start()));
+    let stuck = Script::new(false);
+    let engine = deployed(&dir, &stuck, &clock, "gate").await;
+    let started = stuck.started.notified();
+    let run = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    started.await;
+    assert_eq!(stuck.invocations("gate"), 1);
+    engine.shutdown().await;
+
+    // The same data directory, a runner whose gate is open.
+    let script = Script::new(true);
+    let engine = open(&dir, &script, &clock).await;
+    let settled = engine.wait_until_settled(&run.id).await.unwrap();
+    assert_eq!(settled.status, RunStatus::Completed, "{:?}", settled.error);
+    assert_eq!(script.invocations("gate"), 1, "rerun after the restart");
+    assert_eq!(step_ends(&settled), 1, "its completion is recorded once");
+    // The first engine's invocation, let go now, changes nothing: its result
+    // has no executor to go to.
+    let finished = stuck.finished.notified();
+    stuck.gate.add_permits(1);
+    finished.await;
+    let again = engine.run(&run.id).await.unwrap();
+    assert_eq!(again, settled);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_run_in_error_can_be_resumed_for_14_days_by_the_clock_and_not_after() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let (script, clock) = (Script::new(true), Arc::new(ManualClock::new(start())));
+    let engine = deployed(&dir, &script, &clock, "trap").await;
+    let early = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    let late = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    for id in [&early.id, &late.id] {
+        let run = engine.wait_until_settled(id).await.unwrap();
+        assert_eq!(run.status, RunStatus::Error);
+    }
+
+    // A minute before the window closes, a resume is accepted (and reruns
+    // the step, which traps again).
+    clock.advance(DEFAULT_RECOVERY_WINDOW - SignedDuration::from_mins(1));
+    engine
+        .resume(&early.id, "operator")
+        .await
+        .expect("within the window");
+    let rerun = wait_status(&engine, &early.id, RunStatus::Error).await;
+    assert_eq!(script.invocations("trap"), 3);
+    assert!(
+        rerun
+            .history
+            .iter()
+            .any(|m| m.kind == MilestoneKind::ResumeRun)
+    );
+
+    // Two minutes later the other run's window has closed.
+    clock.advance(SignedDuration::from_mins(2));
+    match engine.resume(&late.id, "operator").await {
+        Err(EngineError::Refused(EventError::WindowExpired { error_at, deadline })) => {
+            assert_eq!(error_at, start());
+            assert_eq!(deadline, start() + DEFAULT_RECOVERY_WINDOW);
+        }
+        other => panic!("expected the window to be closed, got {other:?}"),
+    }
+    assert_eq!(engine.run(&late.id).await.unwrap().status, RunStatus::Error);
+    engine.shutdown().await;
+}
+
+async fn wait_status(engine: &Engine<SqliteStore>, id: &RunId, status: RunStatus) -> Arc<Run> {
+    engine
+        .wait_for(id, |run| run.status == status)
+        .await
+        .expect("the run reaches the status")
+}
+
+/// One stage with one interactive step for ada, on screen flow `form`.
+fn review() -> Value {
+    json!({
+        "format": 1,
+        "name": "review",
+        "elements": [{
+            "type": "stage", "name": "only", "next": null,
+            "steps": [{"name": "approve",
+                       "kind": {"type": "interactive", "flow": "form", "assignee": {"user": "ada"}}}]
+        }]
+    })
+}
+
+#[tokio::test]
+async fn runs_that_wait_are_not_held_in_memory_and_are_read_back_when_a_command_comes() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let (script, clock) = (Script::new(true), Arc::new(ManualClock::new(start())));
+    let engine = deployed(&dir, &script, &clock, "trap").await;
+
+    // A run in Error waits on an operator: let go, read back to be resumed
+    // (it traps again) and then canceled.
+    let failed = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.wait_until_settled(&failed.id).await.unwrap().status,
+        RunStatus::Error
+    );
+    assert_eq!(engine.held_runs(), 0);
+    engine
+        .resume(&failed.id, "operator")
+        .await
+        .expect("resumes");
+    let again = wait_status(&engine, &failed.id, RunStatus::Error).await;
+    assert!(
+        again
+            .history
+            .iter()
+            .any(|m| m.kind == MilestoneKind::ResumeRun)
+    );
+    assert_eq!(script.invocations("trap"), 2);
+    assert_eq!(engine.held_runs(), 0);
+    let canceled = engine
+        .cancel(&failed.id, "operator")
+        .await
+        .expect("cancels");
+    assert_eq!(canceled.status, RunStatus::Canceled);
+    // A finished run is refused as such, read from the store.
+    match engine.resume(&failed.id, "operator").await {
+        Err(EngineError::Refused(EventError::CannotResume { status })) => {
+            assert_eq!(status, RunStatus::Canceled);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // A run waiting on a work item is let go; completing the item reads it
+    // back and finishes it.
+    engine
+        .put_user(
+            stagecraft_engine::User {
+                id: "ada".into(),
+                name: "Ada".into(),
+                status: stagecraft_engine::UserStatus::Active,
+            },
+            "admin",
+        )
+        .await
+        .unwrap();
+    engine
+        .deploy_flow("form", FlowKind::Screen, b"ok".to_vec(), "test")
+        .await
+        .unwrap();
+    engine.deploy_orchestration(review(), "test").await.unwrap();
+    let waiting = engine.start_run("review", json!({}), "ada").await.unwrap();
+    let item = waiting
+        .work_items
+        .first()
+        .map(|item| item.id.clone())
+        .expect("a work item for ada");
+    assert_eq!(
+        engine.held_runs(),
+        0,
+        "nothing is held while ada has not answered"
+    );
+    let completion = engine
+        .complete_work_item(&item, "ada", json!({"ok": true}))
+        .await
+        .expect("completes");
+    assert!(
+        matches!(completion, stagecraft_engine::Completion::Completed(ref run) if run.status == RunStatus::Completed),
+        "{completion:?}"
+    );
+    engine.shutdown().await;
+}
