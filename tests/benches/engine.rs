@@ -321,8 +321,9 @@ async fn footprint<B: Backend>(backend: &B, total: usize) -> Result<()> {
         .sum();
     println!(
         "footprint: {total} runs waiting on work items (started in {elapsed:.2?}): \
-         resident memory +{} MiB, SQLite database {} MiB",
+         resident memory +{} MiB ({} MiB for the whole process), SQLite database {} MiB",
         (rss_after.saturating_sub(rss_before)) / 1024,
+        rss_after / 1024,
         db / (1 << 20)
     );
     engine.shutdown().await;
