@@ -10,23 +10,7 @@ use stagecraft_core::{Run, RunStatus};
 use stagecraft_store::{Commit, RunFilter, Store, StoreError, WorkItemFilter};
 
 use crate::Harness;
-use crate::support::{Loan, group, renamed, stage_of, t, user};
-
-/// `run` under another id, with another status and orchestration, started
-/// `minutes` after `t(0)`.
-fn variant(id: &str, status: RunStatus, orchestration: &str, minutes: i64) -> Arc<Run> {
-    let mut run = Loan::start(id).run;
-    run.status = status;
-    run.orchestration = orchestration.to_owned();
-    for milestone in &mut run.history {
-        milestone.at = t(minutes);
-    }
-    Arc::new(run)
-}
-
-fn ids(summaries: &[stagecraft_store::RunSummary]) -> Vec<&str> {
-    summaries.iter().map(|s| s.id.0.as_str()).collect()
-}
+use crate::support::{Loan, group, ids, renamed, stage_of, t, user, variant};
 
 pub async fn a_realistic_run_round_trips_exactly<H: Harness>(test: H) {
     let mut loan = Loan::waiting_for_review("run-1");

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use stagecraft_core::run::{Principal, WorkItem, WorkItemId};
-use stagecraft_core::{Action, Actor, Catalog, Event, FlowKind, Orchestration, Plan, Run, RunId};
+use stagecraft_core::{
+    Action, Actor, Catalog, Event, FlowKind, Orchestration, Plan, Run, RunId, RunStatus,
+};
 use stagecraft_store::{AuditAction, AuditRecord};
 
 /// The flows the test definitions use.
@@ -195,4 +197,21 @@ pub fn renamed(template: &Run, id: &str) -> Arc<Run> {
 /// The stage a live run is in.
 pub fn stage_of(run: &Run) -> String {
     run.current_stage().expect("a stage").stage.clone()
+}
+
+/// `run` under another id, with another status and orchestration, started
+/// `minutes` after `t(0)`.
+pub fn variant(id: &str, status: RunStatus, orchestration: &str, minutes: i64) -> Arc<Run> {
+    let mut run = Loan::start(id).run;
+    run.status = status;
+    run.orchestration = orchestration.to_owned();
+    for milestone in &mut run.history {
+        milestone.at = t(minutes);
+    }
+    Arc::new(run)
+}
+
+/// The ids of listed runs, in order.
+pub fn ids(summaries: &[stagecraft_store::RunSummary]) -> Vec<&str> {
+    summaries.iter().map(|s| s.id.0.as_str()).collect()
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{Pool, Transaction};
-use stagecraft_store::encoding::{EncodedRun, name_of, nanos};
+use stagecraft_store::encoding::{EncodedCommit, EncodedRun, name_of, nanos};
 use stagecraft_store::{
     AuditOutcome, AuditRecord, JobRunOutcome, JobRunState, StepLog, StoreError, StoreResult,
 };
@@ -15,18 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{unavailable, write_error};
 
 /// What one [`stagecraft_store::Store::commit`] call writes.
-pub(crate) struct Batch {
-    pub runs: Vec<EncodedRun>,
-    pub step_logs: Vec<StepLog>,
-    pub audit: Vec<AuditRecord>,
-    pub job_runs: Vec<JobRunOutcome>,
-}
-
-impl Batch {
-    fn size(&self) -> usize {
-        self.runs.len() + self.step_logs.len() + self.audit.len() + self.job_runs.len()
-    }
-}
+pub(crate) type Batch = EncodedCommit;
 
 type Request = (Batch, oneshot::Sender<StoreResult<()>>);
 

@@ -204,13 +204,8 @@ async fn counts(client: &impl GenericClient, id: &JobId) -> StoreResult<JobCount
     for row in rows {
         let state: String = row.try_get(0).map_err(failed())?;
         let count: i64 = row.try_get(1).map_err(failed())?;
-        let count = u64::try_from(count).unwrap_or(0);
-        match from_name(state, &format!("job {id}"))? {
-            JobRunState::Pending => counts.pending = count,
-            JobRunState::Resumed => counts.resumed = count,
-            JobRunState::Refused => counts.refused = count,
-        }
-        counts.total += count;
+        let state: JobRunState = from_name(state, &format!("job {id}"))?;
+        counts.add(state, u64::try_from(count).unwrap_or(0));
     }
     Ok(counts)
 }

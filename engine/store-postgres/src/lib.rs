@@ -25,7 +25,7 @@ use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
-use stagecraft_store::encoding::EncodedRun;
+use stagecraft_store::encoding::EncodedCommit;
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
@@ -165,31 +165,13 @@ impl PostgresStore {
 
 impl Store for PostgresStore {
     async fn commit(&self, commit: Commit) -> StoreResult<()> {
-        if commit.is_empty() {
-            return Ok(());
-        }
-        let Commit {
-            runs,
-            step_logs,
-            audit,
-            job_runs,
-        } = commit;
         // Encoded on the caller's task; the committer only talks to the
         // database. Queued before the first await: the order of calls is
         // the order of commits.
-        let encoded = runs
-            .iter()
-            .map(|run| EncodedRun::new(run))
-            .collect::<StoreResult<Vec<_>>>()?;
-        drop(runs);
-        self.committer
-            .commit(committer::Batch {
-                runs: encoded,
-                step_logs,
-                audit,
-                job_runs,
-            })
-            .await
+        match EncodedCommit::new(commit)? {
+            Some(batch) => self.committer.commit(batch).await,
+            None => Ok(()),
+        }
     }
 
     async fn unfinished_runs(&self) -> StoreResult<UnfinishedRuns> {
@@ -235,7 +217,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = begin(&mut client).await?;
         let record = catalog::insert_flow(&tx, &flow).await?;
-        committer::put_audit(&tx, &[with_version(audit, record.version)]).await?;
+        committer::put_audit(&tx, &[audit.with_version(record.version)]).await?;
         commit(tx).await?;
         Ok(record)
     }
@@ -270,7 +252,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = begin(&mut client).await?;
         let record = catalog::insert_orchestration(&tx, &orchestration).await?;
-        committer::put_audit(&tx, &[with_version(audit, record.version)]).await?;
+        committer::put_audit(&tx, &[audit.with_version(record.version)]).await?;
         commit(tx).await?;
         Ok(record)
     }
@@ -439,15 +421,4 @@ async fn commit(tx: deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
     tx.commit()
         .await
         .map_err(error::write_error("a transaction"))
-}
-
-/// `audit` with the version a deploy made in its detail.
-fn with_version(mut audit: AuditRecord, version: u32) -> AuditRecord {
-    match &mut audit.detail {
-        serde_json::Value::Object(detail) => {
-            detail.insert("version".to_owned(), version.into());
-        }
-        detail => *detail = serde_json::json!({ "version": version }),
-    }
-    audit
 }

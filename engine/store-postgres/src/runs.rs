@@ -5,7 +5,7 @@ use deadpool_postgres::Client;
 use stagecraft_core::run::{Run, RunId, RunStatus, StepKey, WorkItem, WorkItemId, WorkItemStatus};
 use stagecraft_store::encoding::state::{self, StoredState};
 use stagecraft_store::encoding::{
-    from_json, from_name, name_of, nanos, principal, timestamp, version,
+    from_json, from_name, name_of, nanos, principal, timestamp, unfinished_statuses, version,
 };
 use stagecraft_store::{
     RunFilter, RunSummary, StepLog, StoreResult, UnfinishedRuns, WorkItemFilter, WorkItemRecord,
@@ -37,14 +37,7 @@ pub(crate) async fn one(client: &Client, id: &RunId) -> StoreResult<Option<Run>>
 
 /// Runs that are In Progress, Suspended or in Error, oldest first.
 pub(crate) async fn unfinished(client: &Client) -> StoreResult<UnfinishedRuns> {
-    let statuses = [
-        RunStatus::InProgress,
-        RunStatus::Suspended,
-        RunStatus::Error,
-    ]
-    .iter()
-    .map(name_of)
-    .collect::<StoreResult<Vec<_>>>()?;
+    let statuses = unfinished_statuses()?;
     let failed = || read_error("unfinished runs");
     let stmt = client
         .prepare_cached(

@@ -7,8 +7,8 @@ use stagecraft_store::StoreError;
 use stagecraft_store::encoding::state::StoredState;
 
 pub(crate) use stagecraft_store::encoding::{
-    EncodedRun, corrupt, from_json, from_name, live_stage, name_of, nanos, principal, timestamp,
-    version,
+    EncodedCommit, EncodedRun, corrupt, from_json, from_name, live_stage, name_of, nanos,
+    principal, timestamp, unfinished_statuses, version,
 };
 
 /// Maps a SQLite error: a column holding the wrong type is a corrupt record,

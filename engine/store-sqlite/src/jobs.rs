@@ -226,13 +226,8 @@ fn counts(conn: &Connection, id: &JobId) -> StoreResult<JobCounts> {
     let mut counts = JobCounts::default();
     for row in rows {
         let (state, count) = row.map_err(db)?;
-        let count = u64::try_from(count).unwrap_or(0);
-        match from_name(state, &format!("job {id}"))? {
-            JobRunState::Pending => counts.pending = count,
-            JobRunState::Resumed => counts.resumed = count,
-            JobRunState::Refused => counts.refused = count,
-        }
-        counts.total += count;
+        let state: JobRunState = from_name(state, &format!("job {id}"))?;
+        counts.add(state, u64::try_from(count).unwrap_or(0));
     }
     Ok(counts)
 }

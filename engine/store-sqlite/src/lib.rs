@@ -205,31 +205,10 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     async fn commit(&self, commit: Commit) -> StoreResult<()> {
-        if commit.is_empty() {
-            return Ok(());
+        match codec::EncodedCommit::new(commit)? {
+            Some(batch) => self.inner.writer.commit(batch).await,
+            None => Ok(()),
         }
-        let Commit {
-            runs,
-            step_logs,
-            audit,
-            job_runs,
-        } = commit;
-        // Encoded here, on the caller's task, so the writer thread only
-        // executes statements.
-        let encoded = runs
-            .iter()
-            .map(|run| codec::EncodedRun::new(run))
-            .collect::<StoreResult<Vec<_>>>()?;
-        drop(runs);
-        self.inner
-            .writer
-            .commit(writer::Batch {
-                runs: encoded,
-                step_logs,
-                audit,
-                job_runs,
-            })
-            .await
     }
 
     async fn runs_with_status(
@@ -279,7 +258,7 @@ impl Store for SqliteStore {
     async fn insert_flow(&self, flow: NewFlow, audit: AuditRecord) -> StoreResult<FlowRecord> {
         self.write(move |tx| {
             let record = catalog::insert_flow(tx, &flow)?;
-            audit::put(tx, &with_version(audit, record.version))?;
+            audit::put(tx, &audit.with_version(record.version))?;
             Ok(record)
         })
         .await
@@ -317,7 +296,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<OrchestrationRecord> {
         self.write(move |tx| {
             let record = catalog::insert_orchestration(tx, &orchestration)?;
-            audit::put(tx, &with_version(audit, record.version))?;
+            audit::put(tx, &audit.with_version(record.version))?;
             Ok(record)
         })
         .await
@@ -476,15 +455,4 @@ impl Store for SqliteStore {
         })
         .await
     }
-}
-
-/// `audit` with the version a deploy created added to its detail.
-fn with_version(mut audit: AuditRecord, version: u32) -> AuditRecord {
-    match &mut audit.detail {
-        serde_json::Value::Object(detail) => {
-            detail.insert("version".to_owned(), version.into());
-        }
-        detail => *detail = serde_json::json!({ "version": version }),
-    }
-    audit
 }

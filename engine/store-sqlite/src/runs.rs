@@ -6,7 +6,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use stagecraft_core::run::{Run, RunId, RunStatus};
 
 use super::codec::StateColumn;
-use super::codec::{EncodedRun, db, from_name, live_stage, name_of, nanos, timestamp, version};
+use super::codec::{
+    EncodedRun, db, from_name, live_stage, name_of, nanos, timestamp, unfinished_statuses, version,
+};
 use stagecraft_store::encoding::state;
 use stagecraft_store::{RunFilter, RunSummary, StoreResult, UnfinishedRuns};
 
@@ -105,14 +107,7 @@ pub(super) fn run(conn: &Connection, id: &RunId) -> StoreResult<Option<Run>> {
 /// that does not decode fails the whole call: silently skipping a run would
 /// strand it.
 pub(super) fn unfinished(conn: &Connection) -> StoreResult<UnfinishedRuns> {
-    let statuses = [
-        RunStatus::InProgress,
-        RunStatus::Suspended,
-        RunStatus::Error,
-    ]
-    .iter()
-    .map(name_of)
-    .collect::<StoreResult<Vec<_>>>()?;
+    let statuses = unfinished_statuses()?;
     let mut stmt = conn
         .prepare_cached(
             "SELECT id, state FROM runs WHERE status IN (?1, ?2, ?3) ORDER BY started_at, id",

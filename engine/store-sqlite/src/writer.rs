@@ -21,9 +21,9 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::codec::{EncodedRun, db};
+use super::codec::{EncodedCommit, EncodedRun, db};
 use super::{audit, jobs, runs, step_logs};
-use stagecraft_store::{AuditRecord, JobRunOutcome, StepLog, StoreError, StoreResult};
+use stagecraft_store::{StoreError, StoreResult};
 
 #[cfg(test)]
 mod tests;
@@ -145,10 +145,7 @@ fn run(
         while let Some(request) = next.take() {
             match request {
                 Request::Commit { batch, reply } => {
-                    size += batch.runs.len()
-                        + batch.step_logs.len()
-                        + batch.audit.len()
-                        + batch.job_runs.len();
+                    size += batch.size();
                     commits.push((batch, reply));
                 }
                 Request::Job(job) => {
@@ -198,12 +195,7 @@ fn commit_batch(
 }
 
 /// One caller's share of a group commit.
-pub(super) struct Batch {
-    pub runs: Vec<EncodedRun>,
-    pub step_logs: Vec<StepLog>,
-    pub audit: Vec<AuditRecord>,
-    pub job_runs: Vec<JobRunOutcome>,
-}
+pub(super) type Batch = EncodedCommit;
 
 /// Writes the batch in one transaction. A run queued several times (several
 /// transitions committed while the writer was busy) is written once, in its

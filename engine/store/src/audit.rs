@@ -155,6 +155,17 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// The record with the version a deploy made in its detail.
+    pub fn with_version(mut self, version: u32) -> Self {
+        match &mut self.detail {
+            serde_json::Value::Object(detail) => {
+                detail.insert("version".to_owned(), version.into());
+            }
+            detail => *detail = serde_json::json!({ "version": version }),
+        }
+        self
+    }
+
     /// An action that took effect.
     pub fn done(at: Timestamp, actor: &str, action: AuditAction, target: String) -> Self {
         Self {

@@ -11,9 +11,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use stagecraft_core::run::{Principal, Run, WorkItem};
+use stagecraft_core::run::{Principal, Run, RunStatus, WorkItem};
 
-use crate::{StoreError, StoreResult};
+use crate::{AuditRecord, Commit, JobRunOutcome, StepLog, StoreError, StoreResult};
 
 /// A [`StoreError::Corrupt`] about `what`.
 pub fn corrupt(what: impl Into<String>, reason: impl ToString) -> StoreError {
@@ -139,6 +139,63 @@ impl EncodedRun {
                 .collect::<StoreResult<_>>()?,
         })
     }
+}
+
+/// One [`crate::Store::commit`] call, its run states encoded on the caller's
+/// task, so that a backend's writer only executes statements.
+#[derive(Debug)]
+pub struct EncodedCommit {
+    /// The new run states.
+    pub runs: Vec<EncodedRun>,
+    /// Step logs of the results these states accept.
+    pub step_logs: Vec<StepLog>,
+    /// Audit records of the actions behind them.
+    pub audit: Vec<AuditRecord>,
+    /// Resume jobs' runs leaving Pending.
+    pub job_runs: Vec<JobRunOutcome>,
+}
+
+impl EncodedCommit {
+    /// Encodes `commit`; `None` when there is nothing to write.
+    pub fn new(commit: Commit) -> StoreResult<Option<Self>> {
+        if commit.is_empty() {
+            return Ok(None);
+        }
+        let Commit {
+            runs,
+            step_logs,
+            audit,
+            job_runs,
+        } = commit;
+        let runs = runs
+            .iter()
+            .map(|run| EncodedRun::new(run))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(Self {
+            runs,
+            step_logs,
+            audit,
+            job_runs,
+        }))
+    }
+
+    /// How many records it writes.
+    pub fn size(&self) -> usize {
+        self.runs.len() + self.step_logs.len() + self.audit.len() + self.job_runs.len()
+    }
+}
+
+/// The serde names of the statuses of unfinished runs (In Progress,
+/// Suspended, Error).
+pub fn unfinished_statuses() -> StoreResult<Vec<String>> {
+    [
+        RunStatus::InProgress,
+        RunStatus::Suspended,
+        RunStatus::Error,
+    ]
+    .iter()
+    .map(name_of)
+    .collect()
 }
 
 /// The stage a run is in while it lives (in progress, in error or

@@ -72,6 +72,18 @@ pub struct JobCounts {
     pub pending: u64,
 }
 
+impl JobCounts {
+    /// Counts `count` more runs in `state`.
+    pub fn add(&mut self, state: JobRunState, count: u64) {
+        match state {
+            JobRunState::Pending => self.pending += count,
+            JobRunState::Resumed => self.resumed += count,
+            JobRunState::Refused => self.refused += count,
+        }
+        self.total += count;
+    }
+}
+
 /// A stored job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {

@@ -3,27 +3,11 @@
 use std::sync::Arc;
 
 use rusqlite::Connection;
+use stagecraft_core::RunStatus;
 use stagecraft_core::run::RunId;
-use stagecraft_core::{Run, RunStatus};
 use stagecraft_store::{RunFilter, Store, StoreError};
 
-use crate::support::{Loan, TestStore, stage_of, t};
-
-/// `run` under another id, with another status and orchestration, started
-/// `minutes` after `t(0)`.
-fn variant(id: &str, status: RunStatus, orchestration: &str, minutes: i64) -> Arc<Run> {
-    let mut run = Loan::start(id).run;
-    run.status = status;
-    run.orchestration = orchestration.to_owned();
-    for milestone in &mut run.history {
-        milestone.at = t(minutes);
-    }
-    Arc::new(run)
-}
-
-fn ids(summaries: &[stagecraft_store::RunSummary]) -> Vec<&str> {
-    summaries.iter().map(|s| s.id.0.as_str()).collect()
-}
+use crate::support::{Loan, TestStore, ids, stage_of, variant};
 
 #[tokio::test]
 async fn a_run_stored_as_json_text_by_an_older_version_still_reads() {
