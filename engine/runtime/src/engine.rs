@@ -295,8 +295,11 @@ impl<S: Store> Engine<S> {
     /// (a flow, an evaluation, an external action or an assignee check
     /// under way) or a commit pending. Runs that wait on a person, an event
     /// or an operator stay in the store until a command comes for them.
-    pub fn held_runs(&self) -> usize {
-        self.inner.held.load(std::sync::atomic::Ordering::Relaxed)
+    /// Counted once every command sent before this call is durable, so a
+    /// run that just settled is not counted while its commit finishes.
+    pub async fn held_runs(&self) -> Result<usize, EngineError> {
+        self.settle().await?;
+        Ok(self.inner.held.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     // ---- flows ---------------------------------------------------------------

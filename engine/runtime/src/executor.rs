@@ -358,9 +358,6 @@ impl<S: Store> Executor<S> {
             barriers,
         } = pending;
         answer_refused(refused, &result);
-        for barrier in barriers {
-            let _ = barrier.send(());
-        }
         if let Err(error) = result {
             self.failing.failed(&error);
             for Applied { reply, .. } in applied {
@@ -370,6 +367,7 @@ impl<S: Store> Executor<S> {
                 }
             }
             self.reload(in_flight).await;
+            answer_barriers(barriers);
             // Not at once: the reloaded work would fail the same way, as
             // fast as the store answers (a full disk answers at once).
             tokio::time::sleep(self.failing.backoff()).await;
@@ -391,10 +389,8 @@ impl<S: Store> Executor<S> {
                 replies.push((reply, state));
             }
         }
-        for (reply, state) in replies {
-            let _ = reply.send(Ok(state));
-        }
-        // Durable now: a run with nothing in flight is let go.
+        // Durable now: a run with nothing in flight is let go, before anyone
+        // hears of it, so whoever learns of the commit sees the run let go.
         for state in &states {
             if self
                 .runs
@@ -405,9 +401,11 @@ impl<S: Store> Executor<S> {
                 self.runs.remove(&state.id);
             }
         }
-        // Before the watchers hear of it: whoever saw the run settle sees
-        // it let go.
         self.held.store(self.runs.len(), Ordering::Relaxed);
+        for (reply, state) in replies {
+            let _ = reply.send(Ok(state));
+        }
+        answer_barriers(barriers);
         self.watchers.notify(states.iter());
         for state in states {
             // Subscribers may have gone; that is fine.
@@ -684,5 +682,14 @@ fn answer_refused(refused: Vec<(Reply, EngineError)>, result: &StoreResult<()>) 
             Err(failure) => EngineError::Store(failure.with_context("refusal not recorded")),
         };
         let _ = reply.send(Err(answer));
+    }
+}
+
+/// Answers the barriers of a finished commit, once the executor has taken
+/// in its outcome.
+fn answer_barriers(barriers: Vec<oneshot::Sender<()>>) {
+    for barrier in barriers {
+        // The waiter may have gone; that is fine.
+        let _ = barrier.send(());
     }
 }

@@ -339,7 +339,7 @@ async fn runs_that_wait_are_not_held_in_memory_and_are_read_back_when_a_command_
         engine.wait_until_settled(&failed.id).await.unwrap().status,
         RunStatus::Error
     );
-    assert_eq!(engine.held_runs(), 0);
+    assert_eq!(engine.held_runs().await.expect("a count"), 0);
     engine
         .resume(&failed.id, "operator")
         .await
@@ -352,7 +352,7 @@ async fn runs_that_wait_are_not_held_in_memory_and_are_read_back_when_a_command_
             .any(|m| m.kind == MilestoneKind::ResumeRun)
     );
     assert_eq!(script.invocations("trap"), 2);
-    assert_eq!(engine.held_runs(), 0);
+    assert_eq!(engine.held_runs().await.expect("a count"), 0);
     let canceled = engine
         .cancel(&failed.id, "operator")
         .await
@@ -391,7 +391,7 @@ async fn runs_that_wait_are_not_held_in_memory_and_are_read_back_when_a_command_
         .map(|item| item.id.clone())
         .expect("a work item for ada");
     assert_eq!(
-        engine.held_runs(),
+        engine.held_runs().await.expect("a count"),
         0,
         "nothing is held while ada has not answered"
     );
