@@ -116,7 +116,6 @@ impl Backend for Postgres {
     async fn open(&self, dir: &Path) -> Result<Engine<PostgresStore>> {
         let url = stagecraft_store_conformance::fresh_database(&self.url, "bench").await;
         let store = PostgresStore::open(PostgresConfig::from_url(&url)?).await?;
-        store.claim_serving().await?;
         Ok(EngineBuilder::new(EngineConfig::new(dir))
             .open_on(store)
             .await?)

@@ -2,6 +2,7 @@
 //! data directory (the default), or a PostgreSQL database (`--database`).
 
 use std::future::Future;
+use std::time::Duration;
 
 use futures_util::future::Either;
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
@@ -12,6 +13,7 @@ use stagecraft_store::{
     Queue, RunFilter, RunSummary, StepLog, Store, StoreResult, UnfinishedRuns, User,
     WorkItemFilter, WorkItemRecord,
 };
+use stagecraft_store::{Claim, RouteState, Routed};
 use stagecraft_store_postgres::{PostgresConfig, PostgresStore};
 
 /// The engine the server drives.
@@ -26,18 +28,35 @@ pub enum Backend {
     Postgres(PostgresStore),
 }
 
-/// Opens the engine on PostgreSQL at `url` if given, else on SQLite in the
-/// data directory.
-pub async fn open(builder: EngineBuilder, database: Option<&str>) -> Result<Engine, EngineError> {
+/// Opens the engine on PostgreSQL at `url` if given (as one node of the
+/// cluster on that database, with leases of `lease_ttl`), else on SQLite in
+/// the data directory.
+pub async fn open(
+    builder: EngineBuilder,
+    database: Option<&str>,
+    lease_ttl: Duration,
+) -> Result<Engine, EngineError> {
     let store = match database {
         None => Backend::Sqlite(builder.sqlite_store()?),
         Some(url) => {
-            let store = PostgresStore::open(PostgresConfig::from_url(url)?).await?;
-            store.claim_serving().await?;
-            Backend::Postgres(store)
+            let mut config = PostgresConfig::from_url(url)?;
+            config.lease_ttl = lease_ttl;
+            Backend::Postgres(PostgresStore::open(config).await?)
         }
     };
     builder.open_on(store).await
+}
+
+impl Backend {
+    /// Leaves the cluster once the engine has stopped, so that the other
+    /// nodes take over at once (nothing to do on SQLite).
+    pub async fn leave(&self) {
+        if let Self::Postgres(store) = self
+            && let Err(error) = store.leave().await
+        {
+            tracing::warn!(error = %error.report(), "could not leave the cluster; the other nodes take over when the lease runs out");
+        }
+    }
 }
 
 /// Each method of [`Store`], passed to the chosen backend. `Either` keeps
@@ -92,5 +111,20 @@ impl Store for Backend {
         fn jobs(&self, status: Option<JobStatus>, limit: u32) -> Vec<JobRecord>;
         fn job_runs(&self, id: &JobId, state: Option<JobRunState>, limit: u32) -> Vec<JobRun>;
         fn finish_job(&self, id: &JobId, status: JobStatus, at: jiff::Timestamp, audit: Option<AuditRecord>) -> JobRecord;
+        fn claim(&self, id: &RunId) -> Claim;
+        fn catalog_changes(&self) -> Option<i64>;
+        fn claim_job(&self, id: &JobId) -> bool;
+        fn take_over(&self) -> UnfinishedRuns;
+        fn route(&self, run: &RunId, command: String) -> i64;
+        fn route_state(&self, id: i64) -> RouteState;
+        fn take_routed(&self) -> Vec<Routed>;
+        fn answer_routed(&self, id: i64, answer: String) -> ();
+    }
+
+    fn lease_ttl(&self) -> Option<Duration> {
+        match self {
+            Self::Sqlite(store) => store.lease_ttl(),
+            Self::Postgres(store) => store.lease_ttl(),
+        }
     }
 }

@@ -102,6 +102,11 @@ pub struct ServeArgs {
     /// in the process list: prefer STAGECRAFT_DATABASE.
     #[arg(long, env = "STAGECRAFT_DATABASE", hide_env_values = true)]
     pub database: Option<String>,
+    /// With --database: how long this node's lease lasts without renewal,
+    /// e.g. `5s`. Renewed every third of it; when a node stops or is cut
+    /// off for longer, the other nodes take over its runs.
+    #[arg(long, env = "STAGECRAFT_LEASE_TTL", default_value = "5s", value_parser = parse_duration)]
+    pub lease_ttl: SignedDuration,
     /// The admin token; generated and printed once when absent. A flag's
     /// value shows in the process list: prefer STAGECRAFT_ADMIN_TOKEN or
     /// --admin-token-file.

@@ -48,6 +48,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         admin_token: None,
         example_actions: true,
         database: None,
+        lease_ttl: stagecraft_store_postgres::DEFAULT_LEASE_TTL,
     })
     .await;
     starting.finish_and_clear();

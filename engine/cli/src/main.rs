@@ -57,6 +57,7 @@ async fn run(cli: Cli) -> Result<()> {
                 admin_token,
                 example_actions: args.example_actions,
                 database: args.database,
+                lease_ttl: args.lease_ttl.unsigned_abs(),
             })
             .await?;
             println!("stagecraft listening on {}", running.url);

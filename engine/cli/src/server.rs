@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub example_actions: bool,
     /// A PostgreSQL URL; `None` keeps the store in the data directory.
     pub database: Option<String>,
+    /// On PostgreSQL, how long this node's lease lasts without renewal.
+    pub lease_ttl: std::time::Duration,
 }
 
 /// A server accepting requests.
@@ -93,7 +95,7 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
             Ok(json!({ "reference": format!("LN-{applicant}") }))
         });
     }
-    let engine = backend::open(builder, config.database.as_deref())
+    let engine = backend::open(builder, config.database.as_deref(), config.lease_ttl)
         .await
         .map_err(|error| match error {
             // With its source: "storage unavailable" alone helps no one.
@@ -156,7 +158,9 @@ impl Running {
         let _ = self.stopping.send(true);
         let _ = self.stop.send(());
         self.server.await.context("server task")??;
+        let store = self.engine.store().clone();
         self.engine.shutdown().await;
+        store.leave().await;
         tracing::info!("stopped");
         Ok(())
     }

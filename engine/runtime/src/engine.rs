@@ -164,6 +164,10 @@ impl<S: Store> Clone for Engine<S> {
     }
 }
 
+/// How often a wait for a run's state reads it from a store shared by
+/// several nodes (another node may be applying its commands).
+const CLUSTER_WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 struct Inner<S> {
     store: Arc<S>,
     runner: Arc<dyn FlowRunner>,
@@ -180,6 +184,11 @@ struct Inner<S> {
     canceled: crate::executor::CanceledJobs,
     /// Runs the executor holds in memory.
     held: Arc<std::sync::atomic::AtomicUsize>,
+    /// The catalog as of which changes, on a store shared by several
+    /// nodes (deploys and activations made through the others).
+    catalog_seen: tokio::sync::Mutex<Option<i64>>,
+    /// The resume jobs this engine drives.
+    driving: std::sync::Mutex<std::collections::HashSet<stagecraft_store::JobId>>,
 }
 
 /// What a work item's screen flow works with.
@@ -249,7 +258,8 @@ impl<S: Store> Engine<S> {
             shares: Arc::new(FlowShares::new(config.flow_share())),
             clock: Arc::clone(&clock),
         };
-        let runs = crate::recovery::recover(&*store, &registry, &dispatcher).await?;
+        let (runs, let_go) = crate::recovery::recover(&*store, &registry, &dispatcher).await?;
+        let lease_ttl = store.lease_ttl();
         let canceled = crate::executor::CanceledJobs::default();
         let held = Arc::new(std::sync::atomic::AtomicUsize::new(runs.len()));
         let executor = Executor {
@@ -264,8 +274,14 @@ impl<S: Store> Engine<S> {
             held: Arc::clone(&held),
             failing: Default::default(),
             canceled: Arc::clone(&canceled),
+            clustered: lease_ttl.is_some(),
+            releasing: let_go,
         };
         let handle = tokio::spawn(executor.run(receiver));
+        if let Some(ttl) = lease_ttl {
+            crate::cluster::take_routed(Arc::clone(&store), commands.downgrade());
+            crate::cluster::take_over(Arc::clone(&store), commands.downgrade(), ttl);
+        }
         let engine = Self {
             inner: Arc::new(Inner {
                 store,
@@ -280,10 +296,70 @@ impl<S: Store> Engine<S> {
                 jobs_progress: tokio::sync::watch::Sender::new(0),
                 canceled,
                 held,
+                catalog_seen: tokio::sync::Mutex::new(None),
+                driving: std::sync::Mutex::default(),
             }),
         };
+        if let Some(ttl) = lease_ttl {
+            engine.inner.catalog_seen.lock().await.replace(
+                engine
+                    .inner
+                    .store
+                    .catalog_changes()
+                    .await?
+                    .unwrap_or_default(),
+            );
+            engine.follow_catalog(ttl);
+        }
         engine.resume_jobs().await?;
         Ok(engine)
+    }
+
+    /// On a store shared by several nodes, takes in the flows and
+    /// orchestrations deployed or activated through other nodes since the
+    /// last look: a new active flow version is compiled (or read from the
+    /// compile cache) here on first need. A no-op on a store of one node.
+    pub async fn sync_catalog(&self) -> Result<(), EngineError> {
+        if self.inner.store.lease_ttl().is_none() {
+            return Ok(());
+        }
+        let mut seen = self.inner.catalog_seen.lock().await;
+        let Some(changes) = self.inner.store.catalog_changes().await? else {
+            return Ok(());
+        };
+        if *seen == Some(changes) {
+            return Ok(());
+        }
+        load_flows(&*self.inner.store, &self.inner.runner, &self.inner.registry).await?;
+        load_orchestrations(&*self.inner.store, &self.inner.registry, &self.inner.limits).await?;
+        *seen = Some(changes);
+        Ok(())
+    }
+
+    /// Looks for catalog changes made through other nodes ten times per
+    /// lease TTL, and for resume jobs whose node stopped twice per TTL,
+    /// until the engine stops.
+    fn follow_catalog(&self, ttl: std::time::Duration) {
+        let engine = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(ttl / 10);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            for round in 0u64.. {
+                ticks.tick().await;
+                let Some(inner) = engine.upgrade() else {
+                    return;
+                };
+                let engine = Engine { inner };
+                if let Err(error) = engine.sync_catalog().await {
+                    tracing::warn!(%error, "cannot take in the catalog's changes");
+                }
+                if round % 5 == 4
+                    && let Err(error) = engine.resume_jobs().await
+                {
+                    tracing::warn!(%error, "cannot look for resume jobs of stopped nodes");
+                }
+            }
+        });
     }
 
     /// The store underneath, for queries the engine does not wrap.
@@ -510,6 +586,7 @@ impl<S: Store> Engine<S> {
         inputs: Value,
         by: &str,
     ) -> Result<Arc<Run>, EngineError> {
+        self.sync_catalog().await?;
         let Some(plan) = self.inner.registry.active_plan(orchestration) else {
             let error = EngineError::NotFound(format!("orchestration {orchestration:?}"));
             let audit = self.audit_record(
@@ -588,6 +665,7 @@ impl<S: Store> Engine<S> {
     /// Resumes a suspended run, or a run in recoverable Error within its
     /// recovery window. Restarted steps run the flow version active now.
     pub async fn resume(&self, run: &RunId, by: &str) -> Result<Arc<Run>, EngineError> {
+        self.sync_catalog().await?;
         let audit = self.audit_record(by, AuditAction::RunResume, target::run(run));
         let event = Event::Resume { by: by.to_owned() };
         self.event(run, event, Trail::audit(audit)).await
@@ -618,15 +696,35 @@ impl<S: Store> Engine<S> {
         if condition(&current) {
             return Ok(current);
         }
+        // With several nodes, another one may be the run's owner: its
+        // commits are read from the store, every so often.
+        let mut polls = self.inner.store.lease_ttl().map(|_| {
+            let mut ticks = tokio::time::interval(CLUSTER_WAIT_POLL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
         loop {
-            watcher
-                .changed()
-                .await
-                .map_err(|_| EngineError::ShuttingDown)?;
-            if let Some(state) = watcher.borrow_and_update().clone()
-                && condition(&state)
-            {
-                return Ok(state);
+            let polled = async {
+                match polls.as_mut() {
+                    Some(ticks) => ticks.tick().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = watcher.changed() => {
+                    changed.map_err(|_| EngineError::ShuttingDown)?;
+                    if let Some(state) = watcher.borrow_and_update().clone()
+                        && condition(&state)
+                    {
+                        return Ok(state);
+                    }
+                }
+                _ = polled => {
+                    let current = self.run(run).await?;
+                    if condition(&current) {
+                        return Ok(current);
+                    }
+                }
             }
         }
     }
@@ -1069,6 +1167,12 @@ async fn load_flows(
     registry: &Registry,
 ) -> Result<(), EngineError> {
     for record in store.flows().await?.into_iter().filter(|r| r.active) {
+        if registry
+            .flow(&record.name)
+            .is_some_and(|active| active.version == record.version)
+        {
+            continue;
+        }
         let bytes = store
             .flow_bytes(&record.name, record.version)
             .await?

@@ -30,7 +30,8 @@ use futures_util::{FutureExt, StreamExt};
 use stagecraft_core::run::{Run, RunId};
 use stagecraft_core::{Action, Event, Plan, Transition};
 use stagecraft_store::{
-    AuditRecord, Commit as Write, JobId, JobRunOutcome, StepLog, Store, StoreError, StoreResult,
+    AuditRecord, Claim, Commit as Write, JobId, JobRunOutcome, StepLog, Store, StoreError,
+    StoreResult,
 };
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -75,12 +76,14 @@ pub(crate) enum Command {
     /// commit failed): what was applied earlier is settled by then.
     Barrier { reply: oneshot::Sender<()> },
     /// A run the executor does not hold (it waits on a person, an event or
-    /// an operator), read from the store for the commands queued on it.
+    /// an operator), claimed from the store for the commands queued on it.
     Loaded {
         run: RunId,
         /// Boxed: a run is large, the other commands small.
-        state: Box<StoreResult<Option<Run>>>,
+        state: Box<StoreResult<Claim>>,
     },
+    /// Runs taken over from nodes that stopped, as the store holds them.
+    Adopt { runs: Vec<Run> },
 }
 
 /// What is recorded with a person's command, in the commit of its effect:
@@ -131,6 +134,13 @@ pub(crate) struct Executor<S> {
     pub(crate) failing: Failing,
     /// Resume jobs canceled: their runs' commands are dropped unapplied.
     pub(crate) canceled: CanceledJobs,
+    /// Whether the store is shared by several nodes: runs let go are then
+    /// released in the store, and commands for runs another node owns are
+    /// routed there.
+    pub(crate) clustered: bool,
+    /// Runs owned but not held (read back, or taken over, with nothing in
+    /// flight), released with the next commit.
+    pub(crate) releasing: Vec<RunId>,
 }
 
 /// Resume jobs canceled since the engine started, shared by the engine
@@ -267,6 +277,7 @@ impl<S: Store> Executor<S> {
         for command in batch.drain(..) {
             match command {
                 Command::Barrier { reply } => barriers.push(reply),
+                Command::Adopt { runs } => self.adopt(runs, &staged),
                 Command::Loaded { run, state } => {
                     for command in self.loaded(&run, *state, &mut staged) {
                         if let Some(done) = self.apply(command, &mut staged) {
@@ -286,9 +297,10 @@ impl<S: Store> Executor<S> {
             audit,
             job_runs,
             refused,
-            visiting: _,
+            visiting,
         } = staged;
-        if runs.is_empty() && audit.is_empty() && job_runs.is_empty() {
+        let released = self.released(&runs, visiting);
+        if runs.is_empty() && audit.is_empty() && job_runs.is_empty() && released.is_empty() {
             if barriers.is_empty() {
                 return None;
             }
@@ -328,6 +340,7 @@ impl<S: Store> Executor<S> {
             step_logs: logs,
             audit,
             job_runs,
+            released,
         };
         Some(Box::pin(async move {
             // A store that panics fails this commit, not the executor.
@@ -434,8 +447,9 @@ impl<S: Store> Executor<S> {
         }
         self.runs = loop {
             match recover(&*self.store, &self.registry, &self.dispatcher).await {
-                Ok(runs) => {
+                Ok((runs, let_go)) => {
                     self.held.store(runs.len(), Ordering::Relaxed);
+                    self.releasing = let_go;
                     break runs;
                 }
                 Err(error) => {
@@ -460,6 +474,56 @@ impl<S: Store> Executor<S> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         canceled.contains(job).then(|| job.clone())
+    }
+
+    /// Takes in runs taken over from stopped nodes: their in-flight work is
+    /// performed again, as after a restart; those with nothing in flight
+    /// that keeps them are released.
+    fn adopt(&mut self, runs: Vec<Run>, staged: &Staged) {
+        for run in runs {
+            if self.runs.contains_key(&run.id) || staged.runs.contains_key(&run.id) {
+                continue;
+            }
+            let Some(plan) = self.registry.plan(&run.orchestration, run.version) else {
+                tracing::error!(run = %run.id, "orchestration {} v{} is missing; the run taken over is left as it is", run.orchestration, run.version);
+                continue;
+            };
+            let actions = stagecraft_core::outstanding_actions(&run, &plan);
+            let held = actions.iter().any(keeps_held);
+            let run = Arc::new(run);
+            self.dispatcher.perform(&run, actions);
+            if held {
+                self.runs.insert(run.id.clone(), run);
+            } else {
+                self.releasing.push(run.id.clone());
+            }
+        }
+        self.held.store(self.runs.len(), Ordering::Relaxed);
+    }
+
+    /// The runs a commit lets go, on a shared store: those it writes with
+    /// nothing in flight, those read for commands and left unchanged, and
+    /// those owned but not held.
+    fn released(
+        &mut self,
+        runs: &HashMap<RunId, Arc<Run>>,
+        visiting: HashMap<RunId, Arc<Run>>,
+    ) -> Vec<RunId> {
+        if !self.clustered {
+            return Vec::new();
+        }
+        let mut released = std::mem::take(&mut self.releasing);
+        released.extend(
+            runs.values()
+                .filter(|state| !self.in_flight(state))
+                .map(|state| state.id.clone()),
+        );
+        released.extend(
+            visiting
+                .into_keys()
+                .filter(|id| !runs.contains_key(id) && !self.runs.contains_key(id)),
+        );
+        released
     }
 
     /// Whether `run` has work under way that keeps it held (see
@@ -489,7 +553,7 @@ impl<S: Store> Executor<S> {
         };
         let store = Arc::clone(&self.store);
         tokio::spawn(async move {
-            let state = Box::new(store.run(&run).await);
+            let state = Box::new(store.claim(&run).await);
             let _ = commands.send(Command::Loaded { run, state }).await;
         });
     }
@@ -499,22 +563,46 @@ impl<S: Store> Executor<S> {
     fn loaded(
         &mut self,
         run: &RunId,
-        state: StoreResult<Option<Run>>,
+        state: StoreResult<Claim>,
         staged: &mut Staged,
     ) -> Vec<Command> {
         let waiting = self.loading.remove(run).unwrap_or_default();
         let retryable = match state {
-            Ok(Some(state)) => {
+            Ok(Claim::Claimed(state)) => {
                 if !self.runs.contains_key(run) && !staged.runs.contains_key(run) {
-                    staged.visiting.insert(run.clone(), Arc::new(state));
+                    staged.visiting.insert(run.clone(), Arc::new(*state));
                 }
                 return waiting;
+            }
+            // Another node owns it: the commands go there.
+            Ok(Claim::OwnedBy(_)) => {
+                for command in waiting {
+                    if let Command::Event {
+                        run,
+                        event,
+                        reply,
+                        log,
+                        trail,
+                    } = command
+                    {
+                        crate::cluster::route(
+                            Arc::clone(&self.store),
+                            self.dispatcher.commands.clone(),
+                            run,
+                            event,
+                            reply,
+                            log,
+                            trail,
+                        );
+                    }
+                }
+                return Vec::new();
             }
             // The store cannot answer now: worth trying again later.
             Err(error) if error.is_retryable() => Some(error),
             // No such run, or one whose record cannot be read: the engine
             // tells the caller which (`Engine::not_held`).
-            Ok(None) | Err(_) => None,
+            Ok(Claim::Missing) | Err(_) => None,
         };
         for command in waiting {
             if let Command::Event {
@@ -610,7 +698,7 @@ impl<S: Store> Executor<S> {
                 return None;
             }
             // Taken out by `process`.
-            Command::Loaded { .. } => return None,
+            Command::Loaded { .. } | Command::Adopt { .. } => return None,
         };
         let Trail { audit, job } = trail.unwrap_or_default();
         match transition {

@@ -31,6 +31,7 @@
 
 mod action;
 mod clock;
+mod cluster;
 mod config;
 mod dispatch;
 mod engine;

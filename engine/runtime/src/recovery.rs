@@ -17,19 +17,21 @@ use crate::registry::Registry;
 
 /// Reads every unfinished run and performs its in-flight work again (flows
 /// run at least once; the state machine records each result once); returns
-/// the runs with work in flight. A run whose record cannot be read, or
+/// the runs with work in flight, and the others (to release, on a store
+/// shared by several nodes). A run whose record cannot be read, or
 /// whose orchestration version is missing, is logged and set aside; the
 /// others go on.
 pub(crate) async fn recover<S: Store>(
     store: &S,
     registry: &Registry,
     dispatcher: &Dispatcher<S>,
-) -> StoreResult<HashMap<RunId, Arc<Run>>> {
+) -> StoreResult<(HashMap<RunId, Arc<Run>>, Vec<RunId>)> {
     let unfinished = store.unfinished_runs().await?;
     for (id, error) in &unfinished.unreadable {
         tracing::error!(run = %id, error = %error.report(), "run set aside: its stored record cannot be read; the other runs go on");
     }
     let mut runs = HashMap::new();
+    let mut let_go = Vec::new();
     for run in unfinished.runs {
         let Some(plan) = registry.plan(&run.orchestration, run.version) else {
             tracing::error!(
@@ -42,6 +44,7 @@ pub(crate) async fn recover<S: Store>(
         };
         let actions = stagecraft_core::outstanding_actions(&run, &plan);
         if actions.is_empty() {
+            let_go.push(run.id);
             continue;
         }
         tracing::debug!(run = %run.id, actions = actions.len(), "resuming in-flight work");
@@ -50,9 +53,11 @@ pub(crate) async fn recover<S: Store>(
         dispatcher.perform(&run, actions);
         if held {
             runs.insert(run.id.clone(), run);
+        } else {
+            let_go.push(run.id.clone());
         }
     }
-    Ok(runs)
+    Ok((runs, let_go))
 }
 
 /// Whether a run whose `action` is under way stays in memory: a flow, an

@@ -13,9 +13,25 @@ use stagecraft_store::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{unavailable, write_error};
+use crate::node::Node;
 
-/// What one [`stagecraft_store::Store::commit`] call writes.
-pub(crate) type Batch = EncodedCommit;
+/// What one [`stagecraft_store::Store::commit`] call writes, with the
+/// epochs this node owns its runs at.
+pub(crate) struct Batch {
+    pub(crate) commit: EncodedCommit,
+    /// The epoch of each of `commit.runs`, in order.
+    pub(crate) epochs: Vec<i64>,
+    /// The runs let go with it, at their epochs.
+    pub(crate) released: Vec<(String, i64)>,
+    /// The commit's number in this node's order (`Leases::stage`).
+    pub(crate) number: u64,
+}
+
+impl Batch {
+    fn size(&self) -> usize {
+        self.commit.size() + self.released.len()
+    }
+}
 
 type Request = (Batch, oneshot::Sender<StoreResult<()>>);
 
@@ -29,10 +45,10 @@ pub(crate) struct Committer {
 
 impl Committer {
     /// Starts the task.
-    pub fn start(pool: Pool, max_batch: usize) -> Self {
+    pub fn start(pool: Pool, node: Arc<Node>, max_batch: usize) -> Self {
         let (requests, queue) = mpsc::unbounded_channel();
         let committed = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(pool, queue, max_batch, Arc::clone(&committed)));
+        tokio::spawn(run(pool, node, queue, max_batch, Arc::clone(&committed)));
         Self {
             requests,
             committed,
@@ -59,6 +75,7 @@ impl Committer {
 
 async fn run(
     pool: Pool,
+    node: Arc<Node>,
     mut queue: mpsc::UnboundedReceiver<Request>,
     max_batch: usize,
     committed: Arc<AtomicU64>,
@@ -76,10 +93,14 @@ async fn run(
             }
         }
         let (batches, replies): (Vec<_>, Vec<_>) = requests.into_iter().unzip();
-        let result = write(&pool, &batches).await;
+        let result = write(&pool, &node, &batches).await;
         match &result {
             Ok(()) => {
                 committed.fetch_add(1, Ordering::Relaxed);
+                let mut leases = node.leases();
+                for batch in &batches {
+                    leases.committed(&batch.released, batch.number);
+                }
             }
             Err(error) => {
                 tracing::debug!(callers = replies.len(), %error, "group commit failed");
@@ -94,8 +115,9 @@ async fn run(
     }
 }
 
-/// Writes the batches in one transaction.
-async fn write(pool: &Pool, batches: &[Batch]) -> StoreResult<()> {
+/// Writes the batches in one transaction; fails it whole if another node
+/// claimed one of its runs (raised its epoch) meanwhile.
+async fn write(pool: &Pool, node: &Node, batches: &[Batch]) -> StoreResult<()> {
     let mut client = pool
         .get()
         .await
@@ -104,35 +126,65 @@ async fn write(pool: &Pool, batches: &[Batch]) -> StoreResult<()> {
         .transaction()
         .await
         .map_err(write_error("a group commit"))?;
-    put_runs(&tx, batches.iter().flat_map(|b| &b.runs)).await?;
-    put_step_logs(&tx, batches.iter().flat_map(|b| &b.step_logs)).await?;
-    let audit: Vec<&AuditRecord> = batches.iter().flat_map(|b| &b.audit).collect();
+    let fenced = put_runs(&tx, node, batches).await?;
+    if !fenced.is_empty() {
+        // Not committed: the transaction rolls back when dropped.
+        let error = StoreError::unavailable(
+            format!(
+                "{} run(s) now served by another node (run {}…)",
+                fenced.len(),
+                fenced[0]
+            ),
+            "this node's lease on them ran out and another node claimed them; \
+             the node reloads the runs it still owns",
+        );
+        node.leases().lost(&fenced);
+        return Err(error);
+    }
+    release(&tx, node, batches).await?;
+    put_step_logs(&tx, batches.iter().flat_map(|b| &b.commit.step_logs)).await?;
+    let audit: Vec<&AuditRecord> = batches.iter().flat_map(|b| &b.commit.audit).collect();
     put_audit_refs(&tx, &audit).await?;
-    put_job_runs(&tx, batches.iter().flat_map(|b| &b.job_runs)).await?;
+    put_job_runs(&tx, batches.iter().flat_map(|b| &b.commit.job_runs)).await?;
     tx.commit().await.map_err(write_error("a group commit"))
 }
 
-/// Upserts each run's latest state in the batch, and replaces its
-/// work-item rows.
-async fn put_runs<'a>(
+/// Upserts each run's latest state in the batch, at the epoch this node
+/// owns it at, and replaces its work-item rows. Returns the runs whose
+/// epoch moved on (claimed by another node): nothing may be committed then.
+async fn put_runs(
     tx: &Transaction<'_>,
-    runs: impl Iterator<Item = &'a EncodedRun>,
-) -> StoreResult<()> {
+    node: &Node,
+    batches: &[Batch],
+) -> StoreResult<Vec<String>> {
     // A run committed twice in one batch is written once, with its later
-    // state (one statement cannot update a row twice).
-    let mut latest: HashMap<&str, &EncodedRun> = HashMap::new();
+    // state (one statement cannot update a row twice), owned by this node
+    // unless that later commit lets it go.
+    let mut latest: HashMap<&str, (&EncodedRun, i64, bool)> = HashMap::new();
     let mut order = Vec::new();
-    for run in runs {
-        if latest.insert(run.id.as_str(), run).is_none() {
-            order.push(run.id.as_str());
+    for batch in batches {
+        for (run, epoch) in batch.commit.runs.iter().zip(&batch.epochs) {
+            let released = batch.released.iter().any(|(id, _)| *id == run.id);
+            if latest
+                .insert(run.id.as_str(), (run, *epoch, released))
+                .is_none()
+            {
+                order.push(run.id.as_str());
+            }
         }
     }
     if order.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let runs: Vec<&EncodedRun> = order
+    let writes: Vec<(&EncodedRun, i64, bool)> = order
         .iter()
         .filter_map(|id| latest.get(id).copied())
+        .collect();
+    let runs: Vec<&EncodedRun> = writes.iter().map(|(run, _, _)| *run).collect();
+    let epochs: Vec<i64> = writes.iter().map(|(_, epoch, _)| *epoch).collect();
+    let owners: Vec<Option<&str>> = writes
+        .iter()
+        .map(|(_, _, released)| (!released).then_some(node.id.as_str()))
         .collect();
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
     let orchestrations: Vec<&str> = runs.iter().map(|r| r.orchestration.as_str()).collect();
@@ -143,37 +195,57 @@ async fn put_runs<'a>(
     let stages: Vec<Option<&str>> = runs.iter().map(|r| r.stage.as_deref()).collect();
     let states: Vec<&[u8]> = runs.iter().map(|r| r.state.as_slice()).collect();
     let failed = || write_error("run states");
-    // `started_at` is kept from the first write: the start never moves.
+    // `started_at` is kept from the first write: the start never moves. A
+    // row is updated only at the epoch this node claimed it with.
     let upsert = tx
         .prepare_cached(
-            "INSERT INTO runs (id, orchestration, version, status, started_at, updated_at, stage, state)
+            "INSERT INTO runs (id, orchestration, version, status, started_at, updated_at, stage,
+                               state, owner, epoch)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
-                                  $6::bigint[], $7::text[], $8::bytea[])
+                                  $6::bigint[], $7::text[], $8::bytea[], $9::text[], $10::bigint[])
              ON CONFLICT (id) DO UPDATE SET
                  orchestration = excluded.orchestration,
                  version = excluded.version,
                  status = excluded.status,
                  updated_at = excluded.updated_at,
                  stage = excluded.stage,
-                 state = excluded.state",
+                 state = excluded.state,
+                 owner = excluded.owner
+             WHERE runs.epoch = excluded.epoch
+             RETURNING id",
         )
         .await
         .map_err(failed())?;
-    tx.execute(
-        &upsert,
-        &[
-            &ids,
-            &orchestrations,
-            &versions,
-            &statuses,
-            &started,
-            &updated,
-            &stages,
-            &states,
-        ],
-    )
-    .await
-    .map_err(failed())?;
+    let written = tx
+        .query(
+            &upsert,
+            &[
+                &ids,
+                &orchestrations,
+                &versions,
+                &statuses,
+                &started,
+                &updated,
+                &stages,
+                &states,
+                &owners,
+                &epochs,
+            ],
+        )
+        .await
+        .map_err(failed())?;
+    if written.len() < ids.len() {
+        let written = written
+            .iter()
+            .map(|row| row.try_get::<_, String>(0))
+            .collect::<Result<std::collections::HashSet<_>, _>>()
+            .map_err(failed())?;
+        return Ok(ids
+            .iter()
+            .filter(|id| !written.contains(**id))
+            .map(|id| (*id).to_owned())
+            .collect());
+    }
     let clear = tx
         .prepare_cached("DELETE FROM work_items WHERE run_id = ANY($1::text[])")
         .await
@@ -195,7 +267,7 @@ async fn put_runs<'a>(
         }
     }
     if item_order.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let items: Vec<_> = item_order.iter().filter_map(|id| items.get(id)).collect();
     let item_ids: Vec<&str> = items.iter().map(|(_, i)| i.id.as_str()).collect();
@@ -228,6 +300,37 @@ async fn put_runs<'a>(
     )
     .await
     .map_err(failed())?;
+    Ok(Vec::new())
+}
+
+/// Gives up the runs let go without a new state (read for a command that
+/// was refused), if this node still owns them at the epoch it read.
+async fn release(tx: &Transaction<'_>, node: &Node, batches: &[Batch]) -> StoreResult<()> {
+    let written: std::collections::HashSet<&str> = batches
+        .iter()
+        .flat_map(|b| b.commit.runs.iter().map(|r| r.id.as_str()))
+        .collect();
+    let (ids, epochs): (Vec<&str>, Vec<i64>) = batches
+        .iter()
+        .flat_map(|b| &b.released)
+        .filter(|(id, _)| !written.contains(id.as_str()))
+        .map(|(id, epoch)| (id.as_str(), *epoch))
+        .unzip();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let failed = || write_error("released runs");
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE runs r SET owner = NULL
+             FROM UNNEST($1::text[], $2::bigint[]) AS u(id, epoch)
+             WHERE r.id = u.id AND r.epoch = u.epoch AND r.owner = $3",
+        )
+        .await
+        .map_err(failed())?;
+    tx.execute(&stmt, &[&ids, &epochs, &node.id])
+        .await
+        .map_err(failed())?;
     Ok(())
 }
 

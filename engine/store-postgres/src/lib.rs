@@ -1,6 +1,7 @@
 //! Stagecraft's store on PostgreSQL.
 //!
-//! Several engine nodes share one database. The schema is the SQLite
+//! Several engine nodes share one database (see `node`: leases, claims
+//! fenced by epochs, commands routed to a run's owner). The schema is the SQLite
 //! store's, with the same encoding of records (`stagecraft_store::encoding`),
 //! so the two backends answer alike; the conformance suite checks it.
 //!
@@ -18,10 +19,13 @@ mod committer;
 mod directory;
 mod error;
 mod jobs;
+mod node;
 mod runs;
 mod schema;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
@@ -32,14 +36,16 @@ use stagecraft_store::{
     Queue, RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
     WorkItemFilter, WorkItemRecord,
 };
+use stagecraft_store::{Claim, RouteState, Routed};
 use tokio_postgres::NoTls;
 
-use committer::Committer;
+use committer::{Batch, Committer};
 use error::{read_error, unavailable};
+use node::Node;
+pub use schema::latest_version as latest_schema_version;
 
-/// The advisory lock of the node serving a database ("STGN"), paired with
-/// the schema's hash: deployments in different schemas do not collide.
-const SERVING_LOCK: i32 = 0x5354_474e;
+/// How long a node's lease lasts without renewal, unless configured.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
 
 /// How to reach the database, and how hard to use it.
 #[derive(Debug, Clone)]
@@ -50,6 +56,9 @@ pub struct PostgresConfig {
     pub pool_size: usize,
     /// Most run states, step logs and records one group commit writes.
     pub max_batch: usize,
+    /// How long this node's lease lasts without renewal: after it, other
+    /// nodes take over its runs. Renewed every third of it.
+    pub lease_ttl: Duration,
 }
 
 impl PostgresConfig {
@@ -64,18 +73,29 @@ impl PostgresConfig {
             connection,
             pool_size: 16,
             max_batch: 512,
+            lease_ttl: DEFAULT_LEASE_TTL,
         })
     }
 }
 
-/// The PostgreSQL store. Cheap to clone; clones share the pool and the
-/// committer.
+/// The PostgreSQL store: one node of the cluster. Cheap to clone; clones
+/// share the pool, the committer and the node's lease, which is renewed
+/// until the last clone is dropped.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
     committer: Committer,
-    /// The connection holding the serving lock, once taken.
-    serving: std::sync::Arc<tokio::sync::Mutex<Option<deadpool_postgres::Object>>>,
+    node: Arc<Node>,
+    _keep_alive: Arc<AbortOnDrop>,
+}
+
+/// Stops the lease renewal when the last store clone goes.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -108,46 +128,36 @@ impl PostgresStore {
             .await
             .map_err(|e| unavailable("cannot connect to PostgreSQL", e))?;
         schema::migrate(&mut client).await?;
+        if config.lease_ttl < Duration::from_millis(300) {
+            return Err(StoreError::Incompatible(format!(
+                "a lease TTL of {:?} is too short to renew; use 300 ms or more",
+                config.lease_ttl
+            )));
+        }
+        let node = Arc::new(Node::new(config.lease_ttl));
+        node.renew(&client).await?;
         drop(client);
-        let committer = Committer::start(pool.clone(), config.max_batch.max(1));
+        tracing::info!(node = %node.id, lease_ttl = ?config.lease_ttl, "joined the cluster");
+        let keep_alive = node::keep_alive(Arc::clone(&node), pool.clone());
+        let committer = Committer::start(pool.clone(), Arc::clone(&node), config.max_batch.max(1));
         Ok(Self {
             pool,
             committer,
-            serving: std::sync::Arc::default(),
+            node,
+            _keep_alive: Arc::new(AbortOnDrop(keep_alive)),
         })
     }
 
-    /// Takes the database's serving lock for this process, or fails with
-    /// [`StoreError::Conflict`] if another engine node holds it.
-    ///
-    /// One engine drives the runs of a database: two would each pick up
-    /// the same unfinished runs. The lock is PostgreSQL's session-level
-    /// advisory lock on a connection this store keeps; it is released when
-    /// the store is dropped or the process dies (its connection closes).
-    pub async fn claim_serving(&self) -> StoreResult<()> {
-        let mut serving = self.serving.lock().await;
-        if serving.is_some() {
-            return Ok(());
-        }
-        let client = self.client().await?;
-        let taken: bool = client
-            .query_one(
-                "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
-                &[&SERVING_LOCK],
-            )
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(read_error("the serving lock"))?;
-        if !taken {
-            return Err(StoreError::Conflict(
-                "another Stagecraft node is serving this database; one node per database \
-                 (several nodes on one database are not supported yet)"
-                    .to_owned(),
-            ));
-        }
-        // Out of the pool for good: the lock lives as long as this session.
-        *serving = Some(client);
-        Ok(())
+    /// This node's id in the cluster.
+    pub fn node_id(&self) -> &str {
+        &self.node.id
+    }
+
+    /// Leaves the cluster: ends this node's lease now, so the other nodes
+    /// take over its runs at once rather than after the TTL. Call it once
+    /// the engine has stopped.
+    pub async fn leave(&self) -> StoreResult<()> {
+        self.node.leave(&self.client().await?).await
     }
 
     /// Group commits made so far (for tests and benchmarks).
@@ -168,14 +178,24 @@ impl Store for PostgresStore {
         // Encoded on the caller's task; the committer only talks to the
         // database. Queued before the first await: the order of calls is
         // the order of commits.
-        match EncodedCommit::new(commit)? {
-            Some(batch) => self.committer.commit(batch).await,
-            None => Ok(()),
-        }
+        let Some(commit) = EncodedCommit::new(commit)? else {
+            return Ok(());
+        };
+        let (epochs, released, number) = self.node.leases().stage(
+            commit.runs.iter().map(|run| run.id.as_str()),
+            commit.released.iter().map(|id| id.0.as_str()),
+        );
+        let batch = Batch {
+            commit,
+            epochs,
+            released,
+            number,
+        };
+        self.committer.commit(batch).await
     }
 
     async fn unfinished_runs(&self) -> StoreResult<UnfinishedRuns> {
-        runs::unfinished(&self.client().await?).await
+        self.node.owned(&self.client().await?).await
     }
 
     async fn runs_with_status(
@@ -366,6 +386,13 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = begin(&mut client).await?;
         let record = jobs::create(&tx, &job).await?;
+        // Driven by the node that creates it.
+        tx.execute(
+            "UPDATE jobs SET owner = $2 WHERE id = $1",
+            &[&job.id.0, &self.node.id],
+        )
+        .await
+        .map_err(error::write_error("a job"))?;
         committer::put_audit(&tx, &[audit]).await?;
         commit(tx).await?;
         Ok(record)
@@ -403,6 +430,49 @@ impl Store for PostgresStore {
         }
         commit(tx).await?;
         Ok(record)
+    }
+
+    fn lease_ttl(&self) -> Option<Duration> {
+        Some(self.node.ttl)
+    }
+
+    async fn claim_job(&self, id: &JobId) -> StoreResult<bool> {
+        self.node.claim_job(&self.client().await?, id).await
+    }
+
+    async fn catalog_changes(&self) -> StoreResult<Option<i64>> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT changes FROM catalog_changes WHERE id = 1", &[])
+            .await
+            .map_err(read_error("the catalog's changes"))?;
+        row.try_get(0)
+            .map(Some)
+            .map_err(read_error("the catalog's changes"))
+    }
+
+    async fn claim(&self, id: &RunId) -> StoreResult<Claim> {
+        self.node.claim(&self.client().await?, id).await
+    }
+
+    async fn take_over(&self) -> StoreResult<UnfinishedRuns> {
+        self.node.take_over(&self.client().await?).await
+    }
+
+    async fn route(&self, run: &RunId, command: String) -> StoreResult<i64> {
+        self.node.route(&self.client().await?, run, &command).await
+    }
+
+    async fn route_state(&self, id: i64) -> StoreResult<RouteState> {
+        self.node.route_state(&self.client().await?, id).await
+    }
+
+    async fn take_routed(&self) -> StoreResult<Vec<Routed>> {
+        self.node.take_routed(&self.client().await?).await
+    }
+
+    async fn answer_routed(&self, id: i64, answer: String) -> StoreResult<()> {
+        self.node.answer(&self.client().await?, id, &answer).await
     }
 }
 

@@ -5,7 +5,7 @@ use deadpool_postgres::Client;
 use stagecraft_core::run::{Run, RunId, RunStatus, StepKey, WorkItem, WorkItemId, WorkItemStatus};
 use stagecraft_store::encoding::state::{self, StoredState};
 use stagecraft_store::encoding::{
-    from_json, from_name, name_of, nanos, principal, timestamp, unfinished_statuses, version,
+    from_json, from_name, name_of, nanos, principal, timestamp, version,
 };
 use stagecraft_store::{
     RunFilter, RunSummary, StepLog, StoreResult, UnfinishedRuns, WorkItemFilter, WorkItemRecord,
@@ -33,20 +33,6 @@ pub(crate) async fn one(client: &Client, id: &RunId) -> StoreResult<Option<Run>>
         state::decode(&id.0, &StoredState::Compressed(stored))
     })
     .transpose()
-}
-
-/// Runs that are In Progress, Suspended or in Error, oldest first.
-pub(crate) async fn unfinished(client: &Client) -> StoreResult<UnfinishedRuns> {
-    let statuses = unfinished_statuses()?;
-    let failed = || read_error("unfinished runs");
-    let stmt = client
-        .prepare_cached(
-            "SELECT id, state FROM runs WHERE status = ANY($1::text[]) ORDER BY started_at, id",
-        )
-        .await
-        .map_err(failed())?;
-    let rows = client.query(&stmt, &[&statuses]).await.map_err(failed())?;
-    decode_all(&rows)
 }
 
 /// Runs with `status`, of one orchestration (and version) if given, oldest
@@ -78,7 +64,7 @@ pub(crate) async fn with_status(
     decode_all(&rows)
 }
 
-fn decode_all(rows: &[Row]) -> StoreResult<UnfinishedRuns> {
+pub(crate) fn decode_all(rows: &[Row]) -> StoreResult<UnfinishedRuns> {
     let mut found = UnfinishedRuns::default();
     for row in rows {
         let id: String = row.try_get(0).map_err(read_error("a run"))?;

@@ -5,7 +5,10 @@ use stagecraft_store::{StoreError, StoreResult};
 use crate::error::write_error;
 
 /// The migrations, in order; migration `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[&str] = &[include_str!("schema/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/001_initial.sql"),
+    include_str!("schema/002_nodes.sql"),
+];
 
 /// The advisory lock nodes take to migrate one at a time ("STGC").
 const MIGRATION_LOCK: i64 = 0x5354_4743;

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use stagecraft_core::run::RunId;
-use stagecraft_store::{Store, StoreError};
+use stagecraft_store::{Claim, Commit, RouteState, Store, StoreError};
 use stagecraft_store_conformance::support::Loan;
 use stagecraft_store_conformance::{Harness, test_database};
 use stagecraft_store_postgres::{PostgresConfig, PostgresStore};
@@ -44,6 +44,8 @@ impl Harness for TestStore {
 
     async fn reopen(self) -> Self {
         let Self { store, config } = self;
+        // As a node that stops: the next one takes over its runs at once.
+        store.leave().await.expect("the node leaves");
         drop(store);
         let store = PostgresStore::open(config.clone())
             .await
@@ -122,7 +124,11 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 2, "the schema is left as it was");
+    assert_eq!(
+        versions,
+        stagecraft_store_postgres::latest_schema_version() + 1,
+        "the schema is left as it was"
+    );
 }
 
 /// A server that cannot be reached is a retryable error, not a crash.
@@ -147,33 +153,80 @@ fn a_malformed_url_is_refused() {
     }
 }
 
-/// One node serves a database: a second one's claim is refused, and the
-/// lock is free again once the first store is gone.
+/// Two nodes on one database: a run with work in flight is its node's; the
+/// other node's claim names the owner and its commands are routed there;
+/// once the owner's lease ends the run is taken over at a higher epoch,
+/// and the old owner's late write is refused (fenced) without changing
+/// anything; a run let go is claimed by the next command's node.
 #[tokio::test]
-async fn only_one_store_at_a_time_may_serve_a_database() {
-    let Some(first) = TestStore::new("only_one_store_at_a_time_may_serve").await else {
+async fn nodes_own_runs_through_fenced_leases_and_route_commands_to_the_owner() {
+    let Some(first) = TestStore::new("nodes_own_runs_through_fenced_leases").await else {
         return;
     };
-    first.store.claim_serving().await.unwrap();
-    first
-        .store
-        .claim_serving()
-        .await
-        .expect("claiming again is a no-op");
-    let second = PostgresStore::open(first.config.clone()).await.unwrap();
-    match second.claim_serving().await {
-        Err(StoreError::Conflict(message)) => assert!(message.contains("another"), "{message}"),
-        other => panic!("expected the second node to be refused, got {other:?}"),
+    let a = &first.store;
+    let b = PostgresStore::open(first.config.clone()).await.unwrap();
+    let mut loan = Loan::start("fenced");
+    a.commit_runs(vec![loan.shared()]).await.unwrap();
+
+    // A owns it: B is told whose it is, and nothing is taken over.
+    match b.claim(&loan.run.id).await.unwrap() {
+        Claim::OwnedBy(node) => assert_eq!(node, a.node_id()),
+        other => panic!("expected the run to be A's, got {other:?}"),
     }
-    drop(first);
-    let mut claimed = second.claim_serving().await;
-    for _ in 0..100 {
-        // The first store's connection closes as its pool drops.
-        if claimed.is_ok() {
-            break;
+    assert!(b.take_over().await.unwrap().runs.is_empty());
+
+    // A command routed by B waits for A, which takes and answers it.
+    let route = b.route(&loan.run.id, "cancel".to_owned()).await.unwrap();
+    assert_eq!(b.route_state(route).await.unwrap(), RouteState::Waiting);
+    let taken = a.take_routed().await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!((taken[0].id, taken[0].command.as_str()), (route, "cancel"));
+    assert!(a.take_routed().await.unwrap().is_empty(), "taken once");
+    a.answer_routed(route, "done".to_owned()).await.unwrap();
+    assert_eq!(
+        b.route_state(route).await.unwrap(),
+        RouteState::Answered("done".to_owned())
+    );
+
+    // A's lease ends (as if it stopped): B takes the run over.
+    a.leave().await.unwrap();
+    let taken = b.take_over().await.unwrap();
+    assert_eq!(taken.runs.len(), 1);
+    assert_eq!(taken.runs[0].id, loan.run.id);
+
+    // A, back from a pause, writes a state it made before: refused whole.
+    let before = b.run(&loan.run.id).await.unwrap().expect("the run");
+    loan.finish_score();
+    let stale = a.commit_runs(vec![loan.shared()]).await;
+    match stale {
+        Err(error @ StoreError::Unavailable { .. }) => {
+            assert!(error.to_string().contains("another node"), "{error}");
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        claimed = second.claim_serving().await;
+        other => panic!("expected A's write to be fenced, got {other:?}"),
     }
-    claimed.expect("the lock is free once the first store is gone");
+    assert_eq!(b.run(&loan.run.id).await.unwrap().as_ref(), Some(&before));
+
+    // B writes and lets the run go; A's next command claims it.
+    b.commit(Commit {
+        runs: vec![loan.shared()],
+        released: vec![loan.run.id.clone()],
+        ..Commit::default()
+    })
+    .await
+    .unwrap();
+    match a.claim(&loan.run.id).await.unwrap() {
+        Claim::Claimed(run) => assert_eq!(*run, *loan.shared()),
+        other => panic!("expected A to claim the run let go, got {other:?}"),
+    }
+    // A routed command for a run nobody owns is withdrawn, not lost.
+    a.commit(Commit {
+        runs: vec![loan.shared()],
+        released: vec![loan.run.id.clone()],
+        ..Commit::default()
+    })
+    .await
+    .unwrap();
+    let route = b.route(&loan.run.id, "resume".to_owned()).await.unwrap();
+    assert_eq!(b.route_state(route).await.unwrap(), RouteState::Withdrawn);
+    assert!(a.take_routed().await.unwrap().is_empty());
 }

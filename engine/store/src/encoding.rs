@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use stagecraft_core::run::{Principal, Run, RunStatus, WorkItem};
+use stagecraft_core::run::{Principal, Run, RunId, RunStatus, WorkItem};
 
 use crate::{AuditRecord, Commit, JobRunOutcome, StepLog, StoreError, StoreResult};
 
@@ -153,6 +153,8 @@ pub struct EncodedCommit {
     pub audit: Vec<AuditRecord>,
     /// Resume jobs' runs leaving Pending.
     pub job_runs: Vec<JobRunOutcome>,
+    /// Runs this node lets go with this commit.
+    pub released: Vec<RunId>,
 }
 
 impl EncodedCommit {
@@ -166,6 +168,7 @@ impl EncodedCommit {
             step_logs,
             audit,
             job_runs,
+            released,
         } = commit;
         let runs = runs
             .iter()
@@ -176,6 +179,7 @@ impl EncodedCommit {
             step_logs,
             audit,
             job_runs,
+            released,
         }))
     }
 

@@ -15,12 +15,14 @@
 //! queries.
 
 mod audit;
+mod cluster;
 pub mod encoding;
 mod error;
 mod jobs;
 mod records;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord};
+pub use cluster::{Claim, RouteState, Routed};
 pub use error::{Source, StoreError, StoreResult, report};
 pub use jobs::{
     JobCounts, JobId, JobRecord, JobRefusals, JobRun, JobRunOutcome, JobRunState, JobStatus, NewJob,
@@ -57,6 +59,11 @@ pub struct Commit {
     pub audit: Vec<AuditRecord>,
     /// Runs of resume jobs leaving Pending with these states.
     pub job_runs: Vec<JobRunOutcome>,
+    /// Runs this node lets go once this commit is durable (nothing in
+    /// flight), written in `runs` or only read for a command it refused: a
+    /// store shared by several nodes gives up their ownership with the
+    /// write. Others ignore it.
+    pub released: Vec<RunId>,
 }
 
 impl Commit {
@@ -66,6 +73,7 @@ impl Commit {
             && self.step_logs.is_empty()
             && self.audit.is_empty()
             && self.job_runs.is_empty()
+            && self.released.is_empty()
     }
 }
 
@@ -101,6 +109,8 @@ pub trait Store: Send + Sync + 'static {
     /// Runs that are not finished (In Progress, Suspended or Error), to be
     /// picked up after a restart. A run whose record cannot be read is set
     /// aside in [`UnfinishedRuns::unreadable`] rather than failing the rest.
+    /// A store shared by several nodes returns the runs this node owns,
+    /// after claiming those of nodes whose lease ran out.
     fn unfinished_runs(&self) -> impl Future<Output = StoreResult<UnfinishedRuns>> + Send;
 
     /// Every run with `status`, optionally of one orchestration (and
@@ -290,4 +300,75 @@ pub trait Store: Send + Sync + 'static {
         at: jiff::Timestamp,
         audit: Option<AuditRecord>,
     ) -> impl Future<Output = StoreResult<JobRecord>> + Send;
+
+    // ---- several nodes (the defaults serve one) ----------------------------
+
+    /// How long a node's lease lasts without renewal, if several nodes may
+    /// share this store; `None` (the default) when it serves one node.
+    fn lease_ttl(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Takes a run this node does not hold, for a command: reads it and,
+    /// if it is unfinished and no live node owns it, makes it this node's.
+    fn claim(&self, id: &RunId) -> impl Future<Output = StoreResult<Claim>> + Send {
+        async move {
+            Ok(match self.run(id).await? {
+                Some(run) => Claim::Claimed(Box::new(run)),
+                None => Claim::Missing,
+            })
+        }
+    }
+
+    /// Claims the unfinished runs of nodes whose lease ran out, and returns
+    /// them, oldest first.
+    fn take_over(&self) -> impl Future<Output = StoreResult<UnfinishedRuns>> + Send {
+        std::future::ready(Ok(UnfinishedRuns::default()))
+    }
+
+    /// Makes a running resume job this node's to drive, unless a live
+    /// node drives it; whether it is this node's now. The default (one
+    /// node) is always yes.
+    fn claim_job(&self, id: &JobId) -> impl Future<Output = StoreResult<bool>> + Send {
+        let _ = id;
+        std::future::ready(Ok(true))
+    }
+
+    /// A number that changes whenever a flow or orchestration is deployed
+    /// or activated through any node, if several nodes may share this
+    /// store; `None` (the default) when it serves one node.
+    fn catalog_changes(&self) -> impl Future<Output = StoreResult<Option<i64>>> + Send {
+        std::future::ready(Ok(None))
+    }
+
+    /// Queues `command` for the node that owns `run`; returns the route's id.
+    fn route(&self, run: &RunId, command: String) -> impl Future<Output = StoreResult<i64>> + Send {
+        let _ = (run, command);
+        std::future::ready(Err(StoreError::Incompatible(
+            "this store serves one node: nothing is routed".to_owned(),
+        )))
+    }
+
+    /// Where a route stands; a route that ended (answered, withdrawn or
+    /// lost) is removed as it is reported.
+    fn route_state(&self, id: i64) -> impl Future<Output = StoreResult<RouteState>> + Send {
+        let _ = id;
+        std::future::ready(Ok(RouteState::Withdrawn))
+    }
+
+    /// Takes the commands routed to this node (it owns their runs), oldest
+    /// first.
+    fn take_routed(&self) -> impl Future<Output = StoreResult<Vec<Routed>>> + Send {
+        std::future::ready(Ok(Vec::new()))
+    }
+
+    /// Answers a routed command this node took.
+    fn answer_routed(
+        &self,
+        id: i64,
+        answer: String,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        let _ = (id, answer);
+        std::future::ready(Ok(()))
+    }
 }

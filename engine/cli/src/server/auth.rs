@@ -95,7 +95,28 @@ struct StoredToken {
 pub struct Tokens {
     admin: [u8; 32],
     users: RwLock<Vec<(String, [u8; 32])>>,
+    /// With several nodes on one database, tokens are issued and revoked
+    /// through any of them: the list is read again when it is older than
+    /// [`SHARED_TOKENS_FRESH`], and for a token not in it (lookups waiting
+    /// at once share one read). `None` on a store only this node uses.
+    shared: Option<(
+        crate::backend::Backend,
+        tokio::sync::Mutex<std::time::Instant>,
+    )>,
 }
+
+/// How fresh [`Tokens::refresh`] wants the list.
+#[derive(Debug, Clone, Copy)]
+enum Fresh {
+    /// Read at most this long ago.
+    Within(std::time::Duration),
+    /// Read after this instant.
+    Since(std::time::Instant),
+}
+
+/// How stale the token list of a node sharing its database may be: a token
+/// revoked through another node is refused here within this time.
+const SHARED_TOKENS_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Tokens {
     /// Loads the user tokens from the store, after importing the
@@ -137,9 +158,16 @@ impl Tokens {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(TokenError::Io { path, source }),
         }
+        let shared = engine.store().lease_ttl().map(|_| {
+            (
+                engine.store().clone(),
+                tokio::sync::Mutex::new(std::time::Instant::now()),
+            )
+        });
         Ok(Self {
             admin: digest(admin_token),
             users: RwLock::new(engine.tokens().await?),
+            shared,
         })
     }
 
@@ -154,6 +182,20 @@ impl Tokens {
         if bool::from(hash.ct_eq(&self.admin)) {
             return Some(Caller::Admin);
         }
+        let asked = std::time::Instant::now();
+        if let Some(found) = self.known(hash).await {
+            return Some(found);
+        }
+        // Perhaps issued through another node since the last read.
+        self.shared.as_ref()?;
+        self.refresh(Fresh::Since(asked)).await;
+        self.known(hash).await
+    }
+
+    /// The holder of the token hashed `hash` in the list as it is, once it
+    /// is fresh enough.
+    async fn known(&self, hash: &[u8; 32]) -> Option<Caller> {
+        self.refresh(Fresh::Within(SHARED_TOKENS_FRESH)).await;
         let users = self.users.read().await;
         let mut found = None;
         for (user, stored) in users.iter() {
@@ -162,6 +204,29 @@ impl Tokens {
             }
         }
         found
+    }
+
+    /// Reads the token list again if the database is shared and the list is
+    /// not as fresh as `fresh` asks. A failed read keeps the list as it was.
+    async fn refresh(&self, fresh: Fresh) {
+        let Some((store, read_at)) = &self.shared else {
+            return;
+        };
+        let mut read_at = read_at.lock().await;
+        let fresh_enough = match fresh {
+            Fresh::Within(age) => read_at.elapsed() < age,
+            Fresh::Since(asked) => *read_at > asked,
+        };
+        if fresh_enough {
+            return;
+        }
+        match stagecraft_store::Store::tokens(store).await {
+            Ok(tokens) => *self.users.write().await = tokens,
+            Err(error) => {
+                tracing::warn!(error = %error.report(), "cannot read the tokens again; keeping the list")
+            }
+        }
+        *read_at = std::time::Instant::now();
     }
 
     /// Issues a new token for `user` on behalf of `by`; the store keeps its

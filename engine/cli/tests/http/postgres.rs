@@ -1,12 +1,11 @@
 //! `stagecraft serve --database postgres://…`: the same API on PostgreSQL,
 //! everything kept in the database (a node's data directory holds only its
-//! compile cache), and one node per database. Skipped loudly without
+//! compile cache); several nodes on one database are in `cluster`. Skipped loudly without
 //! `STAGECRAFT_TEST_DATABASE`; failing under `CI=true`.
 
-use serde_json::json;
 use stagecraft_store_conformance::{fresh_database, test_database};
 
-use crate::support::{ADMIN, Server, open_item};
+use crate::support::{ADMIN, Server};
 
 /// A fresh database for one test, or `None` (skipped) without PostgreSQL.
 fn database(test: &str) -> Option<String> {
@@ -16,69 +15,6 @@ fn database(test: &str) -> Option<String> {
         .build()
         .expect("a runtime");
     Some(runtime.block_on(fresh_database(&url, test)))
-}
-
-#[test]
-fn a_node_on_postgres_serves_the_loan_story_and_another_picks_it_up_after_it() {
-    let Some(url) = database("pg_loan_story") else {
-        return;
-    };
-    let first_dir = tempfile::tempdir().expect("data dir");
-    let server = Server::start_with(first_dir.path(), &["--example-actions", "--database", &url]);
-    let ada = server.loan_setup();
-    let id = server.start_loan("linus", 30000);
-    let run = server.wait_resting(&id);
-    let item = open_item(&run).expect("the review waits for ada");
-
-    // A second node on the same database is refused while the first serves.
-    let second_dir = tempfile::tempdir().expect("data dir");
-    let refused = crate::support::binary()
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--database",
-            &url,
-            "--data-dir",
-        ])
-        .arg(second_dir.path())
-        .env("STAGECRAFT_ADMIN_TOKEN", ADMIN)
-        .output()
-        .expect("runs");
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("another Stagecraft node"), "{stderr}");
-
-    // The first node goes away; a node with another, empty data directory
-    // finds everything in the database: the run, the flows, ada's token.
-    drop(server);
-    let server = Server::start_with(
-        second_dir.path(),
-        &["--example-actions", "--database", &url],
-    );
-    let (status, flows) = server.get("/flows", ADMIN);
-    assert_eq!(status, 200, "{flows}");
-    assert_eq!(flows.as_array().map(Vec::len), Some(3), "{flows}");
-    let (status, done) = server.post(
-        &format!("/work-items/{item}/complete"),
-        &ada,
-        json!({"answers": {"decision": "approve"}}),
-    );
-    assert_eq!(status, 200, "{done}");
-    let run = server.wait_run(&id, |run| run["status"] != "in_progress");
-    assert_eq!(run["status"], "completed", "{run}");
-    let (status, audit) = server.get(&format!("/audit?target=run:{id}"), ADMIN);
-    assert_eq!(status, 200, "{audit}");
-    assert!(
-        audit["records"]
-            .as_array()
-            .is_some_and(|records| !records.is_empty()),
-        "{audit}"
-    );
-    assert!(
-        !second_dir.path().join("stagecraft.db").exists(),
-        "nothing of the store is kept in the data directory"
-    );
 }
 
 #[test]

@@ -51,6 +51,16 @@ impl Server {
 
     /// Starts `stagecraft serve` on 127.0.0.1:0 with `data_dir` and `args`.
     pub fn start_with(data_dir: &Path, args: &[&str]) -> Server {
+        Self::spawn(data_dir, args, Stdio::inherit())
+    }
+
+    /// [`Server::start_with`], its log (stderr) written to `log`.
+    pub fn start_logged(data_dir: &Path, args: &[&str], log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("the log file");
+        Self::spawn(data_dir, args, Stdio::from(file))
+    }
+
+    fn spawn(data_dir: &Path, args: &[&str], stderr: Stdio) -> Server {
         let mut child = binary()
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -59,6 +69,7 @@ impl Server {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("start stagecraft serve");
         let stdout = child.stdout.take().expect("stdout");

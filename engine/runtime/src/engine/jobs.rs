@@ -58,6 +58,7 @@ impl<S: Store> Engine<S> {
     /// Starts a durable job resuming every run `job.filter` selects now, on
     /// behalf of `by`; answers once it is stored, with the selection's size.
     pub async fn resume_many(&self, job: ResumeJob, by: &str) -> Result<JobRecord, EngineError> {
+        self.sync_catalog().await?;
         let id = JobId(uuid::Uuid::now_v7().to_string());
         let audit = self.audit_record(by, AuditAction::JobStart, target::job(&id));
         let record = self
@@ -227,7 +228,17 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Picks up the jobs that were running when the engine stopped.
+    /// Whether this engine drives job `id` already.
+    fn driving(&self, id: &JobId) -> bool {
+        self.inner
+            .driving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(id)
+    }
+
+    /// Picks up the jobs that were running when the engine stopped; with
+    /// several nodes, those whose node stopped (called every half lease).
     pub(crate) async fn resume_jobs(&self) -> Result<(), EngineError> {
         for record in self
             .inner
@@ -235,6 +246,10 @@ impl<S: Store> Engine<S> {
             .jobs(Some(JobStatus::Running), u32::MAX)
             .await?
         {
+            // Driven here already, or by another live node.
+            if self.driving(&record.id) || !self.inner.store.claim_job(&record.id).await? {
+                continue;
+            }
             match serde_json::from_value::<ResumeJob>(record.spec.clone()) {
                 Ok(job) => {
                     tracing::info!(job = %record.id, pending = record.counts.pending, "resume job picked up");
@@ -251,6 +266,11 @@ impl<S: Store> Engine<S> {
     /// Runs the job's worker. It holds the engine only while it works on a
     /// batch, so that dropping the engine's last handle shuts it down.
     fn spawn_job(&self, id: JobId, job: ResumeJob, by: String) {
+        self.inner
+            .driving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.clone());
         let engine = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             while let Some(progress) = step(&engine, &id, &job, &by).await {

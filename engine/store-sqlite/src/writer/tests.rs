@@ -22,6 +22,7 @@ fn runs_only(runs: Vec<EncodedRun>) -> Batch {
         step_logs: Vec::new(),
         audit: Vec::new(),
         job_runs: Vec::new(),
+        released: Vec::new(),
     }
 }
 
