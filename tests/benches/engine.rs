@@ -16,6 +16,9 @@
 //! fresh database of that server, reporting also the database server's CPU
 //! and the statements (round trips) per run, counted by
 //! `pg_stat_statements` when the server loads it (`.ci/postgres` does).
+//! There, `STAGECRAFT_BENCH_NODES=1,2,3` runs part 1 with each number of
+//! engine nodes on the one database, in this process, the runs started
+//! through each node in turn (CPU per run is then that of all the nodes).
 #![allow(missing_docs)]
 
 use anyhow::{Context, Result};
@@ -54,22 +57,35 @@ async fn main() -> Result<()> {
     match std::env::var("STAGECRAFT_BENCH_DATABASE") {
         Ok(url) => {
             println!("on PostgreSQL");
-            bench(&Postgres { url }, runs, waiting).await
+            let nodes = std::env::var("STAGECRAFT_BENCH_NODES")
+                .unwrap_or_else(|_| "1".to_owned())
+                .split(',')
+                .map(|n| n.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("STAGECRAFT_BENCH_NODES: numbers of nodes, e.g. 1,2,3")?;
+            bench(&Postgres { url }, &nodes, runs, waiting).await
         }
         Err(_) => {
             println!("on SQLite");
-            bench(&Sqlite, runs, waiting).await
+            bench(&Sqlite, &[1], runs, waiting).await
         }
     }
 }
 
-async fn bench<B: Backend>(backend: &B, runs: usize, waiting: usize) -> Result<()> {
+async fn bench<B: Backend>(
+    backend: &B,
+    nodes: &[usize],
+    runs: usize,
+    waiting: usize,
+) -> Result<()> {
     // A zero skips a part (e.g. to profile one of them).
     if runs > 0 {
-        // Saturated: how many runs per second the engine sustains.
-        throughput(backend, runs, CONCURRENCY).await?;
-        // Unloaded: how long one run takes from start to completion.
-        throughput(backend, runs.min(2000), 1).await?;
+        for &nodes in nodes {
+            // Saturated: how many runs per second the engine sustains.
+            throughput(backend, nodes, runs, CONCURRENCY).await?;
+            // Unloaded: how long one run takes from start to completion.
+            throughput(backend, nodes, runs.min(2000), 1).await?;
+        }
     }
     if waiting > 0 {
         footprint(backend, waiting).await?;
@@ -81,7 +97,12 @@ async fn bench<B: Backend>(backend: &B, runs: usize, waiting: usize) -> Result<(
 trait Backend {
     type Store: Store;
     /// An engine with its data directory in `dir`, on an empty store.
-    async fn open(&self, dir: &Path) -> Result<Engine<Self::Store>>;
+    async fn open(&self, dir: &Path) -> Result<Engine<Self::Store>> {
+        let mut engines = self.open_nodes(dir, 1).await?;
+        engines.pop().context("one engine")
+    }
+    /// `nodes` engines on one empty store, their data directories in `dir`.
+    async fn open_nodes(&self, dir: &Path, nodes: usize) -> Result<Vec<Engine<Self::Store>>>;
     /// CPU seconds the database spent outside this process so far.
     fn server_cpu(&self) -> Result<f64>;
     /// Statements the database has executed so far, if it counts them.
@@ -93,8 +114,9 @@ struct Sqlite;
 impl Backend for Sqlite {
     type Store = SqliteStore;
 
-    async fn open(&self, dir: &Path) -> Result<Engine<SqliteStore>> {
-        Ok(Engine::builder(EngineConfig::new(dir)).open().await?)
+    async fn open_nodes(&self, dir: &Path, nodes: usize) -> Result<Vec<Engine<SqliteStore>>> {
+        anyhow::ensure!(nodes == 1, "a SQLite store serves one node");
+        Ok(vec![Engine::builder(EngineConfig::new(dir)).open().await?])
     }
 
     fn server_cpu(&self) -> Result<f64> {
@@ -113,12 +135,17 @@ struct Postgres {
 impl Backend for Postgres {
     type Store = PostgresStore;
 
-    async fn open(&self, dir: &Path) -> Result<Engine<PostgresStore>> {
+    async fn open_nodes(&self, dir: &Path, nodes: usize) -> Result<Vec<Engine<PostgresStore>>> {
         let url = stagecraft_store_conformance::fresh_database(&self.url, "bench").await;
-        let store = PostgresStore::open(PostgresConfig::from_url(&url)?).await?;
-        Ok(EngineBuilder::new(EngineConfig::new(dir))
-            .open_on(store)
-            .await?)
+        let mut engines = Vec::with_capacity(nodes);
+        for node in 0..nodes {
+            let store = PostgresStore::open(PostgresConfig::from_url(&url)?).await?;
+            let engine = EngineBuilder::new(EngineConfig::new(dir.join(node.to_string())))
+                .open_on(store)
+                .await?;
+            engines.push(engine);
+        }
+        Ok(engines)
     }
 
     /// The CPU of every `postgres` process this user can read (the server
@@ -158,9 +185,15 @@ impl Backend for Postgres {
     }
 }
 
-async fn throughput<B: Backend>(backend: &B, total: usize, concurrency: usize) -> Result<()> {
+async fn throughput<B: Backend>(
+    backend: &B,
+    nodes: usize,
+    total: usize,
+    concurrency: usize,
+) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let engine = backend.open(dir.path()).await?;
+    let engines = backend.open_nodes(dir.path(), nodes).await?;
+    let engine = &engines[0];
     engine
         .deploy_flow(
             "noop",
@@ -173,15 +206,22 @@ async fn throughput<B: Backend>(backend: &B, total: usize, concurrency: usize) -
         .deploy_orchestration(chain_orchestration("chain", 3), "bench")
         .await?;
 
-    // Completion times come from the stream of committed updates, which
-    // also frees a client slot: at most CONCURRENCY runs are in flight.
+    // Every node takes in the catalog before the clock starts.
+    for engine in &engines {
+        engine.sync_catalog().await?;
+    }
+
+    // Completion times come from the streams of committed updates (each
+    // node's), which also free a client slot: at most CONCURRENCY runs are
+    // in flight.
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
-    let mut updates = engine.subscribe();
     let done: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let collector = {
+    let mut collectors = Vec::new();
+    for engine in &engines {
+        let mut updates = engine.subscribe();
         let done = Arc::clone(&done);
         let slots = Arc::clone(&slots);
-        tokio::spawn(async move {
+        collectors.push(tokio::spawn(async move {
             loop {
                 match updates.recv().await {
                     Ok(update) if update.run.status == RunStatus::Completed => {
@@ -197,8 +237,8 @@ async fn throughput<B: Backend>(backend: &B, total: usize, concurrency: usize) -
                     Err(_) => break,
                 }
             }
-        })
-    };
+        }));
+    }
 
     let cpu_before = cpu_seconds()?;
     let writer_before = thread_cpu_seconds("stagecraft-stor")?;
@@ -207,9 +247,9 @@ async fn throughput<B: Backend>(backend: &B, total: usize, concurrency: usize) -
     let statements_before = backend.statements().await?;
     let started_at = Instant::now();
     let mut starters = Vec::with_capacity(total);
-    for _ in 0..total {
+    for n in 0..total {
         slots.acquire().await?.forget();
-        let engine = engine.clone();
+        let engine = engines[n % nodes].clone();
         starters.push(tokio::spawn(async move {
             let begin = Instant::now();
             let run = engine.start_run("chain", json!({}), "admin").await?;
@@ -234,7 +274,9 @@ async fn throughput<B: Backend>(backend: &B, total: usize, concurrency: usize) -
         ),
         _ => String::new(),
     };
-    collector.abort();
+    for collector in collectors {
+        collector.abort();
+    }
 
     let done = done.lock().await;
     let mut latencies: Vec<Duration> = starts
@@ -244,7 +286,7 @@ async fn throughput<B: Backend>(backend: &B, total: usize, concurrency: usize) -
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "{concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples); per run: CPU {:.0} µs ({:.0} µs of it the SQLite writer), database server CPU {:.0} µs, {:.1} KiB written{statements}",
+        "{nodes} node(s), {concurrency:>3} in flight: {total} runs of 3 stages in {elapsed:.2?}: {:.0} runs/s; latency p50 {:?}, p99 {:?} ({} samples); per run: CPU {:.0} µs ({:.0} µs of it the SQLite writer), database server CPU {:.0} µs, {:.1} KiB written{statements}",
         total as f64 / elapsed.as_secs_f64(),
         pct(0.50),
         pct(0.99),
@@ -254,7 +296,9 @@ async fn throughput<B: Backend>(backend: &B, total: usize, concurrency: usize) -
         server_cpu * 1e6 / total as f64,
         written as f64 / 1024.0 / total as f64,
     );
-    engine.shutdown().await;
+    for engine in engines {
+        engine.shutdown().await;
+    }
     Ok(())
 }
 

@@ -121,6 +121,13 @@ impl Store for Backend {
         fn answer_routed(&self, id: i64, answer: String) -> ();
     }
 
+    fn route_hint(&self) -> impl Future<Output = ()> + Send + 'static {
+        match self {
+            Self::Sqlite(store) => Either::Left(store.route_hint()),
+            Self::Postgres(store) => Either::Right(store.route_hint()),
+        }
+    }
+
     fn lease_ttl(&self) -> Option<Duration> {
         match self {
             Self::Sqlite(store) => store.lease_ttl(),

@@ -3,11 +3,12 @@
 //! takes over the runs of nodes that stopped. Nothing here runs on a store
 //! that serves one node ([`Store::lease_ttl`] is `None`).
 //!
-//! Routing is polled: the owner looks for commands routed to it every
-//! [`INTAKE_EVERY`], the node that routed one looks for its answer with a
-//! short back-off. A command is taken by one node and answered once; one
-//! withdrawn before any node took it (its run was let go meanwhile) is
-//! applied here instead.
+//! Routing goes through the store: the owner looks for commands routed to
+//! it when the store hints that one was ([`Store::route_hint`]; LISTEN/
+//! NOTIFY on PostgreSQL) and every [`INTAKE_EVERY`] in any case; the node
+//! that routed one looks for its answer likewise, with a short back-off. A
+//! command is taken by one node and answered once; one withdrawn before any
+//! node took it (its run was let go meanwhile) is applied here instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +22,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::EngineError;
 use crate::executor::{Command, Reply, Trail};
 
-/// How often a node looks for commands routed to it.
-const INTAKE_EVERY: Duration = Duration::from_millis(20);
-/// The longest wait between two looks at a routed command's answer.
-const ANSWER_POLL_MAX: Duration = Duration::from_millis(100);
+/// How often a node looks for commands routed to it without a hint.
+const INTAKE_EVERY: Duration = Duration::from_millis(250);
+/// The longest wait between two looks at a routed command's answer
+/// without a hint.
+const ANSWER_POLL_MAX: Duration = Duration::from_millis(250);
 
 /// A command as it travels to its run's owner.
 #[derive(Debug, Serialize, Deserialize)]
@@ -113,6 +115,7 @@ pub(crate) fn route<S: Store>(
             }
         };
         let Routed { event, log, .. } = routed;
+        let mut hint = store.route_hint();
         let id = match store.route(&run, encoded).await {
             Ok(id) => id,
             Err(error) => {
@@ -120,10 +123,13 @@ pub(crate) fn route<S: Store>(
                 return;
             }
         };
-        let mut wait = Duration::from_millis(2);
+        let mut wait = Duration::from_millis(5);
         loop {
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(ANSWER_POLL_MAX);
+            tokio::select! {
+                () = hint => {}
+                () = tokio::time::sleep(wait) => wait = (wait * 2).min(ANSWER_POLL_MAX),
+            }
+            hint = store.route_hint();
             match store.route_state(id).await {
                 Ok(RouteState::Waiting) => continue,
                 Ok(RouteState::Answered(encoded)) => {
@@ -184,6 +190,7 @@ fn answer(reply: Option<Reply>, result: Result<Arc<Run>, EngineError>) {
 pub(crate) fn take_routed<S: Store>(store: Arc<S>, commands: mpsc::WeakSender<Command>) {
     tokio::spawn(async move {
         loop {
+            let hint = store.route_hint();
             let taken = store.take_routed().await;
             let Some(sender) = commands.upgrade() else {
                 return;
@@ -242,7 +249,10 @@ pub(crate) fn take_routed<S: Store>(store: Arc<S>, commands: mpsc::WeakSender<Co
             }
             drop(sender);
             if idle {
-                tokio::time::sleep(INTAKE_EVERY).await;
+                tokio::select! {
+                    () = hint => {}
+                    () = tokio::time::sleep(INTAKE_EVERY) => {}
+                }
             }
         }
     });

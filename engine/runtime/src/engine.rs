@@ -323,11 +323,16 @@ impl<S: Store> Engine<S> {
         if self.inner.store.lease_ttl().is_none() {
             return Ok(());
         }
-        let mut seen = self.inner.catalog_seen.lock().await;
         let Some(changes) = self.inner.store.catalog_changes().await? else {
             return Ok(());
         };
-        if *seen == Some(changes) {
+        // Changes only rise: one reload up to them is enough, whoever does it.
+        let current = |seen: &Option<i64>| seen.is_some_and(|seen| seen >= changes);
+        if current(&*self.inner.catalog_seen.lock().await) {
+            return Ok(());
+        }
+        let mut seen = self.inner.catalog_seen.lock().await;
+        if current(&seen) {
             return Ok(());
         }
         load_flows(&*self.inner.store, &self.inner.runner, &self.inner.registry).await?;

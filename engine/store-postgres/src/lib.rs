@@ -86,15 +86,18 @@ pub struct PostgresStore {
     pool: Pool,
     committer: Committer,
     node: Arc<Node>,
-    _keep_alive: Arc<AbortOnDrop>,
+    _tasks: Arc<AbortOnDrop>,
 }
 
-/// Stops the lease renewal when the last store clone goes.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Stops the node's tasks (lease renewal, listening for routed commands)
+/// when the last store clone goes.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -113,7 +116,7 @@ impl PostgresStore {
     /// than this build knows.
     pub async fn open(config: PostgresConfig) -> StoreResult<Self> {
         let manager = Manager::from_config(
-            config.connection,
+            config.connection.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -139,12 +142,13 @@ impl PostgresStore {
         drop(client);
         tracing::info!(node = %node.id, lease_ttl = ?config.lease_ttl, "joined the cluster");
         let keep_alive = node::keep_alive(Arc::clone(&node), pool.clone());
+        let listen = node::listen(Arc::clone(&node), config.connection.clone());
         let committer = Committer::start(pool.clone(), Arc::clone(&node), config.max_batch.max(1));
         Ok(Self {
             pool,
             committer,
             node,
-            _keep_alive: Arc::new(AbortOnDrop(keep_alive)),
+            _tasks: Arc::new(AbortOnDrop(vec![keep_alive, listen])),
         })
     }
 
@@ -465,6 +469,10 @@ impl Store for PostgresStore {
 
     async fn route_state(&self, id: i64) -> StoreResult<RouteState> {
         self.node.route_state(&self.client().await?, id).await
+    }
+
+    fn route_hint(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        Arc::clone(&self.node.hint).notified_owned()
     }
 
     async fn take_routed(&self) -> StoreResult<Vec<Routed>> {

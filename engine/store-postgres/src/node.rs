@@ -21,6 +21,11 @@ use tokio_postgres::Row;
 
 use crate::error::{read_error, write_error};
 
+/// The channel on which nodes say that they routed or answered a command.
+const ROUTES_CHANNEL: &str = "stagecraft_routes";
+/// Wait before listening again after the listening connection failed.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
 /// Runs taken over per statement; the rest at the next round.
 const TAKE_OVER_LIMIT: i64 = 500;
 /// Routed commands taken per statement.
@@ -91,6 +96,8 @@ pub(crate) struct Node {
     pub(crate) id: String,
     pub(crate) ttl: Duration,
     pub(crate) leases: Mutex<Leases>,
+    /// Woken when a node says it routed or answered a command.
+    pub(crate) hint: Arc<tokio::sync::Notify>,
 }
 
 impl Node {
@@ -99,6 +106,7 @@ impl Node {
             id: uuid::Uuid::now_v7().to_string(),
             ttl,
             leases: Mutex::default(),
+            hint: Arc::default(),
         }
     }
 
@@ -311,11 +319,13 @@ impl Node {
             )
             .await
             .map_err(failed())?;
-        client
+        let id = client
             .query_one(&stmt, &[&run.0, &command])
             .await
             .and_then(|row| row.try_get(0))
-            .map_err(failed())
+            .map_err(failed())?;
+        notify(client).await;
+        Ok(id)
     }
 
     /// Where route `id` stands; ends it if it is over.
@@ -411,6 +421,7 @@ impl Node {
             )
             .await
             .map_err(write_error("a routed command's answer"))?;
+        notify(client).await;
         Ok(())
     }
 }
@@ -439,6 +450,68 @@ pub(crate) fn keep_alive(node: Arc<Node>, pool: Pool) -> tokio::task::JoinHandle
                 tracing::warn!(node = %node.id, error = %error.report(), "cannot renew the node's lease");
             }
             rounds += 1;
+        }
+    })
+}
+
+/// Tells the listening nodes to look at the routed commands. Only a hint:
+/// they look every so often anyway, so a failure is logged and no more.
+async fn notify(client: &Client) {
+    if let Err(error) = client
+        .execute("SELECT pg_notify($1, '')", &[&ROUTES_CHANNEL])
+        .await
+    {
+        tracing::debug!(%error, "cannot notify the other nodes");
+    }
+}
+
+/// Listens, on a connection of its own, for the other nodes' word that a
+/// command was routed or answered, and wakes this node's waiters; connects
+/// again when the connection fails. Aborted with the store.
+pub(crate) fn listen(
+    node: Arc<Node>,
+    config: tokio_postgres::Config,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match config.connect(tokio_postgres::NoTls).await {
+                Ok((client, mut connection)) => {
+                    let hint = Arc::clone(&node.hint);
+                    let driver = tokio::spawn(async move {
+                        while let Some(message) =
+                            std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                        {
+                            match message {
+                                Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                                    hint.notify_waiters();
+                                }
+                                Ok(_) => {}
+                                Err(error) => {
+                                    tracing::debug!(%error, "the listening connection failed");
+                                    break;
+                                }
+                            }
+                        }
+                    });
+                    match client
+                        .batch_execute(&format!("LISTEN {ROUTES_CHANNEL}"))
+                        .await
+                    {
+                        // Whatever was said before is missed: look now.
+                        Ok(()) => node.hint.notify_waiters(),
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot listen for routed commands; polling only")
+                        }
+                    }
+                    let _ = driver.await;
+                    drop(client);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot connect to listen for routed commands; polling only");
+                }
+            }
+            node.hint.notify_waiters();
+            tokio::time::sleep(LISTEN_RETRY).await;
         }
     })
 }

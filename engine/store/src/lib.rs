@@ -356,6 +356,13 @@ pub trait Store: Send + Sync + 'static {
         std::future::ready(Ok(RouteState::Withdrawn))
     }
 
+    /// Resolves when a command may have been routed to this node, or a
+    /// routed command answered: a hint to look sooner, not a promise (the
+    /// callers look every so often anyway). The default never resolves.
+    fn route_hint(&self) -> impl Future<Output = ()> + Send + 'static {
+        std::future::pending()
+    }
+
     /// Takes the commands routed to this node (it owns their runs), oldest
     /// first.
     fn take_routed(&self) -> impl Future<Output = StoreResult<Vec<Routed>>> + Send {

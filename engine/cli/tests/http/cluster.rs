@@ -136,9 +136,9 @@ fn two_nodes_on_one_database_serve_the_loan_story_as_one_engine() {
 
 /// Three nodes under load from all three; one of them is killed (kill -9)
 /// at a random moment ten times, and restarted. Every run acknowledged
-/// completes, each within the takeover bound of the kill it lived through;
-/// each step's completion is recorded once, and every history is the one a
-/// run that saw no crash has.
+/// completes, and those in flight on the last node killed within the
+/// takeover bound; each step's completion is recorded once, and every
+/// history is the one a run that saw no crash has.
 #[test]
 fn three_nodes_lose_nothing_when_nodes_are_killed_under_load() {
     let Some(url) = database("cluster_kill_9") else {
@@ -176,7 +176,7 @@ fn three_nodes_lose_nothing_when_nodes_are_killed_under_load() {
         seed ^= seed << 17;
         seed % below
     };
-    let mut acknowledged: Vec<(String, usize)> = Vec::new();
+    let mut acknowledged: Vec<String> = Vec::new();
     let mut kills: Vec<Instant> = Vec::new();
     for round in 0..10 {
         // Load from all three nodes; the kill lands somewhere in it.
@@ -191,28 +191,32 @@ fn three_nodes_lose_nothing_when_nodes_are_killed_under_load() {
             let via = &nodes[(n as usize + round) % 3];
             let (status, run) = via.post("/runs", ADMIN, json!({"orchestration": "chain"}));
             assert_eq!(status, 201, "{run}");
-            acknowledged.push((run["id"].as_str().unwrap().to_owned(), kills.len()));
+            acknowledged.push(run["id"].as_str().unwrap().to_owned());
         }
     }
 
-    // Every acknowledged run completes, read through any node; those in
-    // flight when a node died finish within the bound after the last kill.
+    // Every acknowledged run completes, read through any node; those the
+    // last node killed had in flight are taken over and finish within the
+    // bound.
     let last_kill = *kills.last().expect("ten kills");
     let mut finished = BTreeMap::new();
-    for (i, (id, _)) in acknowledged.iter().enumerate() {
+    for (i, id) in acknowledged.iter().enumerate() {
         let run = nodes[i % 3].wait_run(id, |run| {
-            run["status"] != "in_progress" || last_kill.elapsed() > TAKEOVER_BOUND * 3
+            run["status"] != "in_progress" || last_kill.elapsed() > TAKEOVER_BOUND
         });
         finished.insert(id.clone(), run);
     }
+    let took = last_kill.elapsed();
     for (id, run) in &finished {
-        assert_eq!(run["status"], "completed", "run {id}: {run}");
+        assert_eq!(
+            run["status"], "completed",
+            "run {id} ({took:?} after the last kill): {run}"
+        );
         assert_eq!(kinds(run), legal, "run {id} has another history: {run}");
     }
-    assert!(
-        last_kill.elapsed() < TAKEOVER_BOUND * 3,
-        "the runs took {:?} to finish after the last kill",
-        last_kill.elapsed()
+    eprintln!(
+        "{} runs, all completed {took:?} after the last kill",
+        finished.len()
     );
 }
 
@@ -228,28 +232,12 @@ fn a_paused_node_cannot_commit_a_stale_state_once_its_runs_were_taken_over() {
     };
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let log = dir_a.path().join("node-a.log");
-    let args = [
-        "--database",
-        url.as_str(),
-        "--lease-ttl",
-        TTL,
-        "--flow-timeout",
-        "3s",
-    ];
+    let args = slow_node_args(&url, "3s");
     let a = Server::start_logged(dir_a.path(), &args, &log);
     let b = Server::start_with(dir_b.path(), &args);
     a.deploy_flow("slow", "autolaunched", plugins::HOSTILE);
     a.deploy_flow("noop", "autolaunched", plugins::NOOP);
-    let slow = json!({
-        "format": 1,
-        "name": "slow_job",
-        "elements": [{
-            "type": "stage", "name": "work", "next": null,
-            "steps": [{"name": "job", "kind": {"type": "background", "flow": "slow"},
-                       "inputs": {"attack": {"value": "sleep"}}}]
-        }]
-    });
-    assert_eq!(a.post("/orchestrations", ADMIN, slow).0, 201);
+    assert_eq!(a.post("/orchestrations", ADMIN, slow_job()).0, 201);
     assert_eq!(a.post("/orchestrations", ADMIN, chain()).0, 201);
 
     // The flow sleeps until its timeout: A is paused while it runs.
@@ -286,6 +274,69 @@ fn a_paused_node_cannot_commit_a_stale_state_once_its_runs_were_taken_over() {
         run["status"] != "in_progress"
     });
     assert_eq!(fresh["status"], "completed", "{fresh}");
+}
+
+/// A command for a run whose flow is under way on another node is routed
+/// to that node and answered from there: a run started on A, its flow
+/// running there, is canceled through B. A run that waits on nobody is
+/// claimed by the node that gets its command, and waits for nobody.
+#[test]
+fn a_command_for_a_run_another_node_works_on_is_routed_to_it() {
+    let Some(url) = database("cluster_routing") else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = slow_node_args(&url, "20s");
+    let a = Server::start_with(dir_a.path(), &args);
+    let b = Server::start_with(dir_b.path(), &args);
+    a.deploy_flow("slow", "autolaunched", plugins::HOSTILE);
+    assert_eq!(a.post("/orchestrations", ADMIN, slow_job()).0, 201);
+    let (status, run) = a.post("/runs", ADMIN, json!({"orchestration": "slow_job"}));
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap().to_owned();
+
+    // The flow sleeps on A for 20 s: B's cancel is A's to apply, at once.
+    let asked = Instant::now();
+    let (status, canceled) = b.post(&format!("/runs/{id}/cancel"), ADMIN, Value::Null);
+    assert_eq!(status, 200, "{canceled}");
+    assert_eq!(canceled["status"], "canceled", "{canceled}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "the cancel waited for the flow: {:?}",
+        asked.elapsed()
+    );
+    let run = a.wait_run(&id, |_| true);
+    assert_eq!(run["status"], "canceled", "{run}");
+
+    // Refused there as it would be here: the run is canceled already.
+    let (status, refused) = b.post(&format!("/runs/{id}/resume"), ADMIN, Value::Null);
+    assert_eq!(status, 409, "{refused}");
+}
+
+/// One stage whose background step runs flow `slow`, which sleeps until
+/// its timeout.
+fn slow_job() -> Value {
+    json!({
+        "format": 1,
+        "name": "slow_job",
+        "elements": [{
+            "type": "stage", "name": "work", "next": null,
+            "steps": [{"name": "job", "kind": {"type": "background", "flow": "slow"},
+                       "inputs": {"attack": {"value": "sleep"}}}]
+        }]
+    })
+}
+
+/// A node's arguments, with flows timed out after `flow_timeout`.
+fn slow_node_args<'a>(url: &'a str, flow_timeout: &'a str) -> [&'a str; 6] {
+    [
+        "--database",
+        url,
+        "--lease-ttl",
+        TTL,
+        "--flow-timeout",
+        flow_timeout,
+    ]
 }
 
 fn signal(server: &Server, signal: &str) {
