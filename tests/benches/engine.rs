@@ -158,7 +158,9 @@ impl Backend for Postgres {
             if comm.trim_end() == "postgres"
                 && let Ok(stat) = std::fs::read_to_string(path.join("stat"))
             {
-                total += stat_cpu_seconds(&stat)?;
+                // With the children reaped: the backends of connections
+                // closed meanwhile count in their postmaster's.
+                total += stat_cpu_seconds(&stat)? + stat_children_cpu_seconds(&stat)?;
             }
         }
         Ok(total)
@@ -401,23 +403,31 @@ fn thread_cpu_seconds(name: &str) -> Result<f64> {
     Ok(total)
 }
 
-/// The user + system time in a /proc stat line, in seconds.
+/// The user + system time in a /proc stat line, in seconds (utime and
+/// stime, the 14th and 15th fields of the whole line).
 fn stat_cpu_seconds(stat: &str) -> Result<f64> {
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the whole line, in clock ticks (100 per second
-    // on Linux).
+    stat_seconds(stat, [11, 12])
+}
+
+/// The CPU of a process's reaped children (cutime and cstime, the 16th and
+/// 17th fields).
+fn stat_children_cpu_seconds(stat: &str) -> Result<f64> {
+    stat_seconds(stat, [13, 14])
+}
+
+/// The sum of two fields of a /proc stat line, counted after the
+/// parenthesised command name, in clock ticks (100 per second on Linux).
+fn stat_seconds(stat: &str, fields: [usize; 2]) -> Result<f64> {
     let rest = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest)
-        .context("/proc/self/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> Result<f64> {
-        Ok(fields
-            .get(i)
-            .context("/proc/self/stat field")?
-            .parse::<f64>()?)
-    };
-    Ok((ticks(11)? + ticks(12)?) / 100.0)
+        .context("/proc/…/stat")?;
+    let all: Vec<&str> = rest.split_whitespace().collect();
+    let mut ticks = 0.0;
+    for i in fields {
+        ticks += all.get(i).context("/proc/…/stat field")?.parse::<f64>()?;
+    }
+    Ok(ticks / 100.0)
 }
 
 /// Bytes this process has passed to write(2) and the like (the WAL, the

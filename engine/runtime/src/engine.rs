@@ -323,6 +323,11 @@ impl<S: Store> Engine<S> {
         if self.inner.store.lease_ttl().is_none() {
             return Ok(());
         }
+        // Told of every change, and none since the last read: nothing to
+        // read, once a reload under way (which holds the lock) is done.
+        if self.inner.store.catalog_unchanged() && self.inner.catalog_seen.lock().await.is_some() {
+            return Ok(());
+        }
         let Some(changes) = self.inner.store.catalog_changes().await? else {
             return Ok(());
         };

@@ -19,7 +19,7 @@ const TTL: &str = "1s";
 /// How long after a node dies its runs may take to finish elsewhere: the
 /// TTL, the takeover round (half a TTL) and the runs' own work, with room
 /// for a loaded 2-core machine.
-const TAKEOVER_BOUND: Duration = Duration::from_secs(8);
+const TAKEOVER_BOUND: Duration = Duration::from_secs(5);
 
 /// A fresh database for one test, or `None` (skipped) without PostgreSQL.
 fn database(test: &str) -> Option<String> {

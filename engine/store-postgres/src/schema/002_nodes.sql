@@ -32,7 +32,8 @@ CREATE TABLE routed_commands (
 CREATE INDEX routed_commands_open ON routed_commands (run_id) WHERE taken_by IS NULL;
 
 -- Rises with every change to the flows and orchestrations or to which
--- versions are active, so that nodes notice deploys made through others.
+-- versions are active, so that nodes notice deploys made through others
+-- (and told at once on channel stagecraft_catalog).
 CREATE TABLE catalog_changes (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     changes BIGINT NOT NULL
@@ -41,6 +42,7 @@ INSERT INTO catalog_changes (id, changes) VALUES (1, 0);
 CREATE FUNCTION stagecraft_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE catalog_changes SET changes = changes + 1 WHERE id = 1;
+    PERFORM pg_notify('stagecraft_catalog', '');
     RETURN NULL;
 END $$;
 CREATE TRIGGER flows_changed AFTER INSERT OR UPDATE OR DELETE ON flows
