@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use jiff::SignedDuration;
-use stagecraft_engine::{EngineConfig, IntegrityCheck};
+use stagecraft_engine::{EngineConfig, FlowKind, IntegrityCheck, SandboxLimits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -140,6 +140,28 @@ pub struct EngineArgs {
         value_parser = parse_duration
     )]
     pub recovery_window: SignedDuration,
+    /// The sandbox's limits.
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// Flow invocations running at once; more wait for a slot.
+    #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_FLOWS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_flows: u32,
+    /// Invocations of any one flow at once (default: a quarter of
+    /// --max-concurrent-flows), so one flow cannot starve the others.
+    #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_PER_FLOW",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_per_flow: Option<u32>,
+    /// How the database is checked at start: `quick` (every page and
+    /// record), `full` (indexes too; slower on big stores) or `off`. A store
+    /// that fails is not served.
+    #[arg(long, env = "STAGECRAFT_INTEGRITY_CHECK", value_enum, default_value_t = Integrity::Quick)]
+    pub integrity_check: Integrity,
+}
+
+/// The limits of one flow invocation, for `serve` and `flow test`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
     /// CPU budget of one flow invocation, in fuel units (about one per
     /// WebAssembly instruction).
     #[arg(long, env = "STAGECRAFT_FLOW_FUEL", default_value_t = 2_000_000_000,
@@ -157,20 +179,20 @@ pub struct EngineArgs {
         value_parser = parse_duration
     )]
     pub flow_timeout: SignedDuration,
-    /// Flow invocations running at once; more wait for a slot.
-    #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_FLOWS", default_value_t = 64,
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub max_concurrent_flows: u32,
-    /// Invocations of any one flow at once (default: a quarter of
-    /// --max-concurrent-flows), so one flow cannot starve the others.
-    #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_PER_FLOW",
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub max_concurrent_per_flow: Option<u32>,
-    /// How the database is checked at start: `quick` (every page and
-    /// record), `full` (indexes too; slower on big stores) or `off`. A store
-    /// that fails is not served.
-    #[arg(long, env = "STAGECRAFT_INTEGRITY_CHECK", value_enum, default_value_t = Integrity::Quick)]
-    pub integrity_check: Integrity,
+}
+
+impl SandboxArgs {
+    /// The limits these settings give.
+    pub fn limits(&self) -> SandboxLimits {
+        SandboxLimits {
+            fuel: self.flow_fuel,
+            memory_bytes: usize::try_from(self.flow_memory_mib)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1 << 20),
+            timeout: self.flow_timeout.unsigned_abs(),
+            ..SandboxLimits::default()
+        }
+    }
 }
 
 /// `--integrity-check`.
@@ -189,11 +211,7 @@ impl EngineArgs {
     pub fn config(&self, data_dir: PathBuf) -> EngineConfig {
         let mut config = EngineConfig::new(data_dir);
         config.recovery_window = self.recovery_window;
-        config.limits.fuel = self.flow_fuel;
-        config.limits.memory_bytes = usize::try_from(self.flow_memory_mib)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(1 << 20);
-        config.limits.timeout = self.flow_timeout.unsigned_abs();
+        config.limits = self.sandbox.limits();
         config.max_concurrent_flows = self.max_concurrent_flows;
         config.max_concurrent_per_flow = self.max_concurrent_per_flow;
         config.integrity_check = match self.integrity_check {
@@ -240,6 +258,25 @@ pub enum FlowCommand {
         /// The crate's directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
+    },
+    /// Run a component here, in the sandbox and limits of the server, and
+    /// print its outputs (or its typed failure) and its log. Needs no server.
+    Test {
+        /// The `.wasm` component.
+        file: PathBuf,
+        /// autolaunched, evaluation or screen.
+        #[arg(long)]
+        kind: FlowKind,
+        /// The inputs, a JSON object.
+        #[arg(long, default_value = "{}")]
+        inputs: String,
+        /// A screen flow's answers, a JSON object: submitted after the form
+        /// is rendered. Without them, the form is printed.
+        #[arg(long)]
+        answers: Option<String>,
+        /// The sandbox's limits.
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
     /// Deploy a component as a new version of a flow (a hot swap).
     Deploy {

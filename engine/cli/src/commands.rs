@@ -4,6 +4,7 @@
 mod audit;
 mod directory;
 pub mod flow;
+mod flow_test;
 mod job;
 mod orchestration;
 mod run;

@@ -28,6 +28,27 @@ pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<(
             let path = build(&dir).await?;
             println!("{}", path.display());
         }
+        FlowCommand::Test {
+            file,
+            kind,
+            inputs,
+            answers,
+            sandbox,
+        } => {
+            let inputs = super::json_object("--inputs", &inputs)?;
+            let answers = answers
+                .map(|answers| super::json_object("--answers", &answers))
+                .transpose()?;
+            super::flow_test::run(
+                out,
+                &file,
+                kind,
+                &inputs,
+                answers.as_ref(),
+                sandbox.limits(),
+            )
+            .await?;
+        }
         FlowCommand::Deploy {
             name,
             file,

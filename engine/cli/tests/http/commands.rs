@@ -132,3 +132,156 @@ fn flow_build_prints_the_component_path() {
     );
     assert!(path.is_file(), "{printed}");
 }
+
+/// `flow test` runs a component here, in the server's sandbox, with no
+/// server: an autolaunched flow's outputs and log; its trap as a typed
+/// failure and exit code 1; an evaluation's answer; a screen flow's form,
+/// its submission's outputs and its field errors; a CPU budget that runs
+/// out; a flow of the wrong kind and a file that is no component.
+#[test]
+fn flow_test_runs_a_component_in_the_sandbox_without_a_server() {
+    use stagecraft_example_plugins as plugins;
+    let test = |args: &[&str]| {
+        binary()
+            .args(["flow", "test"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run stagecraft")
+    };
+    let stderr = |output: &Output| String::from_utf8_lossy(&output.stderr).into_owned();
+    let application = r#"{"income": 50000, "debt": 10000, "amount": 20000}"#;
+
+    let out = stdout(&test(&[
+        plugins::RISK_SCORE,
+        "--kind",
+        "autolaunched",
+        "--inputs",
+        application,
+    ]));
+    assert!(out.contains(r#""debt_to_income_pct": 60"#), "{out}");
+    assert!(out.contains("[info] debt-to-income 60%"), "{out}");
+
+    let zero = r#"{"income": 0, "debt": 1, "amount": 1}"#;
+    let trapped = test(&[
+        "--json",
+        plugins::RISK_SCORE,
+        "--kind",
+        "autolaunched",
+        "--inputs",
+        zero,
+    ]);
+    assert_eq!(trapped.status.code(), Some(1), "{}", stderr(&trapped));
+    assert!(
+        stderr(&trapped).contains("the flow failed (trap)"),
+        "{}",
+        stderr(&trapped)
+    );
+    let printed: Value = serde_json::from_slice(&trapped.stdout).expect("JSON");
+    assert_eq!(printed["failure"]["kind"], "trap", "{printed}");
+    assert!(printed["fuel_consumed"].as_u64().is_some(), "{printed}");
+    let fixed = stdout(&test(&[
+        plugins::RISK_SCORE_FIXED,
+        "--kind",
+        "autolaunched",
+        "--inputs",
+        zero,
+    ]));
+    assert!(fixed.contains("risk"), "{fixed}");
+
+    let met = |risk: &str| {
+        stdout(&test(&[
+            plugins::CREDIT_CHECK,
+            "--kind",
+            "evaluation",
+            "--inputs",
+            &format!(r#"{{"risk": {risk}}}"#),
+        ]))
+    };
+    assert!(met("20").starts_with("true"), "{}", met("20"));
+    assert!(met("95").starts_with("false"), "{}", met("95"));
+
+    let review = r#"{"applicant": "linus", "amount": 20000, "risk": 30}"#;
+    let form = stdout(&test(&[
+        plugins::LOAN_REVIEW,
+        "--kind",
+        "screen",
+        "--inputs",
+        review,
+    ]));
+    assert!(
+        form.contains("\"decision\"") && form.contains("\"comment\""),
+        "{form}"
+    );
+    let approved = stdout(&test(&[
+        plugins::LOAN_REVIEW,
+        "--kind",
+        "screen",
+        "--inputs",
+        review,
+        "--answers",
+        r#"{"decision": "approve"}"#,
+    ]));
+    assert!(approved.contains(r#""approved": true"#), "{approved}");
+    let invalid = stdout(&test(&[
+        plugins::LOAN_REVIEW,
+        "--kind",
+        "screen",
+        "--inputs",
+        review,
+        "--answers",
+        r#"{"decision": "maybe"}"#,
+    ]));
+    assert!(
+        invalid.contains("field_errors") && invalid.contains("approve or reject"),
+        "{invalid}"
+    );
+
+    let spinning = test(&[
+        plugins::HOSTILE,
+        "--kind",
+        "autolaunched",
+        "--inputs",
+        r#"{"attack": "infinite-loop"}"#,
+        "--flow-fuel",
+        "1000000",
+    ]);
+    assert_eq!(spinning.status.code(), Some(1));
+    assert!(
+        stderr(&spinning).contains("cpu_budget"),
+        "{}",
+        stderr(&spinning)
+    );
+
+    let wrong_kind = test(&[plugins::RISK_SCORE, "--kind", "screen"]);
+    assert!(!wrong_kind.status.success());
+    assert!(
+        stderr(&wrong_kind).contains("is not a working screen flow"),
+        "{}",
+        stderr(&wrong_kind)
+    );
+    let not_wasm = test(&[
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+        "--kind",
+        "autolaunched",
+    ]);
+    assert!(!not_wasm.status.success());
+    assert!(
+        stderr(&not_wasm).contains("is not a working autolaunched flow"),
+        "{}",
+        stderr(&not_wasm)
+    );
+    let bad_inputs = test(&[
+        plugins::RISK_SCORE,
+        "--kind",
+        "autolaunched",
+        "--inputs",
+        "[1]",
+    ]);
+    assert!(!bad_inputs.status.success());
+    assert!(
+        stderr(&bad_inputs).contains("--inputs must be a JSON object"),
+        "{}",
+        stderr(&bad_inputs)
+    );
+}
