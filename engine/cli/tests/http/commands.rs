@@ -237,51 +237,41 @@ fn flow_test_runs_a_component_in_the_sandbox_without_a_server() {
         "{invalid}"
     );
 
-    let spinning = test(&[
-        plugins::HOSTILE,
-        "--kind",
-        "autolaunched",
-        "--inputs",
-        r#"{"attack": "infinite-loop"}"#,
-        "--flow-fuel",
-        "1000000",
-    ]);
-    assert_eq!(spinning.status.code(), Some(1));
-    assert!(
-        stderr(&spinning).contains("cpu_budget"),
-        "{}",
-        stderr(&spinning)
+    // Each fails, saying why.
+    let fails = |args: &[&str], why: &str| {
+        let output = test(args);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(stderr(&output).contains(why), "{}", stderr(&output));
+    };
+    fails(
+        &[
+            plugins::HOSTILE,
+            "--kind",
+            "autolaunched",
+            "--inputs",
+            r#"{"attack": "infinite-loop"}"#,
+            "--flow-fuel",
+            "1000000",
+        ],
+        "cpu_budget",
     );
-
-    let wrong_kind = test(&[plugins::RISK_SCORE, "--kind", "screen"]);
-    assert!(!wrong_kind.status.success());
-    assert!(
-        stderr(&wrong_kind).contains("is not a working screen flow"),
-        "{}",
-        stderr(&wrong_kind)
+    fails(
+        &[plugins::RISK_SCORE, "--kind", "screen"],
+        "is not a working screen flow",
     );
-    let not_wasm = test(&[
-        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
-        "--kind",
-        "autolaunched",
-    ]);
-    assert!(!not_wasm.status.success());
-    assert!(
-        stderr(&not_wasm).contains("is not a working autolaunched flow"),
-        "{}",
-        stderr(&not_wasm)
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    fails(
+        &[manifest, "--kind", "autolaunched"],
+        "is not a working autolaunched flow",
     );
-    let bad_inputs = test(&[
-        plugins::RISK_SCORE,
-        "--kind",
-        "autolaunched",
-        "--inputs",
-        "[1]",
-    ]);
-    assert!(!bad_inputs.status.success());
-    assert!(
-        stderr(&bad_inputs).contains("--inputs must be a JSON object"),
-        "{}",
-        stderr(&bad_inputs)
+    fails(
+        &[
+            plugins::RISK_SCORE,
+            "--kind",
+            "autolaunched",
+            "--inputs",
+            "[1]",
+        ],
+        "--inputs must be a JSON object",
     );
 }
