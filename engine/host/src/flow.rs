@@ -74,6 +74,7 @@ fn wrong_kind<T>(flow: &Flow, wanted: FlowKind) -> Invocation<T> {
         }),
         log: Vec::new(),
         fuel_consumed: 0,
+        memory_bytes: 0,
         elapsed: std::time::Duration::ZERO,
     }
 }

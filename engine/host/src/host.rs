@@ -199,6 +199,7 @@ impl HostInner {
             outcome,
             log: store.data_mut().take_log(),
             fuel_consumed: self.limits.fuel.saturating_sub(fuel_left),
+            memory_bytes: store.data().limiter.used,
             elapsed,
         }
     }

@@ -11,8 +11,25 @@ pub struct Invocation<T> {
     pub log: Vec<LogLine>,
     /// Fuel the invocation burned (CPU work).
     pub fuel_consumed: u64,
+    /// Linear memory and table space the instance held at its largest, in
+    /// bytes: what counts against the memory limit (an interpreter's heap
+    /// image included).
+    pub memory_bytes: usize,
     /// Wall-clock time from instantiation to result.
     pub elapsed: Duration,
+}
+
+impl<T> Invocation<T> {
+    /// The same invocation with its result turned by `f` (a failure stays).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Invocation<U> {
+        Invocation {
+            outcome: self.outcome.map(f),
+            log: self.log,
+            fuel_consumed: self.fuel_consumed,
+            memory_bytes: self.memory_bytes,
+            elapsed: self.elapsed,
+        }
+    }
 }
 
 /// Where a log line came from.

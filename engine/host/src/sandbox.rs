@@ -107,7 +107,8 @@ impl log::Host for FlowState {
 /// (which surfaces as a trap) is reported as what it is.
 pub(crate) struct MemoryLimiter {
     limit: usize,
-    used: usize,
+    /// Bytes granted so far; memories and tables only grow within an instance.
+    pub(crate) used: usize,
     pub(crate) exceeded: bool,
 }
 

@@ -78,6 +78,7 @@ fn invocation<T>(outcome: Result<T, FlowFailure>) -> Invocation<T> {
         outcome,
         log: Vec::new(),
         fuel_consumed: 0,
+        memory_bytes: 0,
         elapsed: Duration::ZERO,
     }
 }
