@@ -1,5 +1,6 @@
 //! The command line, as clap parses it.
 
+use crate::commands::flow::Language;
 use clap::{Args, Parser, Subcommand};
 use jiff::SignedDuration;
 use stagecraft_engine::{EngineConfig, FlowKind, IntegrityCheck, SandboxLimits};
@@ -253,11 +254,31 @@ pub struct DemoArgs {
 /// `flow ...`
 #[derive(Debug, Subcommand)]
 pub enum FlowCommand {
-    /// Build a flow crate for wasm32-wasip2 and print the component's path.
+    /// Write a new flow project, with a test of its own, ready to build.
+    New {
+        /// The project's directory (created; its name names the flow).
+        dir: PathBuf,
+        /// The flow's language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: Language,
+        /// autolaunched, evaluation or screen.
+        #[arg(long, default_value = "autolaunched")]
+        kind: FlowKind,
+        /// Rust: the directory of the Rust SDK (stagecraft-sdk), when it is
+        /// not where this program was built from.
+        #[arg(long)]
+        rust_sdk: Option<PathBuf>,
+    },
+    /// Build a flow project into a component and print its path: a crate
+    /// (Cargo.toml) with cargo, a Python project (pyproject.toml) with
+    /// componentize-py, a JavaScript project (package.json) with jco.
     Build {
-        /// The crate's directory.
+        /// The project's directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Write the component here instead.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
     /// Run a component here, in the sandbox and limits of the server, and
     /// print its outputs (or its typed failure) and its log. Needs no server.

@@ -4,7 +4,6 @@
 mod audit;
 mod directory;
 pub mod flow;
-mod flow_test;
 mod job;
 mod orchestration;
 mod run;

@@ -13,6 +13,7 @@ mod console;
 mod dry_run;
 mod operability;
 mod pinning;
+mod polyglot;
 mod postgres;
 mod repair;
 mod restart;

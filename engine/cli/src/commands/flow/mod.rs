@@ -1,4 +1,12 @@
-//! `stagecraft flow ...`
+//! `stagecraft flow ...`: the author's commands (new, build, test) and the
+//! operator's (deploy, list, show, activate).
+
+mod build;
+mod new;
+mod test;
+mod toolchain;
+
+pub use build::{Language, build};
 
 use crate::cli::FlowCommand;
 use crate::client::Client;
@@ -6,10 +14,7 @@ use crate::output::Output;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const COLUMNS: &[(&str, &str)] = &[
     ("name", "/name"),
@@ -24,8 +29,23 @@ const COLUMNS: &[(&str, &str)] = &[
 /// Runs a flow command.
 pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<()> {
     match command {
-        FlowCommand::Build { dir } => {
-            let path = build(&dir).await?;
+        FlowCommand::New {
+            dir,
+            lang,
+            kind,
+            rust_sdk,
+        } => {
+            let written = new::create(&dir, lang, kind, rust_sdk.as_deref())?;
+            out.print(&serde_json::json!({ "files": written }), |_| {
+                println!("wrote a {kind} flow in {}:", dir.display());
+                for file in &written {
+                    println!("  {}", file.display());
+                }
+                println!("{}", new::next_steps(&dir, lang, kind));
+            });
+        }
+        FlowCommand::Build { dir, out } => {
+            let path = build(&dir, out.as_deref()).await?;
             println!("{}", path.display());
         }
         FlowCommand::Test {
@@ -39,7 +59,7 @@ pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<(
             let answers = answers
                 .map(|answers| super::json_object("--answers", &answers))
                 .transpose()?;
-            super::flow_test::run(
+            test::run(
                 out,
                 &file,
                 kind,
@@ -126,92 +146,4 @@ pub fn spinner(message: String) -> ProgressBar {
     spinner.set_message(message);
     spinner.enable_steady_tick(Duration::from_millis(100));
     spinner
-}
-
-/// `cargo build --release --target wasm32-wasip2` in the crate at `dir`,
-/// showing progress; returns the component's path as cargo reports it.
-pub async fn build(dir: &Path) -> Result<PathBuf> {
-    if !dir.join("Cargo.toml").is_file() {
-        bail!("{} is not a crate: it has no Cargo.toml", dir.display());
-    }
-    let spinner = spinner(format!("building {} for wasm32-wasip2", dir.display()));
-    let mut child =
-        tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--message-format=json-render-diagnostics",
-            ])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("running cargo (is it installed?)")?;
-    let stdout = child.stdout.take().context("cargo's stdout")?;
-    let stderr = child.stderr.take().context("cargo's stderr")?;
-    // Cargo's human output: the spinner shows its latest line, and all of
-    // it is printed if the build fails.
-    let progress = spinner.clone();
-    let log = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut log = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let trimmed = line.trim();
-            if !trimmed.is_empty() {
-                progress.set_message(trimmed.to_owned());
-            }
-            log.push(line);
-        }
-        log
-    });
-    let manifest = manifest(dir)?;
-    let mut components = Vec::new();
-    let mut lines = BufReader::new(stdout).lines();
-    while let Some(line) = lines.next_line().await? {
-        let Ok(message) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        if message["reason"] != "compiler-artifact" {
-            continue;
-        }
-        let is_cdylib = message["target"]["kind"]
-            .as_array()
-            .is_some_and(|kinds| kinds.iter().any(|kind| kind == "cdylib"));
-        if !is_cdylib || message["manifest_path"].as_str() != manifest.to_str() {
-            continue;
-        }
-        for file in message["filenames"].as_array().into_iter().flatten() {
-            if let Some(file) = file.as_str().filter(|file| file.ends_with(".wasm")) {
-                components.push(PathBuf::from(file));
-            }
-        }
-    }
-    let status = child.wait().await?;
-    let log = log.await.unwrap_or_default();
-    spinner.finish_and_clear();
-    if !status.success() {
-        for line in &log {
-            eprintln!("{line}");
-        }
-        bail!(
-            "cargo build failed ({status}); is the target installed? `rustup target add wasm32-wasip2`"
-        );
-    }
-    match components.as_slice() {
-        [component] => Ok(component.clone()),
-        [] => bail!("cargo built no component: the crate needs `[lib] crate-type = [\"cdylib\"]`"),
-        _ => bail!("cargo built several components: {components:?}"),
-    }
-}
-
-/// The crate's manifest path, as cargo spells it in its messages.
-fn manifest(dir: &Path) -> Result<PathBuf> {
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("resolving {}", dir.display()))?;
-    Ok(dir.join("Cargo.toml"))
 }

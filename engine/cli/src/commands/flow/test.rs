@@ -25,7 +25,7 @@ pub async fn run(
     let host = FlowHost::new(HostConfig {
         limits,
         max_concurrent_invocations: 1,
-        cache_dir: None,
+        cache_dir: compile_cache(),
     })
     .context("starting the sandbox")?;
     let flow = host
@@ -63,6 +63,7 @@ fn report<T>(out: Output, invocation: Invocation<T>, shown: impl FnOnce(T) -> Va
         outcome,
         log,
         fuel_consumed,
+        memory_bytes,
         elapsed,
     } = invocation;
     let failure = outcome.as_ref().err().cloned();
@@ -75,6 +76,7 @@ fn report<T>(out: Output, invocation: Invocation<T>, shown: impl FnOnce(T) -> Va
     let mut printed = result;
     printed["log"] = json!(log);
     printed["fuel_consumed"] = json!(fuel_consumed);
+    printed["memory_bytes"] = json!(memory_bytes);
     printed["elapsed_ms"] = json!(elapsed.as_secs_f64() * 1000.0);
     out.print(&printed, |printed| {
         if let Some(result) = printed.get("result") {
@@ -87,7 +89,8 @@ fn report<T>(out: Output, invocation: Invocation<T>, shown: impl FnOnce(T) -> Va
             println!("{}", log_line(line));
         }
         println!(
-            "({fuel_consumed} fuel, {:.1} ms)",
+            "({fuel_consumed} fuel, {:.1} MiB of memory, {:.1} ms)",
+            memory_bytes as f64 / f64::from(1 << 20),
             elapsed.as_secs_f64() * 1000.0
         );
     });
@@ -111,4 +114,21 @@ fn log_line(line: &LogLine) -> String {
         .map(|(key, value)| format!(" {key}={value}"))
         .collect();
     format!("[{from}] {}{fields}", line.message)
+}
+
+/// A private directory for compiled components, so that trying a flow
+/// again does not compile it again (an interpreter's component takes
+/// seconds): `$XDG_CACHE_HOME/stagecraft/compiled`, else under `~/.cache`.
+/// None when there is no such place; the flow is then compiled each time.
+fn compile_cache() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
+    let dir = base.join("stagecraft").join("compiled");
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir).ok().map(|()| dir)
 }
