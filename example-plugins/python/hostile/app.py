@@ -3,6 +3,7 @@ attack; the host's tests check that each ends in its typed failure and that
 nothing else is disturbed."""
 
 import sys
+import time
 
 from stagecraft_flow import FlowError, autolaunched
 
@@ -22,6 +23,9 @@ def attack(inputs: dict) -> dict:
         hoard = []
         while True:
             hoard.append(bytearray(1 << 20))
+    if attack == "sleep":
+        time.sleep(3600)  # blocked in a host call, where no fuel burns
+        return {"slept": True}
     if attack == "deep-recursion":
         sys.setrecursionlimit(1_000_000)  # past Python's guard, into the wasm stack
         return {"depth": _recurse(0)}

@@ -118,7 +118,7 @@ fn flow_test(component: &Path, kind: &str, inputs: &Value, more: &[&str]) -> Out
 /// step's log), the Python fix is deployed, the run resumes and completes
 /// through the JavaScript form (which first refuses an invalid answer).
 /// Meanwhile hostile Python flows (an infinite loop, a memory bomb,
-/// unbounded recursion) fail on their own runs with their typed failures
+/// unbounded recursion, a sleep past the deadline) fail on their own runs with their typed failures
 /// (C-SANDBOX for an interpreter), disturbing nothing.
 #[test]
 fn c_resume_swap_polyglot_demo_python_trap_python_fix_javascript_form_rust_check() {
@@ -126,7 +126,8 @@ fn c_resume_swap_polyglot_demo_python_trap_python_fix_javascript_form_rust_check
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    // A deadline short enough to wait for, long enough for the other flows.
+    let server = Server::start_with(dir.path(), &["--example-actions", "--flow-timeout", "10s"]);
     assert_eq!(
         server.put("/users/ada", ADMIN, json!({"name": "Ada"})).0,
         200
@@ -154,6 +155,7 @@ fn c_resume_swap_polyglot_demo_python_trap_python_fix_javascript_form_rust_check
         ("memory-bomb", "memory_limit"),
         // Python's frames live on its heap: its recursion ends at the memory limit.
         ("deep-recursion", "memory_limit"),
+        ("sleep", "timeout"),
     ]
     .into_iter()
     .map(|(attack, failure)| {

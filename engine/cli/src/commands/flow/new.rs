@@ -143,31 +143,34 @@ pub fn create(
 
 /// What to do next, printed after `flow new`.
 pub fn next_steps(dir: &Path, language: Language, kind: FlowKind) -> String {
+    let name = project_name(dir).unwrap_or_else(|_| "flow".into());
     let dir = dir.display();
     let (component, test) = match language {
         Language::Rust => (
-            "the path it prints".to_owned(),
+            format!(
+                "{dir}/target/wasm32-wasip2/release/{}.wasm",
+                name.replace('-', "_")
+            ),
             format!("cd {dir} && cargo test"),
         ),
         Language::Python => (
-            format!("{dir}/build/<name>.wasm"),
+            format!("{dir}/build/{name}.wasm"),
             format!("cd {dir} && python3 -m unittest"),
         ),
         Language::Js => (
-            format!("{dir}/build/<name>.wasm"),
+            format!("{dir}/build/{name}.wasm"),
             format!("cd {dir} && node --test"),
         ),
     };
-    let inputs = match kind {
-        FlowKind::Screen => {
-            " --inputs '{}'   (add --answers '{\"decision\": \"approve\"}' to submit)"
-        }
-        _ => " --inputs '{}'",
+    let answers = match kind {
+        FlowKind::Screen => " [--answers '{\"decision\": \"approve\"}']",
+        _ => "",
     };
     format!(
-        "its own tests:   {test}\n\
-         build it:        stagecraft flow build {dir}   (writes {component})\n\
-         try it:          stagecraft flow test <component.wasm> --kind {kind}{inputs}\n\
-         deploy it:       stagecraft flow deploy <name> <component.wasm> --kind {kind}"
+        "its own tests:  {test}\n\
+         build it:       stagecraft flow build {dir}\n\
+         try it:         stagecraft flow test {component} --kind {kind} --inputs '{{}}'{answers}\n\
+         deploy it:      stagecraft flow deploy {} {component} --kind {kind}",
+        name.replace('-', "_")
     )
 }
