@@ -138,20 +138,16 @@ fn c_resume_swap_polyglot_demo_python_trap_python_fix_javascript_form_rust_check
     let deploy = |name: &str, kind: &str, path: &Path| {
         server.deploy_flow(name, kind, path.to_str().expect("utf-8 path"))
     };
-    // Built and deployed side by side (each deploy compiles on the server).
-    std::thread::scope(|scope| {
-        scope.spawn(|| component(PY_RISK_SCORE_FIXED));
-        scope.spawn(|| deploy("risk_score", "autolaunched", &component(PY_RISK_SCORE)));
-        scope.spawn(|| deploy("loan_review", "screen", &component(JS_LOAN_REVIEW)));
-        scope.spawn(|| deploy("hostile_python", "autolaunched", &component(PY_HOSTILE)));
-        server.deploy_flow("credit_check", "evaluation", plugins::CREDIT_CHECK);
-    });
+    deploy("risk_score", "autolaunched", &component(PY_RISK_SCORE));
+    deploy("loan_review", "screen", &component(JS_LOAN_REVIEW));
+    server.deploy_flow("credit_check", "evaluation", plugins::CREDIT_CHECK);
     let definition: Value =
         serde_json::from_str(crate::support::LOAN_APPROVAL).expect("definition");
     let (status, record) = server.post("/orchestrations", ADMIN, definition);
     assert_eq!(status, 201, "{record}");
 
     // Hostile Python flows, each on a run of its own.
+    deploy("hostile_python", "autolaunched", &component(PY_HOSTILE));
     let (status, record) = server.post("/orchestrations", ADMIN, hostile_orchestration());
     assert_eq!(status, 201, "{record}");
     let attacks: Vec<(String, &str)> = [
@@ -396,43 +392,34 @@ fn flow_new_writes_projects_that_build_test_and_run_in_each_language() {
         serde_json::from_slice(&output.stdout).expect("JSON")
     };
 
-    let kinds = ["autolaunched", "evaluation", "screen"];
-    for kind in kinds {
+    for kind in ["autolaunched", "evaluation", "screen"] {
         let dir = new(&format!("py-{kind}"), "python", kind);
         own_tests(&dir, "python3", &["-m", "unittest", "-q"]);
         let dir = new(&format!("js-{kind}"), "js", kind);
         own_tests(&dir, "node", &["--test"]);
-    }
-    let dir = new("rust-autolaunched", "rust", "autolaunched");
-    let greets = |printed: &Value| {
-        assert_eq!(
-            printed["result"],
-            json!({"greeting": "Hello, world!"}),
-            "{printed}"
-        );
-        assert!(printed["log"].to_string().contains("greeting"), "{printed}");
-    };
-    // The builds run side by side: each is one tool's process, mostly waiting.
-    std::thread::scope(|scope| {
-        for kind in kinds {
-            let dir = root.path().join(format!("js-{kind}"));
-            scope.spawn(move || {
-                let printed = runs_on_nothing(&build(&dir), kind);
-                match kind {
-                    "autolaunched" => greets(&printed),
-                    "evaluation" => assert_eq!(printed["result"], false, "{printed}"),
-                    _ => assert_eq!(
-                        printed["result"]["form"]["title"], "Approve the request?",
-                        "{printed}"
-                    ),
-                }
-            });
+        let printed = runs_on_nothing(&build(&dir), kind);
+        match kind {
+            "autolaunched" => assert_eq!(printed["result"], json!({"greeting": "Hello, world!"})),
+            "evaluation" => assert_eq!(printed["result"], false),
+            _ => assert_eq!(printed["result"]["form"]["title"], "Approve the request?"),
         }
-        // Interpreter components take seconds to compile: one Python build.
-        let python = root.path().join("py-autolaunched");
-        scope.spawn(move || greets(&runs_on_nothing(&build(&python), "autolaunched")));
-        scope.spawn(|| greets(&runs_on_nothing(&build(&dir), "autolaunched")));
-    });
+    }
+    // Interpreter components take seconds to compile: one Python build.
+    let printed = runs_on_nothing(&build(&root.path().join("py-autolaunched")), "autolaunched");
+    assert_eq!(
+        printed["result"],
+        json!({"greeting": "Hello, world!"}),
+        "{printed}"
+    );
+    assert!(printed["log"].to_string().contains("greeting"), "{printed}");
+
+    let dir = new("rust-autolaunched", "rust", "autolaunched");
+    let printed = runs_on_nothing(&build(&dir), "autolaunched");
+    assert_eq!(
+        printed["result"],
+        json!({"greeting": "Hello, world!"}),
+        "{printed}"
+    );
 
     // Refusals, each saying why.
     let again = binary()
