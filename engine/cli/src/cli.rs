@@ -50,7 +50,7 @@ pub enum Command {
     /// Build the example flows, start a server, and run the loan story:
     /// a flow traps, a fixed version is hot-swapped in, the run resumes.
     Demo(DemoArgs),
-    /// Flows: build, deploy, list, show, activate.
+    /// Flows: new, build, test (for authors); deploy, list, show, activate.
     #[command(subcommand)]
     Flow(FlowCommand),
     /// Orchestrations: deploy, list, show, schema.
