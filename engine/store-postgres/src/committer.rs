@@ -1,6 +1,7 @@
 //! Group commit: one task writes every commit waiting when it starts a
 //! transaction, in the order they were made, with one statement per table.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{unavailable, write_error};
 use crate::node::Node;
+use crate::text::text;
 
 /// What one [`stagecraft_store::Store::commit`] call writes, with the
 /// epochs this node owns its runs at.
@@ -93,26 +95,62 @@ async fn run(
             }
         }
         let (batches, replies): (Vec<_>, Vec<_>) = requests.into_iter().unzip();
-        let result = write(&pool, &node, &batches).await;
-        match &result {
+        let results = match write(&pool, &node, &batches).await {
             Ok(()) => {
                 committed.fetch_add(1, Ordering::Relaxed);
-                let mut leases = node.leases();
-                for batch in &batches {
-                    leases.committed(&batch.released, batch.number);
-                }
+                node.leases().committed_all(&batches);
+                vec![Ok(()); batches.len()]
+            }
+            // One caller's bad record must not fail the others' commits:
+            // what the database refused is written again one caller's
+            // batch at a time. (What a retry may fix — a lost connection, a
+            // fenced run — fails them all: the callers retry.)
+            Err(error) if batches.len() > 1 && !error.is_retryable() => {
+                tracing::debug!(callers = replies.len(), %error, "group commit refused; committing its callers one by one");
+                one_by_one(&pool, &node, &batches, &committed).await
             }
             Err(error) => {
                 tracing::debug!(callers = replies.len(), %error, "group commit failed");
+                vec![Err(error); batches.len()]
             }
-        }
-        for reply in replies {
-            let _ = reply.send(match &result {
-                Ok(()) => Ok(()),
-                Err(error) => Err(error.with_context("commit failed")),
-            });
+        };
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result.map_err(|error| error.with_context("commit failed")));
         }
     }
+}
+
+/// Writes each batch in a transaction of its own, in order. A batch that
+/// carries a run whose earlier batch failed fails too, unwritten: its
+/// state was built on the one that was not committed.
+async fn one_by_one(
+    pool: &Pool,
+    node: &Node,
+    batches: &[Batch],
+    committed: &AtomicU64,
+) -> Vec<StoreResult<()>> {
+    let mut failed_runs: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut results = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let runs = || batch.commit.runs.iter().map(|run| run.id.as_str());
+        if let Some(run) = runs().find(|run| failed_runs.contains(run)) {
+            results.push(Err(StoreError::write(
+                format!("run {run}"),
+                "an earlier commit of the run, on which this one was built, failed",
+            )));
+            continue;
+        }
+        let result = write(pool, node, std::slice::from_ref(batch)).await;
+        match &result {
+            Ok(()) => {
+                committed.fetch_add(1, Ordering::Relaxed);
+                node.leases().committed_all(std::slice::from_ref(batch));
+            }
+            Err(_) => failed_runs.extend(runs()),
+        }
+        results.push(result);
+    }
+    results
 }
 
 /// Writes the batches in one transaction; fails it whole if another node
@@ -273,7 +311,7 @@ async fn put_runs(
     let item_ids: Vec<&str> = items.iter().map(|(_, i)| i.id.as_str()).collect();
     let run_ids: Vec<&str> = items.iter().map(|(run, _)| *run).collect();
     let kinds: Vec<&str> = items.iter().map(|(_, i)| i.assignee_kind).collect();
-    let assignees: Vec<&str> = items.iter().map(|(_, i)| i.assignee_id.as_str()).collect();
+    let assignees: Vec<Cow<'_, str>> = items.iter().map(|(_, i)| text(&i.assignee_id)).collect();
     let statuses: Vec<&str> = items.iter().map(|(_, i)| i.status.as_str()).collect();
     let created: Vec<i64> = items.iter().map(|(_, i)| i.created_at).collect();
     let bodies: Vec<&str> = items.iter().map(|(_, i)| i.item.as_str()).collect();
@@ -422,14 +460,14 @@ async fn put_audit_refs(tx: &Transaction<'_>, records: &[&AuditRecord]) -> Store
         .iter()
         .map(|r| nanos(r.at))
         .collect::<StoreResult<Vec<_>>>()?;
-    let actors: Vec<&str> = records.iter().map(|r| r.actor.as_str()).collect();
+    let actors: Vec<Cow<'_, str>> = records.iter().map(|r| text(&r.actor)).collect();
     let actions: Vec<&str> = records.iter().map(|r| r.action.name()).collect();
-    let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
-    let (outcomes, reasons): (Vec<&str>, Vec<Option<&str>>) = records
+    let targets: Vec<Cow<'_, str>> = records.iter().map(|r| text(&r.target)).collect();
+    let (outcomes, reasons): (Vec<&str>, Vec<Option<Cow<'_, str>>>) = records
         .iter()
         .map(|r| match &r.outcome {
             AuditOutcome::Done => ("done", None),
-            AuditOutcome::Refused { reason } => ("refused", Some(reason.as_str())),
+            AuditOutcome::Refused { reason } => ("refused", Some(text(reason))),
         })
         .unzip();
     let details: Vec<Option<String>> = records
@@ -475,11 +513,11 @@ async fn put_job_runs<'a>(
     let runs: Vec<&str> = outcomes.iter().map(|o| o.run.0.as_str()).collect();
     let resumed = name_of(&JobRunState::Resumed)?;
     let refused = name_of(&JobRunState::Refused)?;
-    let (states, reasons): (Vec<&str>, Vec<Option<&str>>) = outcomes
+    let (states, reasons): (Vec<&str>, Vec<Option<Cow<'_, str>>>) = outcomes
         .iter()
         .map(|o| match &o.outcome {
             Ok(()) => (resumed.as_str(), None),
-            Err(reason) => (refused.as_str(), Some(reason.as_str())),
+            Err(reason) => (refused.as_str(), Some(text(reason))),
         })
         .unzip();
     let update = tx

@@ -22,6 +22,7 @@ mod jobs;
 mod node;
 mod runs;
 mod schema;
+mod text;
 
 use std::str::FromStr;
 use std::sync::Arc;

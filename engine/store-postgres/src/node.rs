@@ -70,12 +70,24 @@ impl Leases {
     }
 
     /// After commit `commit` is durable: forgets the runs it let go, unless
-    /// a later commit wrote them again.
+    /// a later commit wrote them again or the run was claimed again since
+    /// (at a new epoch, which this release does not end).
     pub(crate) fn committed(&mut self, released: &[(String, i64)], commit: u64) {
-        for (id, _) in released {
-            if self.epochs.get(id).is_some_and(|(_, last)| *last <= commit) {
+        for (id, released_at) in released {
+            if self
+                .epochs
+                .get(id)
+                .is_some_and(|(epoch, last)| *last <= commit && epoch == released_at)
+            {
                 self.epochs.remove(id);
             }
+        }
+    }
+
+    /// After `batches` are durable.
+    pub(crate) fn committed_all(&mut self, batches: &[crate::committer::Batch]) {
+        for batch in batches {
+            self.committed(&batch.released, batch.number);
         }
     }
 
@@ -564,4 +576,29 @@ pub(crate) fn listen(
 fn decode(id: &str, row: &Row, column: usize) -> StoreResult<stagecraft_core::run::Run> {
     let stored: Vec<u8> = row.try_get(column).map_err(read_error("a run"))?;
     state::decode(id, &StoredState::Compressed(stored))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Leases;
+
+    /// Issue 20, defect 12: a run let go by commit 1 and claimed again (at
+    /// a new epoch) before commit 1 finished keeps its new epoch.
+    #[test]
+    fn an_older_release_does_not_forget_a_fresh_claim() {
+        let mut leases = Leases::default();
+        let (epochs, _, _) = leases.stage(["r"].into_iter(), std::iter::empty());
+        assert_eq!(epochs, [1]);
+        let (_, released, commit) = leases.stage(std::iter::empty(), ["r"].into_iter());
+        assert_eq!(released, [("r".to_owned(), 1)]);
+        leases.owned("r".to_owned(), 2);
+        leases.committed(&released, commit);
+        let (epochs, _, _) = leases.stage(["r"].into_iter(), std::iter::empty());
+        assert_eq!(epochs, [2], "the claim's epoch is kept");
+
+        // Without a new claim, the release forgets the run.
+        let (_, released, commit) = leases.stage(std::iter::empty(), ["r"].into_iter());
+        leases.committed(&released, commit);
+        assert!(leases.epochs.is_empty());
+    }
 }
