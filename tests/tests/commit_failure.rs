@@ -4,7 +4,9 @@
 
 use serde_json::json;
 use stagecraft_core::run::{MilestoneKind, MilestoneRecord, Run, RunId, RunStatus, WorkItemId};
-use stagecraft_engine::{Engine, EngineConfig, EngineError, FlowKind, SystemClock};
+use stagecraft_engine::{
+    ActionCall, Engine, EngineConfig, EngineError, ExternalAction, FlowKind, SystemClock,
+};
 use stagecraft_host::{FlowHost, HostConfig};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
@@ -221,6 +223,16 @@ impl Store for FailingStore {
 /// An engine on a failing store with the 3-stage no-op chain deployed.
 async fn engine() -> (Engine<FailingStore>, TempDir) {
     let dir = tempfile::tempdir().expect("test setup");
+    let engine = open(&dir, HashMap::new()).await;
+    (engine, dir)
+}
+
+/// An engine on a failing store in `dir`, with `actions` registered and the
+/// 3-stage no-op chain deployed.
+async fn open(
+    dir: &TempDir,
+    actions: HashMap<String, Arc<dyn ExternalAction>>,
+) -> Engine<FailingStore> {
     let store = FailingStore {
         inner: SqliteStore::open(SqliteConfig::new(dir.path().join("stagecraft.db")))
             .expect("test setup"),
@@ -237,7 +249,7 @@ async fn engine() -> (Engine<FailingStore>, TempDir) {
         store,
         Arc::new(host),
         EngineConfig::new(dir.path()),
-        HashMap::new(),
+        actions,
         Arc::new(SystemClock),
     )
     .await
@@ -250,7 +262,7 @@ async fn engine() -> (Engine<FailingStore>, TempDir) {
         .deploy_orchestration(chain_orchestration("chain", 3), "test")
         .await
         .expect("test setup");
-    (engine, dir)
+    engine
 }
 
 /// The run once settled; a run the engine lost track of fails the test
@@ -365,4 +377,113 @@ async fn a_full_disk_is_retried_with_back_off_and_recovered_from() {
     engine.store().arm(None);
     let run = settle(&engine, &run.id).await;
     assert_eq!(run.status, RunStatus::Completed, "recovered by itself");
+}
+
+/// An external action that records every call and answers only once the
+/// test opens its gate.
+struct Booking {
+    calls: std::sync::Mutex<Vec<ActionCall>>,
+    called: tokio::sync::Notify,
+    gate: tokio::sync::Semaphore,
+}
+
+impl Booking {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            calls: std::sync::Mutex::default(),
+            called: tokio::sync::Notify::new(),
+            gate: tokio::sync::Semaphore::new(0),
+        })
+    }
+
+    fn calls(&self) -> Vec<ActionCall> {
+        self.calls.lock().expect("not poisoned").clone()
+    }
+
+    fn action(self: &Arc<Self>) -> HashMap<String, Arc<dyn ExternalAction>> {
+        let booking = Arc::clone(self);
+        let action = move |call: ActionCall| {
+            let booking = Arc::clone(&booking);
+            async move {
+                booking.calls.lock().expect("not poisoned").push(call);
+                booking.called.notify_waiters();
+                let _open = booking.gate.acquire().await;
+                Ok(json!({"booked": true}))
+            }
+        };
+        HashMap::from([(
+            "book".to_owned(),
+            Arc::new(action) as Arc<dyn ExternalAction>,
+        )])
+    }
+}
+
+/// One stage whose one step calls the external action `book`.
+fn booking() -> serde_json::Value {
+    json!({
+        "format": 1, "name": "booking",
+        "elements": [{
+            "type": "stage", "name": "book", "next": null,
+            "steps": [{"name": "call", "kind": {"type": "external", "action": "book"},
+                       "inputs": {"amount": {"value": 5}}}]
+        }]
+    })
+}
+
+/// At least once, and no more than that: a failed commit makes the engine
+/// reload and re-derive every run's outstanding work, but an external
+/// action still under way on this node is not called a second time; after
+/// a restart (its result lost) it is, with the same idempotency key.
+#[tokio::test]
+async fn work_under_way_is_not_performed_again_by_a_reload_and_a_repeat_keeps_its_key() {
+    let dir = tempfile::tempdir().expect("test setup");
+    let first = Booking::new();
+    let engine = open(&dir, first.action()).await;
+    engine
+        .deploy_orchestration(booking(), "test")
+        .await
+        .expect("test setup");
+    let called = first.called.notified();
+    let run = engine
+        .start_run("booking", json!({}), "admin")
+        .await
+        .expect("a run starts");
+    called.await;
+
+    // A commit fails while the action is under way: the engine reloads.
+    engine.store().arm(Some(Fault::All));
+    let refused = engine.start_run("chain", json!({}), "admin").await;
+    assert!(matches!(refused, Err(EngineError::Store(_))), "{refused:?}");
+    engine.store().arm(None);
+    // Once a later command is durable the reload is over.
+    let after = engine
+        .start_run("chain", json!({}), "admin")
+        .await
+        .expect("starts after the failure");
+    settle(&engine, &after.id).await;
+    assert_eq!(first.calls().len(), 1, "called again by the reload");
+
+    // The engine stops with the call under way; the next one calls again,
+    // with the same key.
+    engine.shutdown().await;
+    let second = Booking::new();
+    second.gate.add_permits(1);
+    let engine = open(&dir, second.action()).await;
+    let done = settle(&engine, &run.id).await;
+    assert_eq!(done.status, RunStatus::Completed, "{:?}", done.error);
+    let (before, after) = (first.calls(), second.calls());
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].idempotency_key, before[0].idempotency_key);
+    assert_eq!(
+        (
+            after[0].run.clone(),
+            after[0].attempt,
+            after[0].step.step.as_str()
+        ),
+        (run.id.clone(), 1, "call")
+    );
+    assert_eq!(
+        after[0].idempotency_key,
+        format!("{}/book/0/call/1", run.id)
+    );
 }

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 use stagecraft_core::run::{Run, RunStatus, StepStatus, WorkItemStatus};
 use stagecraft_engine::{
-    Completion, Engine, EngineConfig, EngineError, FlowKind, Group, SqliteStore, User, UserStatus,
+    ActionCall, Completion, Engine, EngineConfig, EngineError, FlowKind, Group, SqliteStore, User,
+    UserStatus,
 };
 use stagecraft_tests::{CREDIT_CHECK, LOAN_REVIEW, RISK_SCORE, RISK_SCORE_FIXED, bytes};
 use tempfile::TempDir;
@@ -57,8 +58,8 @@ async fn loan_engine() -> (Engine<SqliteStore>, TempDir) {
 
 async fn open(dir: &TempDir) -> Engine<SqliteStore> {
     Engine::builder(EngineConfig::new(dir.path()))
-        .action("book_loan", |inputs: Value| async move {
-            match inputs["applicant"].as_str() {
+        .action("book_loan", |call: ActionCall| async move {
+            match call.inputs["applicant"].as_str() {
                 Some("mallory") => Err("the booking system refused the loan".to_owned()),
                 _ => Ok(json!({"reference": "LN-1"})),
             }
@@ -433,4 +434,89 @@ async fn c_cancel_finished_runs_refuse_manual_actions() {
     let unknown = stagecraft_core::run::RunId("no-such-run".into());
     let error = engine.cancel(&unknown, "operator").await.unwrap_err();
     assert!(matches!(error, EngineError::NotFound(_)), "{error}");
+}
+
+/// Two members of a queue complete its work item at the same moment: one
+/// wins, the other is refused (a 409 through the API) and audited as
+/// refused, whatever the timing. The completion ends the run, so the
+/// loser's command arrives while the winner's commit is still pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_members_completing_one_queue_item_at_once_yield_one_winner() {
+    let (engine, _dir) = loan_engine().await;
+    engine
+        .put_queue(
+            stagecraft_engine::Queue {
+                id: "desk".into(),
+                name: "Desk".into(),
+                members: vec!["ada".into(), "bob".into()],
+            },
+            "admin",
+        )
+        .await
+        .expect("test setup");
+    let desk = json!({
+        "format": 1, "name": "desk_review",
+        "elements": [{
+            "type": "stage", "name": "review", "next": null,
+            "steps": [{
+                "name": "decide",
+                "kind": {"type": "interactive", "flow": "loan_review", "assignee": {"queue": "desk"}},
+                "inputs": {"applicant": {"value": "linus"}, "amount": {"value": 1000}, "risk": {"value": 50}}
+            }]
+        }]
+    });
+    engine
+        .deploy_orchestration(desk, "admin")
+        .await
+        .expect("test setup");
+    for round in 0..20 {
+        let run = engine
+            .start_run("desk_review", json!({}), "admin")
+            .await
+            .expect("the run starts");
+        let run = engine.wait_for(&run.id, waiting).await.expect("it waits");
+        let item = run.work_items[0].id.clone();
+        let answers = json!({"decision": "reject", "comment": "too risky"});
+        let (ada, bob) = tokio::join!(
+            engine.complete_work_item(&item, "ada", answers.clone()),
+            engine.complete_work_item(&item, "bob", answers.clone()),
+        );
+        let outcomes = [&ada, &bob];
+        let won = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Completion::Completed(_))))
+            .count();
+        let refused = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(EngineError::Refused(_))))
+            .count();
+        let said = |outcome: &Result<Completion, EngineError>| match outcome {
+            Ok(Completion::Completed(run)) => format!("completed ({:?})", run.status),
+            Ok(_) => "not completed".to_owned(),
+            Err(error) => format!("refused: {error}"),
+        };
+        assert_eq!(
+            (won, refused),
+            (1, 1),
+            "round {round}: ada {}, bob {}",
+            said(&ada),
+            said(&bob)
+        );
+        let audit = engine
+            .audit(stagecraft_engine::AuditFilter {
+                target: Some(format!("work_item:{item}")),
+                ..Default::default()
+            })
+            .await
+            .expect("the audit log reads");
+        let done = audit
+            .iter()
+            .filter(|e| e.record.outcome == stagecraft_engine::AuditOutcome::Done)
+            .count();
+        assert_eq!(
+            (audit.len(), done),
+            (2, 1),
+            "round {round}: one completion done, one refused: {audit:?}"
+        );
+    }
 }

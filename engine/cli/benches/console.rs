@@ -93,10 +93,13 @@ async fn main() -> Result<()> {
 async fn populate(dir: &std::path::Path, total: usize) -> Result<(RunId, String)> {
     // As `stagecraft serve --example-actions`.
     let engine = Engine::builder(EngineConfig::new(dir))
-        .action("book_loan", |inputs: serde_json::Value| async move {
-            let applicant = inputs["applicant"].as_str().unwrap_or("unknown");
-            Ok(json!({ "reference": format!("LN-{applicant}") }))
-        })
+        .action(
+            "book_loan",
+            |call: stagecraft_engine::ActionCall| async move {
+                let applicant = call.inputs["applicant"].as_str().unwrap_or("unknown");
+                Ok(json!({ "reference": format!("LN-{applicant}") }))
+            },
+        )
         .open()
         .await?;
     engine

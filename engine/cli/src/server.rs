@@ -8,6 +8,7 @@ mod dry_runs;
 mod error;
 mod flows;
 mod jobs;
+mod nul;
 mod orchestrations;
 mod runs;
 mod work_items;
@@ -90,10 +91,13 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
     create_private_dir(&data_dir)?;
     let mut builder = EngineBuilder::new(config.engine);
     if config.example_actions {
-        builder = builder.action("book_loan", |inputs: Value| async move {
-            let applicant = inputs["applicant"].as_str().unwrap_or("unknown");
-            Ok(json!({ "reference": format!("LN-{applicant}") }))
-        });
+        builder = builder.action(
+            "book_loan",
+            |call: stagecraft_engine::ActionCall| async move {
+                let applicant = call.inputs["applicant"].as_str().unwrap_or("unknown");
+                Ok(json!({ "reference": format!("LN-{applicant}") }))
+            },
+        );
     }
     let engine = backend::open(builder, config.database.as_deref(), config.lease_ttl)
         .await
@@ -316,6 +320,7 @@ fn router(state: AppState) -> Router {
     public
         .merge(console::router())
         .merge(protected)
+        .layer(middleware::from_fn(nul::refuse_nul))
         .layer(middleware::from_fn(server_timing))
         .with_state(state)
 }

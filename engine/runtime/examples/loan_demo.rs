@@ -6,9 +6,11 @@
 //! `cargo run -p stagecraft-engine --example loan_demo [DATA_DIR]`
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use serde_json::json;
 use stagecraft_core::run::{Run, RunStatus, WorkItemStatus};
-use stagecraft_engine::{Completion, Engine, EngineConfig, FlowKind, Group, User, UserStatus};
+use stagecraft_engine::{
+    ActionCall, Completion, Engine, EngineConfig, FlowKind, Group, User, UserStatus,
+};
 use stagecraft_example_plugins as plugins;
 
 const DEFINITION: &str = include_str!("../../../example-plugins/loan_approval.json");
@@ -21,8 +23,8 @@ async fn main() -> Result<()> {
     };
     println!("data directory: {}", data.display());
     let engine = Engine::builder(EngineConfig::new(&data))
-        .action("book_loan", |inputs: Value| async move {
-            Ok(json!({ "reference": format!("LN-{}", inputs["applicant"].as_str().unwrap_or("?")) }))
+        .action("book_loan", |call: ActionCall| async move {
+            Ok(json!({ "reference": format!("LN-{}", call.inputs["applicant"].as_str().unwrap_or("?")) }))
         })
         .open()
         .await?;

@@ -6,11 +6,13 @@
 //! (flows) or a semaphore (external actions), so a slow or hostile flow
 //! holds one slot and stalls nothing else.
 
+use crate::action::ActionCall;
 use crate::clock::Clock;
 use crate::executor::Command;
 use crate::fairness::FlowShares;
 use crate::registry::Registry;
 use crate::runner::FlowRunner;
+use crate::under_way::{Ticket, UnderWay, Work};
 use crate::versions::Versions;
 use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
 use stagecraft_core::{Action, Event, FlowFailure, FlowFailureKind, Unavailability};
@@ -30,6 +32,9 @@ pub(crate) struct Dispatcher<S> {
     /// Each flow's share of the invocation slots.
     pub(crate) shares: Arc<FlowShares>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The flows, evaluations and external actions under way here: work
+    /// re-derived by a recovery is not performed twice.
+    pub(crate) under_way: Arc<UnderWay>,
 }
 
 impl<S: Store> Dispatcher<S> {
@@ -42,6 +47,14 @@ impl<S: Store> Dispatcher<S> {
 
     fn perform_one(&self, state: &Run, action: Action) {
         let run = state.id.clone();
+        let ticket = match Work::of_action(&run, &action) {
+            None => None,
+            Some(work) => match self.under_way.begin(work) {
+                Some(ticket) => Some(ticket),
+                // Its result is still to come.
+                None => return,
+            },
+        };
         match action {
             Action::RunFlow {
                 step,
@@ -57,7 +70,7 @@ impl<S: Store> Dispatcher<S> {
                 let clock = Arc::clone(&self.clock);
                 let shares = Arc::clone(&self.shares);
                 let log_run = run.clone();
-                self.spawn_result(run, async move {
+                self.spawn_result(run, ticket, async move {
                     let _share = shares.acquire(&flow).await;
                     let versions = Versions {
                         registry: &registry,
@@ -108,7 +121,7 @@ impl<S: Store> Dispatcher<S> {
             } => {
                 let registry = Arc::clone(&self.registry);
                 let shares = Arc::clone(&self.shares);
-                self.spawn_result(run, async move {
+                self.spawn_result(run, ticket, async move {
                     let _share = shares.acquire(&flow).await;
                     let result = match registry.flow(&flow) {
                         None => Err(match registry.unavailable(&flow, None) {
@@ -135,11 +148,12 @@ impl<S: Store> Dispatcher<S> {
             } => {
                 let handler = self.registry.actions.get(&action).cloned();
                 let permits = Arc::clone(&self.action_permits);
-                self.spawn_result(run, async move {
+                let call = ActionCall::new(inputs, run.clone(), step.clone(), attempt);
+                self.spawn_result(run, ticket, async move {
                     let result = match handler {
                         None => Err(format!("no external action named {action:?} is registered")),
                         Some(handler) => match permits.acquire_owned().await {
-                            Ok(_permit) => handler.call(inputs).await,
+                            Ok(_permit) => handler.call(call).await,
                             Err(_) => Err("the engine is shutting down".to_owned()),
                         },
                     };
@@ -186,16 +200,21 @@ impl<S: Store> Dispatcher<S> {
     }
 
     /// Runs `task` and sends the event it produces (with the invocation's
-    /// log, if any) to the executor.
+    /// log, if any) to the executor, handing `ticket` over with it.
     fn spawn_result(
         &self,
         run: RunId,
+        ticket: Option<Ticket>,
         task: impl std::future::Future<Output = (Event, Option<Box<StepLog>>)> + Send + 'static,
     ) {
         let commands = self.commands.clone();
         tokio::spawn(async move {
             let (event, log) = task.await;
-            send(&commands, run, event, log).await;
+            if send(&commands, run, event, log).await
+                && let Some(ticket) = ticket
+            {
+                ticket.handed_over();
+            }
         });
     }
 }
@@ -227,24 +246,27 @@ async fn availability(
     })
 }
 
+/// Sends a result to the executor; `false` when it has gone.
 async fn send(
     commands: &mpsc::WeakSender<Command>,
     run: RunId,
     event: Event,
     log: Option<Box<StepLog>>,
-) {
+) -> bool {
     // After shutdown the result is dropped; recovery re-derives the work.
-    if let Some(commands) = commands.upgrade() {
-        let _ = commands
-            .send(Command::Event {
-                run,
-                event,
-                reply: None,
-                log,
-                trail: None,
-            })
-            .await;
-    }
+    let Some(commands) = commands.upgrade() else {
+        return false;
+    };
+    commands
+        .send(Command::Event {
+            run,
+            event,
+            reply: None,
+            log,
+            trail: None,
+        })
+        .await
+        .is_ok()
 }
 
 fn missing_flow(name: &str) -> FlowFailure {

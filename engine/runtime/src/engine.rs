@@ -257,6 +257,7 @@ impl<S: Store> Engine<S> {
             action_permits: Arc::new(Semaphore::new(config.max_concurrent_actions.max(1))),
             shares: Arc::new(FlowShares::new(config.flow_share())),
             clock: Arc::clone(&clock),
+            under_way: Arc::default(),
         };
         let (runs, let_go) = crate::recovery::recover(&*store, &registry, &dispatcher).await?;
         let lease_ttl = store.lease_ttl();

@@ -315,12 +315,12 @@ impl<S: Store> Executor<S> {
             return Some(Box::pin(std::future::ready((Ok(()), pending))));
         }
         let states: Vec<Arc<Run>> = runs.into_values().collect();
+        // Held until the commit is durable, finished runs too: a command
+        // that came meanwhile would otherwise read the run's last durable
+        // state from the store and be applied to it a second time (two
+        // people completing one work item would both be told they did).
         for state in &states {
-            if state.status.is_final() {
-                self.runs.remove(&state.id);
-            } else {
-                self.runs.insert(state.id.clone(), Arc::clone(state));
-            }
+            self.runs.insert(state.id.clone(), Arc::clone(state));
         }
         self.held.store(self.runs.len(), Ordering::Relaxed);
         let store = Arc::clone(&self.store);
@@ -484,21 +484,38 @@ impl<S: Store> Executor<S> {
             if self.runs.contains_key(&run.id) || staged.runs.contains_key(&run.id) {
                 continue;
             }
-            let Some(plan) = self.registry.plan(&run.orchestration, run.version) else {
-                tracing::error!(run = %run.id, "orchestration {} v{} is missing; the run taken over is left as it is", run.orchestration, run.version);
-                continue;
-            };
-            let actions = stagecraft_core::outstanding_actions(&run, &plan);
-            let held = actions.iter().any(keeps_held);
             let run = Arc::new(run);
-            self.dispatcher.perform(&run, actions);
-            if held {
-                self.runs.insert(run.id.clone(), run);
-            } else {
+            if !self.carry_on(&run, true) {
                 self.releasing.push(run.id.clone());
             }
         }
-        self.held.store(self.runs.len(), Ordering::Relaxed);
+    }
+
+    /// Performs the outstanding work of `run`, just claimed from the store
+    /// (taken over, or read for a command), and holds it if that work keeps
+    /// it held; returns whether it does. Whichever path claims a run from a
+    /// node that stopped, its flows in flight there run again here; work
+    /// already under way on this node is not performed twice. Assignee
+    /// checks are redone only `with_checks` (a take-over): a command's claim
+    /// of a waiting run would otherwise cost a directory read each time.
+    fn carry_on(&mut self, run: &Arc<Run>, with_checks: bool) -> bool {
+        if run.status.is_final() {
+            return false;
+        }
+        let Some(plan) = self.registry.plan(&run.orchestration, run.version) else {
+            tracing::error!(run = %run.id, "orchestration {} v{} is missing; the run is left as it is", run.orchestration, run.version);
+            return false;
+        };
+        let actions = stagecraft_core::outstanding_actions(run, &plan);
+        let held = actions.iter().any(keeps_held);
+        if held || with_checks {
+            self.dispatcher.perform(run, actions);
+        }
+        if held {
+            self.runs.insert(run.id.clone(), Arc::clone(run));
+            self.held.store(self.runs.len(), Ordering::Relaxed);
+        }
+        held
     }
 
     /// The runs a commit lets go, on a shared store: those it writes with
@@ -570,7 +587,10 @@ impl<S: Store> Executor<S> {
         let retryable = match state {
             Ok(Claim::Claimed(state)) => {
                 if !self.runs.contains_key(run) && !staged.runs.contains_key(run) {
-                    staged.visiting.insert(run.clone(), Arc::new(*state));
+                    let state = Arc::new(*state);
+                    if !self.carry_on(&state, false) {
+                        staged.visiting.insert(run.clone(), state);
+                    }
                 }
                 return waiting;
             }
@@ -633,6 +653,15 @@ impl<S: Store> Executor<S> {
                 let _ = reply.send(Err(error));
             }
             return None;
+        }
+        if let Command::Event {
+            run,
+            event,
+            reply: None,
+            ..
+        } = &command
+        {
+            self.dispatcher.under_way.ended(run, event);
         }
         // A command for a run not held (or already waiting for its read)
         // waits for the run to be read from the store: a person's action,

@@ -5,11 +5,11 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), stagecraft_engine::EngineError> {
-//! use stagecraft_engine::{Engine, EngineConfig, FlowKind};
+//! use stagecraft_engine::{ActionCall, Engine, EngineConfig, FlowKind};
 //! use serde_json::json;
 //!
 //! let engine = Engine::builder(EngineConfig::new("./data"))
-//!     .action("credit_bureau", |_inputs| async { Ok(json!({"score": 710})) })
+//!     .action("credit_bureau", |_call: ActionCall| async { Ok(json!({"score": 710})) })
 //!     .open()
 //!     .await?;
 //! let bytes = std::fs::read("risk_score.wasm").expect("component");
@@ -41,10 +41,11 @@ mod fairness;
 mod recovery;
 mod registry;
 pub mod runner;
+mod under_way;
 mod versions;
 mod watch;
 
-pub use action::{ActionFuture, ExternalAction};
+pub use action::{ActionCall, ActionFuture, ExternalAction};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
 pub use engine::dry_run::{Candidate, DryRun, Original, Outcome, Submitted, Tried};

@@ -300,3 +300,63 @@ fn an_unreadable_run_is_set_aside_and_the_rest_are_served() {
     let run = server.wait_run(&good, |run| run["status"] != "in_progress");
     assert_eq!(run["status"], "completed", "{run}");
 }
+
+/// Issue 20, defect 2: a NUL character in a path, a query or a JSON body is
+/// refused at the edge with the same 400 on SQLite and on PostgreSQL (where
+/// it once reached a group commit and failed everyone's commits batched
+/// with it), and the server goes on serving.
+#[test]
+fn nul_characters_are_refused_at_the_edge_alike_on_every_store() {
+    let sqlite_dir = tempfile::tempdir().expect("tempdir");
+    let mut servers = vec![("sqlite", Server::start(sqlite_dir.path()))];
+    let postgres_dir = tempfile::tempdir().expect("tempdir");
+    if let Some(url) = stagecraft_store_conformance::test_database("nul_at_the_edge") {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let url = runtime.block_on(stagecraft_store_conformance::fresh_database(
+            &url,
+            "nul_at_the_edge",
+        ));
+        servers.push((
+            "postgres",
+            Server::start_with(
+                postgres_dir.path(),
+                &["--example-actions", "--database", &url],
+            ),
+        ));
+    }
+    for (store, server) in &servers {
+        let ada = server.loan_setup();
+        let applicant = json!({"orchestration": "loan_approval",
+            "inputs": {"applicant": "lin\u{0}us", "income": 1, "debt": 1, "amount": 1}});
+        for (what, refused) in [
+            (
+                "a path",
+                server.post("/work-items/%00/x/complete", &ada, json!({"answers": {}})),
+            ),
+            ("a path", server.get("/runs/%00", ADMIN)),
+            ("a query", server.get("/runs?orchestration=%00", ADMIN)),
+            ("run inputs", server.post("/runs", ADMIN, applicant)),
+            (
+                "a user's name",
+                server.put("/users/eve", ADMIN, json!({"name": "e\u{0}ve"})),
+            ),
+        ] {
+            assert_eq!(refused.0, 400, "{store}, {what}: {}", refused.1);
+            assert_eq!(
+                refused.1["error"]["code"], "nul_character",
+                "{store}, {what}"
+            );
+        }
+        // A backslash before `u0000` is text, not a NUL.
+        let (status, run) = server.post(
+            "/runs",
+            ADMIN,
+            json!({"orchestration": "loan_approval",
+                "inputs": {"applicant": "lin\\u0000us", "income": 30000, "debt": 10000, "amount": 20000}}),
+        );
+        assert_eq!(status, 201, "{store}: {run}");
+        let id = run["id"].as_str().expect("run id");
+        let run = server.wait_resting(id);
+        assert_eq!(run["inputs"]["applicant"], "lin\\u0000us", "{store}: {run}");
+    }
+}
