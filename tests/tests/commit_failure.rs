@@ -5,7 +5,8 @@
 use serde_json::json;
 use stagecraft_core::run::{MilestoneKind, MilestoneRecord, Run, RunId, RunStatus, WorkItemId};
 use stagecraft_engine::{
-    ActionCall, Engine, EngineConfig, EngineError, ExternalAction, FlowKind, SystemClock,
+    ActionCall, Engine, EngineConfig, EngineError, ExternalAction, FlowKind, RepairFilter,
+    ResumeJob, SystemClock,
 };
 use stagecraft_host::{FlowHost, HostConfig};
 use stagecraft_store::{
@@ -15,7 +16,7 @@ use stagecraft_store::{
     WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_store_sqlite::{SqliteConfig, SqliteStore};
-use stagecraft_tests::{NOOP, bytes, chain_orchestration, test_limits};
+use stagecraft_tests::{HOSTILE, NOOP, bytes, chain_orchestration, test_limits};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +42,8 @@ struct FailingStore {
     inner: SqliteStore,
     fault: std::sync::Mutex<Option<Fault>>,
     refused: AtomicUsize,
+    /// Finishing a job fails, slowly (a second and more), while set.
+    finish_fails: std::sync::atomic::AtomicBool,
 }
 
 impl FailingStore {
@@ -216,6 +219,10 @@ impl Store for FailingStore {
         at: jiff::Timestamp,
         audit: Option<AuditRecord>,
     ) -> StoreResult<JobRecord> {
+        if self.finish_fails.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            return Err(StoreError::unavailable("a job", "injected failure"));
+        }
         self.inner.finish_job(id, status, at, audit).await
     }
 }
@@ -238,6 +245,7 @@ async fn open(
             .expect("test setup"),
         fault: std::sync::Mutex::new(None),
         refused: AtomicUsize::new(0),
+        finish_fails: std::sync::atomic::AtomicBool::new(false),
     };
     let host = FlowHost::new(HostConfig {
         limits: test_limits(),
@@ -486,4 +494,69 @@ async fn work_under_way_is_not_performed_again_by_a_reload_and_a_repeat_keeps_it
         after[0].idempotency_key,
         format!("{}/book/0/call/1", run.id)
     );
+}
+
+/// Issue 20, defect 14: a cancel whose record fails leaves the job running,
+/// and driven: its worker, which stopped applying resumes while the cancel
+/// was under way, goes on once the cancel is known to have failed, and the
+/// job completes.
+#[tokio::test]
+async fn a_cancel_that_cannot_be_recorded_leaves_the_job_driven_to_its_end() {
+    let (engine, _dir) = engine().await;
+    engine
+        .deploy_flow("boom", FlowKind::Autolaunched, bytes(HOSTILE), "test")
+        .await
+        .expect("test setup");
+    engine
+        .deploy_orchestration(
+            json!({"format": 1, "name": "boom", "elements": [{
+                "type": "stage", "name": "only", "next": null,
+                "steps": [{"name": "explode", "kind": {"type": "background", "flow": "boom"},
+                           "inputs": {"attack": {"value": "panic"}}}]}]}),
+            "test",
+        )
+        .await
+        .expect("test setup");
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let run = engine
+            .start_run("boom", json!({}), "admin")
+            .await
+            .expect("a run starts");
+        let run = settle(&engine, &run.id).await;
+        assert_eq!(run.status, RunStatus::Error);
+        runs.push(run.id.clone());
+    }
+    // Every commit fails: the job's resumes stay pending, tried every
+    // half second.
+    engine.store().arm(Some(Fault::All));
+    let job = engine
+        .resume_many(
+            ResumeJob {
+                filter: RepairFilter {
+                    orchestration: Some("boom".into()),
+                    ..RepairFilter::default()
+                },
+                ..ResumeJob::default()
+            },
+            "operator",
+        )
+        .await;
+    // The job's creation is not a run commit: it is stored.
+    let job = job.expect("the job starts");
+    assert_eq!(job.counts.total, 3);
+    // The cancel takes over a second to fail: the worker tries meanwhile,
+    // and its resumes are dropped as the job's.
+    engine.store().finish_fails.store(true, Ordering::Relaxed);
+    let canceled = engine.cancel_job(&job.id, "operator").await;
+    assert!(canceled.is_err(), "{canceled:?}");
+    engine.store().finish_fails.store(false, Ordering::Relaxed);
+    engine.store().arm(None);
+
+    let done = tokio::time::timeout(Duration::from_secs(20), engine.wait_for_job(&job.id))
+        .await
+        .expect("the job is still driven and ends")
+        .expect("the job exists");
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!((done.counts.resumed, done.counts.pending), (3, 0));
 }

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Router, middleware};
 use error::ApiError;
-use serde_json::{Value, json};
+use serde_json::json;
 use stagecraft_engine::{EngineBuilder, EngineConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -351,7 +351,8 @@ mod tests {
     /// The OpenAPI document and the router list the same routes.
     #[test]
     fn openapi_document_matches_the_router() {
-        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        let document: serde_json::Value =
+            serde_json::from_str(OPENAPI).expect("openapi.json parses");
         let mut documented = BTreeSet::new();
         for (path, operations) in document["paths"].as_object().expect("paths") {
             for method in operations.as_object().expect("operations").keys() {

@@ -41,6 +41,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// 413: the body is larger than any route takes.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
     /// 400 with the field errors of refused work item answers.
     pub fn invalid_answers(fields: Value) -> Self {
         Self {

@@ -35,8 +35,10 @@ pub(super) async fn refuse_nul(request: Request, next: Next) -> Response {
     let bytes = match axum::body::to_bytes(body, super::MAX_COMPONENT).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return ApiError::bad_request("body_unreadable", "the request's body cannot be read")
-                .into_response();
+            return ApiError::payload_too_large(
+                "the request's body is over 64 MiB, or could not be read whole",
+            )
+            .into_response();
         }
     };
     if scan(&bytes) {

@@ -118,12 +118,12 @@ fn orchestration_names_are_validated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
     server.deploy_flow("echo", "autolaunched", plugins::NOOP);
-    for name in [
-        String::new(),
-        "a/b".to_owned(),
-        "../../etc/passwd".to_owned(),
-        "nul\0".to_owned(),
-        "x".repeat(100_000),
+    for (name, code) in [
+        (String::new(), "bad_request"),
+        ("a/b".to_owned(), "bad_request"),
+        ("../../etc/passwd".to_owned(), "bad_request"),
+        ("nul\0".to_owned(), "nul_character"),
+        ("x".repeat(100_000), "bad_request"),
     ] {
         let definition = json!({
             "format": 1,
@@ -135,7 +135,7 @@ fn orchestration_names_are_validated() {
         assert_error(
             &server.post("/orchestrations", ADMIN, definition),
             400,
-            "bad_request",
+            code,
         );
     }
     let (_, list) = server.get("/orchestrations", ADMIN);

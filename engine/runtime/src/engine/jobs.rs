@@ -278,6 +278,15 @@ impl<S: Store> Engine<S> {
                     tokio::time::sleep(RETRY).await;
                 }
             }
+            // Not driven here any more: the set stays bounded, and a job
+            // still running may be picked up again.
+            if let Some(inner) = engine.upgrade() {
+                inner
+                    .driving
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&id);
+            }
         });
     }
 
@@ -291,7 +300,7 @@ impl<S: Store> Engine<S> {
                 Ok(Ok(())) => {}
                 Ok(Err(why)) => {
                     if self.is_canceled(id) {
-                        return Handled::Stop;
+                        return Handled::Canceled;
                     }
                     let error = EngineError::BadRequest(why);
                     let recorded = self.record_refusal(audit, Some((id, run)), &error).await;
@@ -311,8 +320,8 @@ impl<S: Store> Engine<S> {
         match self.event(run, event, trail).await {
             Ok(_) => Handled::Yes,
             Err(EngineError::ShuttingDown) => Handled::Stop,
-            // Dropped unapplied: the job was canceled.
-            Err(EngineError::Conflict(_)) if self.is_canceled(id) => Handled::Stop,
+            // Dropped unapplied: the job is being canceled.
+            Err(EngineError::Conflict(_)) if self.is_canceled(id) => Handled::Canceled,
             // Not committed: the run is still Pending, and tried again.
             Err(EngineError::Store(_)) => Handled::No,
             // Refused, and recorded as such with the job's row.
@@ -363,6 +372,9 @@ enum Handled {
     Yes,
     /// Not yet: the store failed.
     No,
+    /// Not applied: the job is being canceled. Whether the cancel is
+    /// recorded, the job's status says at the worker's next batch.
+    Canceled,
     /// The engine is shutting down.
     Stop,
 }
@@ -418,6 +430,11 @@ async fn step<S: Store>(
     engine.inner.jobs_progress.send_modify(|n| *n += 1);
     if handled.iter().any(|h| matches!(h, Handled::Stop)) {
         return None;
+    }
+    // A cancel under way: the next batch reads the job's status, which is
+    // Canceled unless recording the cancel failed (the job then goes on).
+    if handled.iter().any(|h| matches!(h, Handled::Canceled)) {
+        return Some(false);
     }
     Some(handled.iter().any(|h| matches!(h, Handled::Yes)))
 }
