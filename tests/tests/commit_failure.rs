@@ -12,8 +12,8 @@ use stagecraft_host::{FlowHost, HostConfig};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
-    WorkItemFilter, WorkItemRecord,
+    Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
+    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_store_sqlite::{SqliteConfig, SqliteStore};
 use stagecraft_tests::{HOSTILE, NOOP, bytes, chain_orchestration, test_limits};
@@ -35,6 +35,9 @@ enum Fault {
         /// Whether the one commit allowed went through.
         used: bool,
     },
+    /// The next commit is written, and then reported failed: a connection
+    /// lost during `COMMIT`.
+    LostAnswer,
 }
 
 /// The SQLite store, refusing the commits `fault` names while armed.
@@ -62,6 +65,7 @@ impl FailingStore {
                 false
             }
             Some(Fault::FullAfterOne { used: true }) => true,
+            Some(Fault::LostAnswer) => false,
             Some(Fault::FirstCompletion) => {
                 let completes = runs.iter().any(|r| r.status == RunStatus::Completed);
                 if completes {
@@ -90,7 +94,23 @@ impl Store for FailingStore {
                 StoreError::write("the runs", "injected commit failure")
             });
         }
-        self.inner.commit(commit).await
+        let lost = {
+            let mut fault = self.fault.lock().expect("not poisoned");
+            let lost = matches!(*fault, Some(Fault::LostAnswer));
+            if lost {
+                *fault = None;
+            }
+            lost
+        };
+        self.inner.commit(commit).await?;
+        if lost {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(StoreError::unavailable(
+                "the connection was lost during COMMIT",
+                "injected",
+            ));
+        }
+        Ok(())
     }
     async fn unfinished_runs(&self) -> StoreResult<UnfinishedRuns> {
         self.inner.unfinished_runs().await
@@ -173,6 +193,16 @@ impl Store for FailingStore {
     }
     async fn memberships(&self, user: &str) -> StoreResult<Memberships> {
         self.inner.memberships(user).await
+    }
+    async fn hold_start_key(
+        &self,
+        key: StartKey,
+        replacing: Option<RunId>,
+    ) -> StoreResult<Option<StartKey>> {
+        self.inner.hold_start_key(key, replacing).await
+    }
+    async fn release_start_key(&self, caller: &str, key: &str, run: &RunId) -> StoreResult<()> {
+        self.inner.release_start_key(caller, key, run).await
     }
     async fn issue_token(
         &self,
@@ -320,6 +350,54 @@ async fn c_durable_a_failed_commit_is_reported_and_nothing_of_it_is_kept() {
     assert_eq!(next.status, RunStatus::Completed);
     let first = engine.run(&done.id).await.expect("still there");
     assert_eq!(*first, *done, "the completed run is untouched");
+}
+
+/// Issue 20, defect 10: a start whose commit landed though its caller was
+/// told it failed is retried with its idempotency key, and the retry
+/// answers with that run instead of starting a second one.
+#[tokio::test]
+async fn a_start_retried_with_its_key_after_a_lost_answer_is_not_made_twice() {
+    let (engine, _dir) = engine().await;
+    engine.store().arm(Some(Fault::LostAnswer));
+    let lost = engine
+        .start_run_once("chain", json!({}), "admin", "order-1")
+        .await;
+    assert!(
+        matches!(&lost, Err(EngineError::Store(_))),
+        "the caller hears of the failure: {lost:?}"
+    );
+    assert_eq!(engine.store().refused.load(Ordering::Relaxed), 1);
+    let retried = engine
+        .start_run_once("chain", json!({}), "admin", "order-1")
+        .await
+        .expect("the retry answers");
+    assert!(!retried.first, "the retry found the first run");
+    let done = settle(&engine, &retried.run.id).await;
+    assert_eq!(done.status, RunStatus::Completed);
+    let durable = engine.runs(RunFilter::default()).await.expect("runs list");
+    assert_eq!(durable.len(), 1, "one run: {durable:?}");
+    // The same key for another request is refused, and starts nothing.
+    let reused = engine
+        .start_run_once("chain", json!({"other": true}), "admin", "order-1")
+        .await;
+    assert!(
+        matches!(reused, Err(EngineError::KeyReused(_))),
+        "{reused:?}"
+    );
+    // A start refused whole lets its key go: its retry starts the run.
+    engine.store().arm(Some(Fault::All));
+    let refused = engine
+        .start_run_once("chain", json!({}), "admin", "order-2")
+        .await;
+    assert!(matches!(refused, Err(EngineError::Store(_))), "{refused:?}");
+    engine.store().arm(None);
+    let started = engine
+        .start_run_once("chain", json!({}), "admin", "order-2")
+        .await
+        .expect("starts after the failure");
+    assert!(started.first);
+    let durable = engine.runs(RunFilter::default()).await.expect("runs list");
+    assert_eq!(durable.len(), 2, "{durable:?}");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use stagecraft_engine::{EngineBuilder, EngineError, SqliteStore};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, StepLog, Store, StoreResult, UnfinishedRuns, User,
+    Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreResult, UnfinishedRuns, User,
     WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_store::{Claim, RouteState, Routed};
@@ -101,6 +101,8 @@ impl Store for Backend {
         fn queue(&self, id: &str) -> Option<Queue>;
         fn directory(&self) -> (Vec<User>, Vec<Group>, Vec<Queue>);
         fn memberships(&self, user: &str) -> Memberships;
+        fn hold_start_key(&self, key: StartKey, replacing: Option<RunId>) -> Option<StartKey>;
+        fn release_start_key(&self, caller: &str, key: &str, run: &RunId) -> ();
         fn issue_token(&self, user: &str, sha256: [u8; 32], at: jiff::Timestamp, audit: AuditRecord) -> ();
         fn revoke_tokens(&self, user: &str, audit: AuditRecord) -> u64;
         fn tokens(&self) -> Vec<(String, [u8; 32])>;

@@ -369,6 +369,12 @@ pub enum RunCommand {
         /// The inputs, a JSON object.
         #[arg(long, default_value = "{}")]
         inputs: String,
+        /// Start at most one run with this key: run again with the same key
+        /// (within 24 hours), it shows the run the first start made instead
+        /// of starting another, so a start whose answer was lost can be
+        /// retried safely.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
         /// Wait until the run settles (no longer in progress) and show it;
         /// exits with status 3 if it does not settle within --timeout.
         #[arg(long)]

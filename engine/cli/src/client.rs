@@ -123,6 +123,25 @@ impl Client {
         send(self.request(Method::POST, segments).json(body)).await
     }
 
+    /// `POST` with a JSON body and an `Idempotency-Key`: whether the answer
+    /// replays an earlier request's (`Idempotent-Replayed`), and the body.
+    pub async fn post_once(
+        &self,
+        segments: &[&str],
+        body: &Value,
+        key: &str,
+    ) -> Result<(bool, Value), ClientError> {
+        let request = self
+            .request(Method::POST, segments)
+            .header("idempotency-key", key)
+            .json(body);
+        let (headers, body) = execute(request).await?;
+        let replayed = headers
+            .get("idempotent-replayed")
+            .is_some_and(|value| value == "true");
+        Ok((replayed, body))
+    }
+
     /// `PUT` with a JSON body.
     pub async fn put(&self, segments: &[&str], body: &Value) -> Result<Value, ClientError> {
         send(self.request(Method::PUT, segments).json(body)).await

@@ -4,6 +4,7 @@ mod audit;
 pub(crate) mod dry_run;
 pub(crate) mod jobs;
 pub(crate) mod selection;
+mod start_key;
 
 use audit::target;
 
@@ -32,6 +33,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+pub use start_key::{START_KEY_WINDOW, Started};
+
+/// A new run's id: a UUIDv7, ordered by time of creation.
+fn new_run_id() -> RunId {
+    RunId(uuid::Uuid::now_v7().to_string())
+}
 
 /// Commands waiting for the executor, at most; callers wait beyond that.
 const QUEUE_DEPTH: usize = 16 * 1024;
@@ -597,18 +605,39 @@ impl<S: Store> Engine<S> {
         inputs: Value,
         by: &str,
     ) -> Result<Arc<Run>, EngineError> {
+        let plan = self.plan_to_start(orchestration, by).await?;
+        self.start_as(plan, new_run_id(), inputs, by).await
+    }
+
+    /// The active plan of `orchestration`, to start a run of; a refusal,
+    /// audited, if there is none.
+    async fn plan_to_start(
+        &self,
+        orchestration: &str,
+        by: &str,
+    ) -> Result<Arc<stagecraft_core::Plan>, EngineError> {
         self.sync_catalog().await?;
-        let Some(plan) = self.inner.registry.active_plan(orchestration) else {
-            let error = EngineError::NotFound(format!("orchestration {orchestration:?}"));
-            let audit = self.audit_record(
-                by,
-                AuditAction::RunStart,
-                target::orchestration(orchestration),
-            );
-            self.record_refusal(audit, None, &error).await;
-            return Err(error);
-        };
-        let id = RunId(uuid::Uuid::now_v7().to_string());
+        if let Some(plan) = self.inner.registry.active_plan(orchestration) {
+            return Ok(plan);
+        }
+        let error = EngineError::NotFound(format!("orchestration {orchestration:?}"));
+        let audit = self.audit_record(
+            by,
+            AuditAction::RunStart,
+            target::orchestration(orchestration),
+        );
+        self.record_refusal(audit, None, &error).await;
+        Err(error)
+    }
+
+    /// Starts run `id` of `plan`.
+    async fn start_as(
+        &self,
+        plan: Arc<stagecraft_core::Plan>,
+        id: RunId,
+        inputs: Value,
+        by: &str,
+    ) -> Result<Arc<Run>, EngineError> {
         // No detail: the run names its orchestration, and this is the hot path.
         let audit = self.audit_record(by, AuditAction::RunStart, target::run(&id));
         self.request(|reply| Command::Start {

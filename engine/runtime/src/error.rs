@@ -37,6 +37,12 @@ pub enum EngineError {
     /// A request is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// An idempotency key already used with another request.
+    #[error("{0}")]
+    KeyReused(String),
+    /// An idempotency key whose first request is still under way.
+    #[error("{0}")]
+    KeyInUse(String),
     /// Storage failed; the operation did not happen.
     #[error(transparent)]
     Store(#[from] StoreError),

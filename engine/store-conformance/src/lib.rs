@@ -55,6 +55,7 @@ macro_rules! store_conformance_tests {
             runs::step_logs_are_kept_per_attempt_and_replaced_on_reexecution,
             runs::live_runs_are_listed_by_the_stage_they_are_in,
             runs::concurrent_commits_all_land_and_the_last_state_wins,
+            runs::start_keys_are_held_once_per_caller_and_replaced_only_for_the_run_named,
             catalog::flow_versions_are_numbered_activated_and_rolled_back,
             catalog::activating_an_unknown_flow_version_is_not_found,
             catalog::orchestration_versions_keep_their_definitions,

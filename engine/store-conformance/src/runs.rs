@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use stagecraft_core::run::{RunId, WorkItemStatus};
 use stagecraft_core::{Run, RunStatus};
-use stagecraft_store::{Commit, RunFilter, Store, StoreError, WorkItemFilter};
+use stagecraft_store::{Commit, RunFilter, StartKey, Store, StoreError, WorkItemFilter};
 
 use crate::Harness;
 use crate::support::{Loan, group, ids, renamed, stage_of, t, user, variant};
@@ -306,5 +306,85 @@ pub async fn concurrent_commits_all_land_and_the_last_state_wins<H: Harness>(tes
             .unwrap()
             .runs
             .is_empty()
+    );
+}
+
+fn start_key(caller: &str, key: &str, run: &str, minutes: i64) -> StartKey {
+    StartKey {
+        caller: caller.to_owned(),
+        key: key.to_owned(),
+        request: format!("request of {run}"),
+        run: RunId(run.to_owned()),
+        at: t(minutes),
+    }
+}
+
+pub async fn start_keys_are_held_once_per_caller_and_replaced_only_for_the_run_named<H: Harness>(
+    test: H,
+) {
+    let store = test.store();
+    let first = start_key("alice", "k-1", "run-1", 0);
+    assert_eq!(
+        store.hold_start_key(first.clone(), None).await.unwrap(),
+        None
+    );
+    // The same key again, for another run: the first holding answers, unchanged.
+    let again = start_key("alice", "k-1", "run-2", 1);
+    assert_eq!(
+        store.hold_start_key(again.clone(), None).await.unwrap(),
+        Some(first.clone())
+    );
+    // Keys are per caller.
+    let bobs = start_key("bob", "k-1", "run-3", 1);
+    assert_eq!(store.hold_start_key(bobs, None).await.unwrap(), None);
+    // Replacing a run that no longer holds the key answers with the holder.
+    let stale = RunId("run-9".to_owned());
+    assert_eq!(
+        store
+            .hold_start_key(again.clone(), Some(stale))
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+    // Replacing the run that holds it takes the key over.
+    assert_eq!(
+        store
+            .hold_start_key(again.clone(), Some(first.run.clone()))
+            .await
+            .unwrap(),
+        None
+    );
+    let test = test.reopen().await;
+    let store = test.store();
+    assert_eq!(
+        store
+            .hold_start_key(start_key("alice", "k-1", "run-4", 2), None)
+            .await
+            .unwrap(),
+        Some(again.clone()),
+        "a holding is durable"
+    );
+    // Released only for the run that holds it.
+    store
+        .release_start_key("alice", "k-1", &first.run)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .hold_start_key(start_key("alice", "k-1", "run-5", 3), None)
+            .await
+            .unwrap(),
+        Some(again.clone())
+    );
+    store
+        .release_start_key("alice", "k-1", &again.run)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .hold_start_key(start_key("alice", "k-1", "run-6", 4), None)
+            .await
+            .unwrap(),
+        None
     );
 }

@@ -22,6 +22,7 @@ mod jobs;
 mod node;
 mod runs;
 mod schema;
+mod start_keys;
 mod text;
 
 use std::str::FromStr;
@@ -34,8 +35,8 @@ use stagecraft_store::encoding::EncodedCommit;
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
-    WorkItemFilter, WorkItemRecord,
+    Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
+    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_store::{Claim, RouteState, Routed};
 use tokio_postgres::NoTls;
@@ -343,6 +344,18 @@ impl Store for PostgresStore {
 
     async fn memberships(&self, user: &str) -> StoreResult<Memberships> {
         directory::memberships(&self.client().await?, user).await
+    }
+
+    async fn hold_start_key(
+        &self,
+        key: StartKey,
+        replacing: Option<RunId>,
+    ) -> StoreResult<Option<StartKey>> {
+        start_keys::hold(&self.client().await?, &key, replacing.as_ref()).await
+    }
+
+    async fn release_start_key(&self, caller: &str, key: &str, run: &RunId) -> StoreResult<()> {
+        start_keys::release(&self.client().await?, caller, key, run).await
     }
 
     async fn issue_token(

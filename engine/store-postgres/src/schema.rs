@@ -8,6 +8,7 @@ use crate::error::write_error;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema/001_initial.sql"),
     include_str!("schema/002_nodes.sql"),
+    include_str!("schema/003_start_keys.sql"),
 ];
 
 /// The advisory lock nodes take to migrate one at a time ("STGC").

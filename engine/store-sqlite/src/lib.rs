@@ -26,6 +26,7 @@ mod jobs;
 mod readers;
 mod runs;
 mod schema;
+mod start_keys;
 mod step_logs;
 mod tokens;
 mod work_items;
@@ -43,8 +44,8 @@ use readers::Readers;
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, StepLog, Store, StoreError, StoreResult, UnfinishedRuns, User,
-    WorkItemFilter, WorkItemRecord,
+    Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
+    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use writer::Writer;
 
@@ -364,6 +365,21 @@ impl Store for SqliteStore {
     async fn memberships(&self, user: &str) -> StoreResult<Memberships> {
         let user = user.to_owned();
         self.read(move |conn| directory::memberships(conn, &user))
+            .await
+    }
+
+    async fn hold_start_key(
+        &self,
+        key: StartKey,
+        replacing: Option<RunId>,
+    ) -> StoreResult<Option<StartKey>> {
+        self.write(move |tx| start_keys::hold(tx, &key, replacing.as_ref()))
+            .await
+    }
+
+    async fn release_start_key(&self, caller: &str, key: &str, run: &RunId) -> StoreResult<()> {
+        let (caller, key, run) = (caller.to_owned(), key.to_owned(), run.clone());
+        self.write(move |tx| start_keys::release(tx, &caller, &key, &run))
             .await
     }
 

@@ -23,11 +23,12 @@ fn migrations() -> Migrations<'static> {
             include_str!("schema/006_runs_by_stage.sql"),
             super::runs::fill_stages,
         ),
+        M::up(include_str!("schema/007_start_keys.sql")),
     ])
 }
 
 /// How many migrations there are: the schema version this build writes.
-const MIGRATION_COUNT: i64 = 6;
+const MIGRATION_COUNT: i64 = 7;
 
 /// `PRAGMA application_id` of a Stagecraft store ("STGC"), set by migration 1.
 const APPLICATION_ID: i64 = 0x5354_4743;

@@ -29,7 +29,8 @@ pub use jobs::{
 };
 pub use records::{
     FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, StepLog, StepLogLine, User, UserStatus, WorkItemFilter, WorkItemRecord,
+    RunFilter, RunSummary, StartKey, StepLog, StepLogLine, User, UserStatus, WorkItemFilter,
+    WorkItemRecord,
 };
 
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
@@ -147,6 +148,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// A run's step logs, oldest first.
     fn step_logs(&self, run: &RunId) -> impl Future<Output = StoreResult<Vec<StepLog>>> + Send;
+
+    // ---- idempotent starts ---------------------------------------------------
+
+    /// Holds `key` for its run, unless its caller already holds that key:
+    /// then returns that holding, unchanged. With `replacing`, a holding of
+    /// that run is replaced (it expired, or its start never committed); a
+    /// holding of any other run is returned instead.
+    fn hold_start_key(
+        &self,
+        key: StartKey,
+        replacing: Option<RunId>,
+    ) -> impl Future<Output = StoreResult<Option<StartKey>>> + Send;
+
+    /// Lets go `caller`'s `key` if it is held for `run` (whose start failed
+    /// before anything was written).
+    fn release_start_key(
+        &self,
+        caller: &str,
+        key: &str,
+        run: &RunId,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     // ---- flows -------------------------------------------------------------
 

@@ -219,3 +219,21 @@ pub struct StepLogLine {
     /// The text.
     pub message: String,
 }
+
+/// An idempotency key of `POST /runs`, held for the run its first request
+/// started, so that a client's retry gets that run instead of a second one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartKey {
+    /// Who sent it: keys are per caller.
+    pub caller: String,
+    /// The key the client chose.
+    pub key: String,
+    /// SHA-256 of the request it came with (orchestration and inputs), hex:
+    /// the same key with another request is refused.
+    pub request: String,
+    /// The run it started (or is starting).
+    pub run: RunId,
+    /// When it was first held.
+    #[serde(with = "stagecraft_core::time::fixed")]
+    pub at: Timestamp,
+}

@@ -14,25 +14,30 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
         RunCommand::Start {
             orchestration,
             inputs,
+            idempotency_key,
             wait: waits,
             timeout,
         } => {
             let inputs = json_object("--inputs", &inputs)?;
-            let run = client
-                .post(
-                    &["runs"],
-                    &json!({ "orchestration": orchestration, "inputs": inputs }),
-                )
-                .await?;
+            let body = json!({ "orchestration": orchestration, "inputs": inputs });
+            let (replayed, run) = match &idempotency_key {
+                Some(key) => client.post_once(&["runs"], &body, key).await?,
+                None => (false, client.post(&["runs"], &body).await?),
+            };
+            let said = if replayed {
+                "already started run"
+            } else {
+                "started run"
+            };
             if waits {
                 let id = run["id"].as_str().unwrap_or_default().to_owned();
                 if !out.json {
-                    println!("started run {id}");
+                    println!("{said} {id}");
                 }
                 wait(client, out, &id, "settled", timeout).await?;
             } else {
                 out.print(&run, |run| {
-                    println!("started run {}", cell(&run["id"]));
+                    println!("{said} {}", cell(&run["id"]));
                 });
             }
         }

@@ -174,6 +174,14 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound(_) => Self::not_found(message),
             EngineError::Forbidden(_) => Self::forbidden(message),
             EngineError::Conflict(_) => Self::conflict(message),
+            EngineError::KeyReused(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                message,
+            ),
+            EngineError::KeyInUse(_) => {
+                Self::new(StatusCode::CONFLICT, "idempotency_key_in_use", message)
+            }
             EngineError::ShuttingDown => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message)
             }

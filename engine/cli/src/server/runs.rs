@@ -29,32 +29,79 @@ fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
 }
 
+/// The header a client names a start with, so that its retry gets the
+/// first request's run instead of a second one.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The header that marks an answer as the first request's, replayed.
+const REPLAYED: &str = "idempotent-replayed";
+
 /// `POST /runs?wait_for=&timeout=`: starts a run of the active orchestration
-/// version; with `wait_for`, answers once the run reaches that point (or
-/// the timeout passes).
+/// version (201); with an `Idempotency-Key` its caller used before, answers
+/// with that first request's run instead (200, `Idempotent-Replayed: true`).
+/// With `wait_for`, answers once the run reaches that point (or the timeout
+/// passes).
 pub async fn start(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    request: HeaderMap,
     wait: Result<Query<WaitQuery>, QueryRejection>,
     body: Result<Json<StartRun>, JsonRejection>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Run>)> {
     caller.admin()?;
     let Query(wait) = wait?;
     let wait = wait.parse()?;
+    let key = idempotency_key(&request)?;
     let Json(body) = body?;
-    let run = state
-        .engine
-        .start_run(&body.orchestration, body.inputs, caller.name())
-        .await?;
-    let (headers, run) = match wait {
+    let (status, run) = match key {
+        None => {
+            let run = state
+                .engine
+                .start_run(&body.orchestration, body.inputs, caller.name())
+                .await?;
+            (StatusCode::CREATED, run)
+        }
+        Some(key) => {
+            let started = state
+                .engine
+                .start_run_once(&body.orchestration, body.inputs, caller.name(), key)
+                .await?;
+            let status = if started.first {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (status, started.run)
+        }
+    };
+    let (mut headers, run) = match wait {
         Some(wait) => wait.wait(&state, run).await?,
         None => (HeaderMap::new(), run),
     };
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(for_people(Arc::unwrap_or_clone(run))),
-    ))
+    if status == StatusCode::OK {
+        headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok((status, headers, Json(for_people(Arc::unwrap_or_clone(run)))))
+}
+
+/// The request's `Idempotency-Key`, if it has one.
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
+    let mut keys = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(key) = keys.next() else {
+        return Ok(None);
+    };
+    if keys.next().is_some() {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "send one Idempotency-Key header, not several",
+        ));
+    }
+    key.to_str().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "bad_request",
+            "an Idempotency-Key is 1 to 255 visible ASCII characters",
+        )
+    })
 }
 
 /// The query of `GET /runs`.

@@ -20,3 +20,4 @@ mod restart;
 mod robustness;
 mod scenario;
 mod shutdown;
+mod starts;

@@ -146,6 +146,25 @@ impl Server {
         )
     }
 
+    /// `POST /runs` as the admin with an `Idempotency-Key`: the status,
+    /// whether the answer says it was replayed, and the body.
+    pub fn start_once(&self, key: &str, body: Value) -> (u16, bool, Value) {
+        let response = self
+            .http
+            .post(format!("{}/runs", self.url))
+            .bearer_auth(ADMIN)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .expect("request");
+        let status = response.status().as_u16();
+        let replayed = response
+            .headers()
+            .get("idempotent-replayed")
+            .is_some_and(|value| value == "true");
+        (status, replayed, response.json().unwrap_or(Value::Null))
+    }
+
     /// A `GET` as the admin with the `Stagecraft-Wait` header's value.
     pub fn get_waiting(&self, path: &str) -> (u16, Option<String>, Value) {
         let response = self

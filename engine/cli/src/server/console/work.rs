@@ -286,7 +286,10 @@ pub fn engine_refusal(signed: &Signed, error: &EngineError) -> Page {
     let status = match error {
         EngineError::NotFound(_) => StatusCode::NOT_FOUND,
         EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
-        EngineError::Refused(_) | EngineError::Conflict(_) => StatusCode::CONFLICT,
+        EngineError::Refused(_) | EngineError::Conflict(_) | EngineError::KeyInUse(_) => {
+            StatusCode::CONFLICT
+        }
+        EngineError::KeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
         EngineError::BadRequest(_) => StatusCode::BAD_REQUEST,
         EngineError::FlowFailed(_) => StatusCode::BAD_GATEWAY,
         EngineError::Unavailable(_) | EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
