@@ -159,3 +159,59 @@ fn a_command_that_claims_a_run_of_a_stopped_node_carries_its_work_on() {
     assert_eq!(by, ["a", "b"]);
     assert_eq!(calls[0].1.idempotency_key, calls[1].1.idempotency_key);
 }
+
+/// Issue 20, defect 5: a deploy answered through node A is used by the
+/// very next request through node B, which once acted on the catalog it
+/// had until PostgreSQL's word of the change reached it (404 for an
+/// orchestration A had just answered 201 for; a run on the old flow
+/// version). Each round deploys a flow version and an orchestration
+/// through A and starts a run of them through B at once: the run exists,
+/// and it ran the version deployed last (v1 of `noop` is the hostile flow,
+/// which fails on these inputs; the next is the no-op, which completes).
+#[test]
+fn a_deploy_answered_through_one_node_is_used_at_once_by_the_next_request_through_another() {
+    let Some(server) = test_database("cluster_catalog_fresh") else {
+        return;
+    };
+    let setup = tokio::runtime::Runtime::new().expect("a runtime");
+    let url = setup.block_on(fresh_database(&server, "cluster_catalog_fresh"));
+    let calls = Calls::default();
+    // Long leases: the background look at the catalog (every tenth of one)
+    // does not come between a deploy and the start that follows it.
+    let a = Node::start("a", &url, Duration::from_secs(60), &calls, true);
+    let b = Node::start("b", &url, Duration::from_secs(60), &calls, true);
+    for round in 0..8 {
+        let (component, ends) = if round % 2 == 0 {
+            (stagecraft_tests::HOSTILE, RunStatus::Error)
+        } else {
+            (stagecraft_tests::NOOP, RunStatus::Completed)
+        };
+        let name = format!("chain_{round}");
+        a.runtime
+            .block_on(async {
+                a.engine
+                    .deploy_flow(
+                        "noop",
+                        stagecraft_engine::FlowKind::Autolaunched,
+                        stagecraft_tests::bytes(component),
+                        "test",
+                    )
+                    .await?;
+                a.engine
+                    .deploy_orchestration(stagecraft_tests::chain_orchestration(&name, 1), "test")
+                    .await
+            })
+            .expect("deployed through A");
+        let run = b
+            .runtime
+            .block_on(b.engine.start_run(&name, json!({}), "test"))
+            .unwrap_or_else(|error| panic!("round {round}: B refused the start: {error}"));
+        let settled = b
+            .wait_for(&run.id, |run| run.status != RunStatus::InProgress)
+            .expect("the run settles");
+        assert_eq!(
+            settled.status, ends,
+            "round {round}: B ran another version than A deployed last"
+        );
+    }
+}

@@ -130,13 +130,6 @@ impl Store for Backend {
         }
     }
 
-    fn catalog_unchanged(&self) -> bool {
-        match self {
-            Self::Sqlite(store) => store.catalog_unchanged(),
-            Self::Postgres(store) => store.catalog_unchanged(),
-        }
-    }
-
     fn lease_ttl(&self) -> Option<Duration> {
         match self {
             Self::Sqlite(store) => store.lease_ttl(),

@@ -195,6 +195,8 @@ struct Inner<S> {
     /// The catalog as of which changes, on a store shared by several
     /// nodes (deploys and activations made through the others).
     catalog_seen: tokio::sync::Mutex<Option<i64>>,
+    /// Fresh reads of the catalog's version, shared by concurrent requests.
+    catalog_reads: crate::catalog_version::CatalogReads,
     /// The resume jobs this engine drives.
     driving: std::sync::Mutex<std::collections::HashSet<stagecraft_store::JobId>>,
 }
@@ -251,6 +253,9 @@ impl<S: Store> Engine<S> {
             recovery_window: config.recovery_window,
             ..Limits::default()
         };
+        // Read before the catalog: a deploy committed while it loads is
+        // taken in at the next look.
+        let catalog_seen = store.catalog_changes().await?;
         load_flows(&*store, &runner, &registry).await?;
         load_orchestrations(&*store, &registry, &limits).await?;
 
@@ -305,19 +310,12 @@ impl<S: Store> Engine<S> {
                 jobs_progress: tokio::sync::watch::Sender::new(0),
                 canceled,
                 held,
-                catalog_seen: tokio::sync::Mutex::new(None),
+                catalog_seen: tokio::sync::Mutex::new(catalog_seen),
+                catalog_reads: crate::catalog_version::CatalogReads::default(),
                 driving: std::sync::Mutex::default(),
             }),
         };
         if let Some(ttl) = lease_ttl {
-            engine.inner.catalog_seen.lock().await.replace(
-                engine
-                    .inner
-                    .store
-                    .catalog_changes()
-                    .await?
-                    .unwrap_or_default(),
-            );
             engine.follow_catalog(ttl);
         }
         engine.resume_jobs().await?;
@@ -332,19 +330,13 @@ impl<S: Store> Engine<S> {
         if self.inner.store.lease_ttl().is_none() {
             return Ok(());
         }
-        // Told of every change, and none since the last read: nothing to
-        // read, once a reload under way (which holds the lock) is done.
-        if self.inner.store.catalog_unchanged() && self.inner.catalog_seen.lock().await.is_some() {
-            return Ok(());
-        }
-        let Some(changes) = self.inner.store.catalog_changes().await? else {
+        let Some(changes) = self.inner.catalog_reads.fresh(&*self.inner.store).await? else {
             return Ok(());
         };
-        // Changes only rise: one reload up to them is enough, whoever does it.
+        // Changes only rise: one reload up to them is enough, whoever does
+        // it. Read before the reload: a change committed during it is
+        // taken in next time.
         let current = |seen: &Option<i64>| seen.is_some_and(|seen| seen >= changes);
-        if current(&*self.inner.catalog_seen.lock().await) {
-            return Ok(());
-        }
         let mut seen = self.inner.catalog_seen.lock().await;
         if current(&seen) {
             return Ok(());

@@ -30,6 +30,7 @@
 //! their completion is recorded exactly once).
 
 mod action;
+mod catalog_version;
 mod clock;
 mod cluster;
 mod config;

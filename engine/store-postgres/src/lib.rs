@@ -458,14 +458,8 @@ impl Store for PostgresStore {
         self.node.claim_job(&self.client().await?, id).await
     }
 
-    fn catalog_unchanged(&self) -> bool {
-        self.node.catalog.unchanged()
-    }
-
     async fn catalog_changes(&self) -> StoreResult<Option<i64>> {
         let client = self.client().await?;
-        // Before the read: a change committed after it is heard of again.
-        self.node.catalog.reading();
         let row = client
             .query_one("SELECT changes FROM catalog_changes WHERE id = 1", &[])
             .await

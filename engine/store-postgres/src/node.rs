@@ -23,8 +23,6 @@ use crate::error::{read_error, write_error};
 
 /// The channel on which nodes say that they routed or answered a command.
 const ROUTES_CHANNEL: &str = "stagecraft_routes";
-/// The channel on which the database says that the catalog changed.
-const CATALOG_CHANNEL: &str = "stagecraft_catalog";
 /// Wait before listening again after the listening connection failed.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
@@ -112,41 +110,6 @@ pub(crate) struct Node {
     pub(crate) leases: Mutex<Leases>,
     /// Woken when a node says it routed or answered a command.
     pub(crate) hint: Arc<tokio::sync::Notify>,
-    /// What this node heard of the catalog's changes.
-    pub(crate) catalog: CatalogWatch,
-}
-
-/// Whether the catalog may have changed since this node last read its
-/// change count: known only while the node listens for the database's word
-/// of each change.
-#[derive(Debug, Default)]
-pub(crate) struct CatalogWatch {
-    listening: std::sync::atomic::AtomicBool,
-    changed: std::sync::atomic::AtomicBool,
-}
-
-impl CatalogWatch {
-    pub(crate) fn unchanged(&self) -> bool {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.listening.load(SeqCst) && !self.changed.load(SeqCst)
-    }
-
-    pub(crate) fn reading(&self) {
-        self.changed
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn changed(&self) {
-        self.changed
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn listening(&self, listening: bool) {
-        use std::sync::atomic::Ordering::SeqCst;
-        // Whatever happened while not listening is unknown: read again.
-        self.changed.store(true, SeqCst);
-        self.listening.store(listening, SeqCst);
-    }
 }
 
 impl Node {
@@ -156,7 +119,6 @@ impl Node {
             ttl,
             leases: Mutex::default(),
             hint: Arc::default(),
-            catalog: CatalogWatch::default(),
         }
     }
 
@@ -532,11 +494,6 @@ pub(crate) fn listen(
                             std::future::poll_fn(|cx| connection.poll_message(cx)).await
                         {
                             match message {
-                                Ok(tokio_postgres::AsyncMessage::Notification(note))
-                                    if note.channel() == CATALOG_CHANNEL =>
-                                {
-                                    heard.catalog.changed();
-                                }
                                 Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
                                     heard.hint.notify_waiters();
                                 }
@@ -548,19 +505,15 @@ pub(crate) fn listen(
                             }
                         }
                     });
-                    let listen = format!("LISTEN {ROUTES_CHANNEL}; LISTEN {CATALOG_CHANNEL}");
+                    let listen = format!("LISTEN {ROUTES_CHANNEL}");
                     match client.batch_execute(&listen).await {
                         // Whatever was said before is missed: look now.
-                        Ok(()) => {
-                            node.catalog.listening(true);
-                            node.hint.notify_waiters();
-                        }
+                        Ok(()) => node.hint.notify_waiters(),
                         Err(error) => {
-                            tracing::warn!(%error, "cannot listen for routed commands and catalog changes; polling only")
+                            tracing::warn!(%error, "cannot listen for routed commands; polling only")
                         }
                     }
                     let _ = driver.await;
-                    node.catalog.listening(false);
                     drop(client);
                 }
                 Err(error) => {

@@ -348,13 +348,6 @@ pub trait Store: Send + Sync + 'static {
         std::future::ready(Ok(UnfinishedRuns::default()))
     }
 
-    /// Whether the catalog is known not to have changed since the last
-    /// [`Store::catalog_changes`] read (a store that is told of changes as
-    /// they happen knows it); `false`, the default, means "read it".
-    fn catalog_unchanged(&self) -> bool {
-        false
-    }
-
     /// Makes a running resume job this node's to drive, unless a live
     /// node drives it; whether it is this node's now. The default (one
     /// node) is always yes.

@@ -409,7 +409,11 @@ impl<S: Store> Engine<S> {
                     Some(version) => {
                         Some((version, Some(self.stored_digest(flow, version).await?)))
                     }
-                    None => None,
+                    // The active version as of now, through any node.
+                    None => {
+                        self.sync_catalog().await?;
+                        None
+                    }
                 };
                 let versions = Versions {
                     registry: &self.inner.registry,
