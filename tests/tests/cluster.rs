@@ -215,3 +215,176 @@ fn a_deploy_answered_through_one_node_is_used_at_once_by_the_next_request_throug
         );
     }
 }
+
+/// Runs in Error of the job tests: more than two of the driver's batches
+/// (512 runs each), so that the job is surely under way when the test acts.
+const RUNS_IN_ERROR: usize = 1100;
+
+/// Deploys `noop` (the hostile flow first) and a one-stage chain through
+/// `a`, puts [`RUNS_IN_ERROR`] runs of it in Error, deploys the fix and
+/// starts a job resuming them through `a`.
+fn errored_runs_and_a_job_resuming_them(a: &Node) -> stagecraft_store::JobRecord {
+    const RUNS: usize = RUNS_IN_ERROR;
+    a.runtime
+        .block_on(async {
+            let noop = stagecraft_engine::FlowKind::Autolaunched;
+            let hostile = stagecraft_tests::bytes(stagecraft_tests::HOSTILE);
+            a.engine.deploy_flow("noop", noop, hostile, "test").await?;
+            a.engine
+                .deploy_orchestration(stagecraft_tests::chain_orchestration("chain", 1), "test")
+                .await?;
+            let mut runs = Vec::new();
+            for _ in 0..RUNS {
+                runs.push(
+                    a.engine
+                        .start_run("chain", json!({}), "test")
+                        .await?
+                        .id
+                        .clone(),
+                );
+            }
+            for run in &runs {
+                a.engine
+                    .wait_for(run, |run| run.status == RunStatus::Error)
+                    .await?;
+            }
+            let fixed = stagecraft_tests::bytes(stagecraft_tests::NOOP);
+            a.engine.deploy_flow("noop", noop, fixed, "test").await?;
+            let filter = stagecraft_engine::RepairFilter {
+                flow: Some("noop".to_owned()),
+                ..Default::default()
+            };
+            a.engine
+                .resume_many(
+                    stagecraft_engine::ResumeJob {
+                        filter,
+                        ..Default::default()
+                    },
+                    "test",
+                )
+                .await
+        })
+        .expect("the job starts through A")
+}
+
+/// Issue 20, defect 4: a resume job canceled through a node that does not
+/// drive it once answered `canceled` while its driver went on resuming
+/// every run. The cancel is carried out by the driver: once it answers, the
+/// job's counts are final and no run of the job changes any more.
+#[test]
+fn a_job_canceled_through_another_node_changes_no_run_after_the_answer() {
+    let Some(server) = test_database("cluster_job_cancel") else {
+        return;
+    };
+    let setup = tokio::runtime::Runtime::new().expect("a runtime");
+    let url = setup.block_on(fresh_database(&server, "cluster_job_cancel"));
+    let calls = Calls::default();
+    let a = Node::start("a", &url, Duration::from_secs(1), &calls, true);
+    let b = Node::start("b", &url, Duration::from_secs(1), &calls, true);
+    const RUNS: usize = RUNS_IN_ERROR;
+    let job = errored_runs_and_a_job_resuming_them(&a);
+    // Canceled in the middle of A's batch, once its first resumes landed.
+    let canceled = b
+        .runtime
+        .block_on(async {
+            while b.engine.job(&job.id).await?.counts.resumed == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            b.engine.cancel_job(&job.id, "test").await
+        })
+        .expect("the job is canceled through B while A drives it");
+    assert_eq!(canceled.status, stagecraft_store::JobStatus::Canceled);
+    let resumed = canceled.counts.resumed;
+    assert!(
+        resumed < RUNS as u64,
+        "the job was still under way when canceled: {canceled:?}"
+    );
+    // Whatever A had under way committed before the answer: the runs no
+    // longer in Error are exactly those the answer counts, now and once
+    // the resumed ones have finished.
+    let (after, moved) = a.runtime.block_on(async {
+        let moved = loop {
+            let counts = a.engine.run_counts(None).await.expect("run counts");
+            let count = |status| {
+                counts
+                    .iter()
+                    .find(|(s, _)| *s == status)
+                    .map_or(0, |(_, n)| *n)
+            };
+            if count(RunStatus::InProgress) == 0 {
+                break RUNS as u64 - count(RunStatus::Error);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        (a.engine.job(&job.id).await.expect("the job"), moved)
+    });
+    assert_eq!(
+        after.counts, canceled.counts,
+        "the job changed after its cancel"
+    );
+    assert_eq!(moved, resumed, "runs resumed after the cancel's answer");
+}
+
+/// How many runs there are with `status`, through `node`.
+fn runs_with(node: &Node, status: RunStatus) -> u64 {
+    let counts = node
+        .runtime
+        .block_on(node.engine.run_counts(None))
+        .expect("run counts");
+    counts
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Issue 20, defect 7: a job driver that lost its job (paused past its
+/// lease, so that another node took the job over) went on driving it
+/// beside the new driver. It lets the job go at its next batch, and the
+/// job ends with every run resumed once and none refused.
+#[test]
+fn a_driver_that_lost_its_job_lets_the_new_driver_finish_it_alone() {
+    let Some(server) = test_database("cluster_job_driver") else {
+        return;
+    };
+    let setup = tokio::runtime::Runtime::new().expect("a runtime");
+    let url = setup.block_on(fresh_database(&server, "cluster_job_driver"));
+    let calls = Calls::default();
+    let a = Node::start("a", &url, Duration::from_secs(1), &calls, true);
+    let b = Node::start("b", &url, Duration::from_secs(1), &calls, true);
+    let job = errored_runs_and_a_job_resuming_them(&a);
+    let b_id = b.store.node_id().to_owned();
+    let record = b.runtime.block_on(async {
+        while b.engine.job(&job.id).await?.counts.resumed == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // What B's take-over does once A's lease has run out.
+        let (client, connection) = tokio_postgres::connect(&b.url, tokio_postgres::NoTls)
+            .await
+            .expect("the database accepts connections");
+        tokio::spawn(connection);
+        client
+            .execute(
+                "UPDATE jobs SET owner = $1 WHERE id = $2",
+                &[&b_id, &job.id.0],
+            )
+            .await
+            .expect("the job is handed to B");
+        tokio::time::timeout(Duration::from_secs(60), b.engine.wait_for_job(&job.id))
+            .await
+            .expect("the job ends within a minute")
+    });
+    let record = record.expect("the job");
+    assert_eq!(record.status, stagecraft_store::JobStatus::Completed);
+    assert_eq!(
+        (record.counts.resumed, record.counts.refused),
+        (RUNS_IN_ERROR as u64, 0),
+        "{record:?}"
+    );
+    let settled = loop {
+        if runs_with(&b, RunStatus::InProgress) == 0 {
+            break runs_with(&b, RunStatus::Completed);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(settled, RUNS_IN_ERROR as u64);
+}

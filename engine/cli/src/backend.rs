@@ -116,6 +116,8 @@ impl Store for Backend {
         fn claim(&self, id: &RunId) -> Claim;
         fn catalog_changes(&self) -> Option<i64>;
         fn claim_job(&self, id: &JobId) -> bool;
+        fn request_job_cancel(&self, id: &JobId, by: &str) -> bool;
+        fn cancels_requested(&self, ids: Vec<JobId>) -> Vec<(JobId, String)>;
         fn take_over(&self) -> UnfinishedRuns;
         fn route(&self, run: &RunId, command: String) -> i64;
         fn route_state(&self, id: i64) -> RouteState;

@@ -351,6 +351,7 @@ impl<S: Store> Engine<S> {
     /// lease TTL, and for resume jobs whose node stopped twice per TTL,
     /// until the engine stops.
     fn follow_catalog(&self, ttl: std::time::Duration) {
+        self.honour_cancels_as_asked(ttl);
         let engine = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(ttl / 10);
@@ -364,6 +365,7 @@ impl<S: Store> Engine<S> {
                 if let Err(error) = engine.sync_catalog().await {
                     tracing::warn!(%error, "cannot take in the catalog's changes");
                 }
+
                 if round % 5 == 4
                     && let Err(error) = engine.resume_jobs().await
                 {

@@ -497,6 +497,11 @@ async fn put_audit_refs(tx: &Transaction<'_>, records: &[&AuditRecord]) -> Store
 }
 
 /// Moves job runs out of Pending; the first outcome of a run wins.
+/// A job's outcomes are written only while it runs: a commit carrying an
+/// outcome of a job that ended (canceled through another node while its
+/// driver was paused) is refused whole, so the resume it records does not
+/// happen either. The job rows are locked for share, so a cancel waits for
+/// the commits under way and those after it see it.
 async fn put_job_runs<'a>(
     tx: &Transaction<'_>,
     outcomes: impl Iterator<Item = &'a JobRunOutcome>,
@@ -520,6 +525,20 @@ async fn put_job_runs<'a>(
             Err(reason) => (refused.as_str(), Some(text(reason))),
         })
         .unzip();
+    let ended = tx
+        .prepare_cached(
+            "SELECT id FROM jobs WHERE id = ANY($1::text[]) AND status <> 'running'
+             ORDER BY id FOR SHARE",
+        )
+        .await
+        .map_err(failed())?;
+    if let Some(row) = tx.query_opt(&ended, &[&jobs]).await.map_err(failed())? {
+        let job: String = row.try_get(0).map_err(failed())?;
+        return Err(StoreError::unavailable(
+            format!("job {job} ended (canceled through another node)"),
+            "this node was still resuming runs for it; it reloads the runs it owns",
+        ));
+    }
     let update = tx
         .prepare_cached(
             "UPDATE job_runs j SET state = u.state, reason = u.reason

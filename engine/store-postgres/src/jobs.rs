@@ -75,6 +75,32 @@ pub(crate) async fn finish(
         .ok_or_else(|| StoreError::NotFound(format!("job {id}")))
 }
 
+/// Which of `ids` a node was asked to cancel, with who asked.
+pub(crate) async fn cancels_requested(
+    client: &Client,
+    ids: &[JobId],
+) -> StoreResult<Vec<(JobId, String)>> {
+    let ids: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+    let failed = || read_error("jobs' cancels");
+    client
+        .query(
+            "SELECT id, cancel_requested_by FROM jobs
+             WHERE id = ANY($1::text[]) AND status = 'running'
+               AND cancel_requested_by IS NOT NULL",
+            &[&ids],
+        )
+        .await
+        .map_err(failed())?
+        .iter()
+        .map(|row| {
+            Ok((
+                JobId(row.try_get(0).map_err(failed())?),
+                row.try_get(1).map_err(failed())?,
+            ))
+        })
+        .collect()
+}
+
 /// One job, with its counts.
 pub(crate) async fn one(client: &impl GenericClient, id: &JobId) -> StoreResult<Option<JobRecord>> {
     let row = client

@@ -458,6 +458,19 @@ impl Store for PostgresStore {
         self.node.claim_job(&self.client().await?, id).await
     }
 
+    async fn request_job_cancel(&self, id: &JobId, by: &str) -> StoreResult<bool> {
+        self.node
+            .request_job_cancel(&self.client().await?, id, by)
+            .await
+    }
+
+    async fn cancels_requested(&self, ids: Vec<JobId>) -> StoreResult<Vec<(JobId, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        jobs::cancels_requested(&self.client().await?, &ids).await
+    }
+
     async fn catalog_changes(&self) -> StoreResult<Option<i64>> {
         let client = self.client().await?;
         let row = client

@@ -242,6 +242,25 @@ impl Node {
         Ok(claimed == 1)
     }
 
+    /// Asks the driver of running job `id` to cancel it; whether it runs.
+    pub(crate) async fn request_job_cancel(
+        &self,
+        client: &Client,
+        id: &stagecraft_store::JobId,
+        by: &str,
+    ) -> StoreResult<bool> {
+        let asked = client
+            .execute(
+                "UPDATE jobs SET cancel_requested_by = $2 WHERE id = $1 AND status = 'running'",
+                &[&id.0, &crate::text::text(by)],
+            )
+            .await
+            .map_err(write_error("a job's cancel"))?;
+        // Wakes the driver's look at its jobs sooner.
+        notify(client).await;
+        Ok(asked == 1)
+    }
+
     /// Claims the unfinished runs of nodes whose lease ran out.
     pub(crate) async fn take_over(&self, client: &Client) -> StoreResult<UnfinishedRuns> {
         let failed = || write_error("runs of stopped nodes");

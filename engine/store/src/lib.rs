@@ -356,6 +356,30 @@ pub trait Store: Send + Sync + 'static {
         std::future::ready(Ok(true))
     }
 
+    /// Asks the node that drives running job `id` to cancel it on behalf
+    /// of `by`; whether the job was still running. Only a store shared by
+    /// several nodes has other drivers to ask.
+    fn request_job_cancel(
+        &self,
+        id: &JobId,
+        by: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        let _ = (id, by);
+        std::future::ready(Err(StoreError::Incompatible(
+            "this store serves one node: every job is driven here".to_owned(),
+        )))
+    }
+
+    /// Which of `ids` (jobs this node drives) another node was asked to
+    /// cancel, with who asked.
+    fn cancels_requested(
+        &self,
+        ids: Vec<JobId>,
+    ) -> impl Future<Output = StoreResult<Vec<(JobId, String)>>> + Send {
+        let _ = ids;
+        std::future::ready(Ok(Vec::new()))
+    }
+
     /// A number that changes whenever a flow or orchestration is deployed
     /// or activated through any node, if several nodes may share this
     /// store; `None` (the default) when it serves one node.

@@ -27,6 +27,8 @@ use std::time::Duration;
 const BATCH: u32 = 512;
 /// Wait before trying again when a batch made no progress (the store fails).
 const RETRY: Duration = Duration::from_millis(500);
+/// How long a cancel waits for the node driving the job beyond its leases.
+const CANCEL_PATIENCE: Duration = Duration::from_secs(10);
 
 /// What a resume job does; stored with it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,8 +157,58 @@ impl<S: Store> Engine<S> {
         Ok(self.inner.store.job_runs(id, state, limit).await?)
     }
 
-    /// Cancels a running job: runs not handled yet stay as they are.
+    /// Cancels a running job: runs not handled yet stay as they are. Once
+    /// this returns, no run of the job changes any more: the job is
+    /// canceled by the node that drives it, which stops applying its
+    /// resumes and lets those under way commit first. On a store shared by
+    /// several nodes, a job another live node drives is canceled there,
+    /// and this waits for that node to say so.
     pub async fn cancel_job(&self, id: &JobId, by: &str) -> Result<JobRecord, EngineError> {
+        let Some(ttl) = self.inner.store.lease_ttl() else {
+            return self.cancel_here(id, by).await;
+        };
+        if self.driving(id) {
+            return self.cancel_here(id, by).await;
+        }
+        let mut asked = false;
+        let started = tokio::time::Instant::now();
+        loop {
+            let record = self.job(id).await?;
+            // Ended (by the driver, at our request or not), or driven by no
+            // live node (so now by this one): ended here.
+            if record.status != JobStatus::Running
+                || self.driving(id)
+                || self.inner.store.claim_job(id).await?
+            {
+                if asked && record.status == JobStatus::Canceled {
+                    tracing::info!(job = %id, by, "resume job canceled by the node that drove it");
+                    return Ok(record);
+                }
+                return self.cancel_here(id, by).await;
+            }
+            if !asked {
+                self.inner.store.request_job_cancel(id, by).await?;
+                asked = true;
+            }
+            // The driver looks for requests ten times per lease; one that
+            // answers in none of four leases is stopped or cut off, and the
+            // job is taken over (above) once its lease runs out.
+            if started.elapsed() > 4 * ttl + CANCEL_PATIENCE {
+                return Err(EngineError::Unavailable(format!(
+                    "the node driving job {id} has not confirmed its cancel yet; it is \
+                     requested, and takes effect when that node next looks (or when \
+                     another node takes the job over)"
+                )));
+            }
+            tokio::select! {
+                () = self.inner.store.route_hint() => {}
+                () = tokio::time::sleep(ttl / 20) => {}
+            }
+        }
+    }
+
+    /// Cancels a job this node drives, or that no live node drives.
+    async fn cancel_here(&self, id: &JobId, by: &str) -> Result<JobRecord, EngineError> {
         let audit = self.audit_record(by, AuditAction::JobCancel, target::job(id));
         // Marked first, so that the executor applies no more of its resumes;
         // then what it applied before settles, so that once the cancel is
@@ -226,6 +278,53 @@ impl<S: Store> Engine<S> {
                 .await
                 .map_err(|_| EngineError::ShuttingDown)?;
         }
+    }
+
+    /// Cancels the jobs driven here that another node was asked to cancel,
+    /// as soon as a node says so (the hint of a routed command) and ten
+    /// times per lease in any case, until the engine stops.
+    pub(crate) fn honour_cancels_as_asked(&self, ttl: Duration) {
+        let engine = Arc::downgrade(&self.inner);
+        let store = Arc::clone(&self.inner.store);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = store.route_hint() => {}
+                    () = tokio::time::sleep(ttl / 10) => {}
+                }
+                let Some(inner) = engine.upgrade() else {
+                    return;
+                };
+                if let Err(error) = (Engine { inner }).honour_cancels().await {
+                    tracing::warn!(%error, "cannot look for cancels of the jobs driven here");
+                }
+            }
+        });
+    }
+
+    /// Cancels the jobs this node drives that another node was asked to
+    /// cancel.
+    async fn honour_cancels(&self) -> Result<(), EngineError> {
+        let driving: Vec<JobId> = self
+            .inner
+            .driving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect();
+        if driving.is_empty() {
+            return Ok(());
+        }
+        for (id, by) in self.inner.store.cancels_requested(driving).await? {
+            match self.cancel_here(&id, &by).await {
+                Ok(_) | Err(EngineError::Conflict(_)) => {}
+                Err(error) => {
+                    tracing::warn!(job = %id, %error, "cannot cancel the job another node was asked to cancel; trying again");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether this engine drives job `id` already.
@@ -302,6 +401,13 @@ impl<S: Store> Engine<S> {
                     if self.is_canceled(id) {
                         return Handled::Canceled;
                     }
+                    // A driver that lost the job (paused past its lease)
+                    // records no refusal: the job's new driver decides.
+                    match self.inner.store.claim_job(id).await {
+                        Ok(true) => {}
+                        Ok(false) => return Handled::Stop,
+                        Err(_) => return Handled::No,
+                    }
                     let error = EngineError::BadRequest(why);
                     let recorded = self.record_refusal(audit, Some((id, run)), &error).await;
                     return if recorded { Handled::Yes } else { Handled::No };
@@ -375,7 +481,8 @@ enum Handled {
     /// Not applied: the job is being canceled. Whether the cancel is
     /// recorded, the job's status says at the worker's next batch.
     Canceled,
-    /// The engine is shutting down.
+    /// The engine is shutting down, or the job is not this node's to
+    /// drive any more.
     Stop,
 }
 
@@ -393,7 +500,16 @@ async fn step<S: Store>(
     let store = &engine.inner.store;
     let pending = match store.job(id).await {
         Ok(Some(record)) if record.status == JobStatus::Running => {
-            store.job_runs(id, Some(JobRunState::Pending), BATCH).await
+            // Still this node's to drive: one paused past its lease may
+            // have lost the job to another node meanwhile.
+            match store.claim_job(id).await {
+                Ok(true) => store.job_runs(id, Some(JobRunState::Pending), BATCH).await,
+                Ok(false) => {
+                    tracing::info!(job = %id, "resume job driven by another node now");
+                    return None;
+                }
+                Err(error) => Err(error),
+            }
         }
         Ok(_) => return None,
         Err(error) => Err(error),
