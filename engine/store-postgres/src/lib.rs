@@ -80,6 +80,26 @@ impl PostgresConfig {
     }
 }
 
+/// The longest a statement may run before PostgreSQL cancels it: a stuck
+/// statement fails its caller instead of holding a connection for ever.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest a caller waits for a connection of the pool (or for a new
+/// one): then it is told the store is unavailable, and may retry.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// `connection` with [`STATEMENT_TIMEOUT`] added to its options.
+fn bounded(connection: &tokio_postgres::Config) -> tokio_postgres::Config {
+    let timeout = format!("-c statement_timeout={}", STATEMENT_TIMEOUT.as_millis());
+    let mut connection = connection.clone();
+    let options = match connection.get_options() {
+        Some(options) if !options.trim().is_empty() => format!("{options} {timeout}"),
+        _ => timeout,
+    };
+    connection.options(options);
+    connection
+}
+
 /// The PostgreSQL store: one node of the cluster. Cheap to clone; clones
 /// share the pool, the committer and the node's lease, which is renewed
 /// until the last clone is dropped.
@@ -117,8 +137,9 @@ impl PostgresStore {
     /// reached, and with [`StoreError::Incompatible`] if its schema is newer
     /// than this build knows.
     pub async fn open(config: PostgresConfig) -> StoreResult<Self> {
+        let connection = bounded(&config.connection);
         let manager = Manager::from_config(
-            config.connection.clone(),
+            connection.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -126,6 +147,9 @@ impl PostgresStore {
         );
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(2))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| StoreError::Incompatible(format!("PostgreSQL pool: {e}")))?;
         let mut client = pool
@@ -143,8 +167,8 @@ impl PostgresStore {
         node.renew(&client).await?;
         drop(client);
         tracing::info!(node = %node.id, lease_ttl = ?config.lease_ttl, "joined the cluster");
-        let keep_alive = node::keep_alive(Arc::clone(&node), pool.clone());
-        let listen = node::listen(Arc::clone(&node), config.connection.clone());
+        let keep_alive = node::keep_alive(Arc::clone(&node), connection.clone(), pool.clone());
+        let listen = node::listen(Arc::clone(&node), connection);
         let committer = Committer::start(pool.clone(), Arc::clone(&node), config.max_batch.max(1));
         Ok(Self {
             pool,
@@ -526,4 +550,50 @@ async fn commit(tx: deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
     tx.commit()
         .await
         .map_err(error::write_error("a transaction"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PostgresConfig, PostgresStore};
+    use std::time::Duration;
+
+    /// Issue 20, defect 11: the lease was renewed on a connection of the
+    /// pool, with no wait timeout, so a node whose pool was busy (commits,
+    /// claims, reads under load) lost its lease and its runs. It is renewed
+    /// on a connection of its own: with every pooled connection held, the
+    /// lease stays alive for many TTLs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lease_is_renewed_while_every_pooled_connection_is_busy() {
+        let Some(server) = stagecraft_store_conformance::test_database("lease_starved") else {
+            return;
+        };
+        let url = stagecraft_store_conformance::fresh_database(&server, "lease_starved").await;
+        let ttl = Duration::from_millis(600);
+        let mut config = PostgresConfig::from_url(&url).expect("a valid URL");
+        config.pool_size = 2;
+        config.lease_ttl = ttl;
+        let store = PostgresStore::open(config).await.expect("the store opens");
+        let held = (
+            store.pool.get().await.expect("a connection"),
+            store.pool.get().await.expect("a connection"),
+        );
+        let (watcher, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("the database accepts connections");
+        tokio::spawn(connection);
+        let until = tokio::time::Instant::now() + 5 * ttl;
+        while tokio::time::Instant::now() < until {
+            let alive: bool = watcher
+                .query_one(
+                    "SELECT lease_until > now() FROM nodes WHERE id = $1",
+                    &[&store.node.id],
+                )
+                .await
+                .expect("the node's row")
+                .get(0);
+            assert!(alive, "the lease ran out while the pool was busy");
+            tokio::time::sleep(ttl / 6).await;
+        }
+        drop(held);
+    }
 }

@@ -132,17 +132,14 @@ impl Node {
 
     /// Registers the node, or renews its lease (re-registering it if another
     /// node removed it as dead meanwhile).
-    pub(crate) async fn renew(&self, client: &Client) -> StoreResult<()> {
-        let stmt = client
-            .prepare_cached(
+    pub(crate) async fn renew(&self, client: &tokio_postgres::Client) -> StoreResult<()> {
+        client
+            .execute(
                 "INSERT INTO nodes (id, lease_until)
                  VALUES ($1, now() + $2 * interval '1 millisecond')
                  ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until",
+                &[&self.id, &self.ttl_millis()],
             )
-            .await
-            .map_err(write_error("the node's lease"))?;
-        client
-            .execute(&stmt, &[&self.id, &self.ttl_millis()])
             .await
             .map_err(write_error("the node's lease"))?;
         Ok(())
@@ -458,31 +455,73 @@ impl Node {
 }
 
 /// Renews the node's lease every third of its TTL, until the store is
-/// dropped (the task is aborted then).
-pub(crate) fn keep_alive(node: Arc<Node>, pool: Pool) -> tokio::task::JoinHandle<()> {
+/// dropped (the task is aborted then), on a connection of its own: a
+/// renewal never waits behind the pool's users, however busy, and one that
+/// takes longer than a third of the TTL is given up and tried again on a
+/// new connection. Every 600 rounds, tidies what dead nodes left (on the
+/// pool, beside the renewals).
+pub(crate) fn keep_alive(
+    node: Arc<Node>,
+    config: tokio_postgres::Config,
+    pool: Pool,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(node.ttl / 3);
+        let patience = node.ttl / 3;
+        let mut ticks = tokio::time::interval(patience);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut lease: Option<tokio_postgres::Client> = None;
         let mut rounds: u64 = 0;
         loop {
             ticks.tick().await;
-            let renewed = async {
-                let client = pool
-                    .get()
-                    .await
-                    .map_err(|e| stagecraft_store::StoreError::unavailable("no connection", e))?;
+            let renewed = tokio::time::timeout(patience, async {
+                let client = match lease.take() {
+                    Some(client) if !client.is_closed() => client,
+                    _ => connect(&config).await?,
+                };
                 node.renew(&client).await?;
-                if rounds.is_multiple_of(600) {
-                    node.tidy(&client).await?;
-                }
+                lease = Some(client);
                 Ok::<_, stagecraft_store::StoreError>(())
-            };
-            if let Err(error) = renewed.await {
-                tracing::warn!(node = %node.id, error = %error.report(), "cannot renew the node's lease");
+            })
+            .await;
+            match renewed {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(node = %node.id, error = %error.report(), "cannot renew the node's lease");
+                }
+                Err(_) => {
+                    tracing::warn!(node = %node.id, ?patience, "renewing the node's lease took too long; trying again on a new connection");
+                }
+            }
+            if rounds.is_multiple_of(600) {
+                let (node, pool) = (Arc::clone(&node), pool.clone());
+                tokio::spawn(async move {
+                    let tidied = async {
+                        let client = pool.get().await.map_err(|e| {
+                            stagecraft_store::StoreError::unavailable("no connection", e)
+                        })?;
+                        node.tidy(&client).await
+                    };
+                    if let Err(error) = tidied.await {
+                        tracing::warn!(error = %error.report(), "cannot tidy what dead nodes left");
+                    }
+                });
             }
             rounds += 1;
         }
     })
+}
+
+/// A connection of its own, driven by a task that ends with it.
+async fn connect(config: &tokio_postgres::Config) -> StoreResult<tokio_postgres::Client> {
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(|e| {
+        stagecraft_store::StoreError::unavailable("cannot connect to PostgreSQL", e)
+    })?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "the lease's connection ended");
+        }
+    });
+    Ok(client)
 }
 
 /// Tells the listening nodes to look at the routed commands. Only a hint:
