@@ -388,3 +388,50 @@ fn a_driver_that_lost_its_job_lets_the_new_driver_finish_it_alone() {
     };
     assert_eq!(settled, RUNS_IN_ERROR as u64);
 }
+
+/// Issue 20, defect 13: a node that claims a run of an orchestration
+/// version it has not read yet (deployed through another node a moment
+/// ago) once let the run go with its work in flight never redone. It keeps
+/// the run, answers its command "try again", and carries the run on once
+/// it has read the catalog.
+#[test]
+fn a_run_claimed_before_its_orchestration_is_known_here_is_carried_on_once_it_is() {
+    let Some(server) = test_database("cluster_plan_unknown") else {
+        return;
+    };
+    let setup = tokio::runtime::Runtime::new().expect("a runtime");
+    let url = setup.block_on(fresh_database(&server, "cluster_plan_unknown"));
+    let calls = Calls::default();
+    // B starts first, with long leases: it reads the catalog (empty) at its
+    // start, and not again on its own before the test is over.
+    let b = Node::start("b", &url, Duration::from_secs(60), &calls, true);
+    let a = Node::start("a", &url, Duration::from_secs(1), &calls, false);
+    let run = a.runtime.block_on(async {
+        a.engine.deploy_orchestration(booking(), "test").await?;
+        a.engine.start_run("booking", json!({}), "test").await
+    });
+    let run = run.expect("the run starts through A");
+    while calls.lock().expect("not poisoned").is_empty() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    a.kill_and_leave(&b);
+    let event = b
+        .runtime
+        .block_on(b.engine.publish_event(&run.id, "nudge", "test"));
+    assert!(
+        matches!(event, Err(stagecraft_engine::EngineError::Unavailable(_))),
+        "B cannot apply a command for a run whose orchestration it does not know yet: {event:?}"
+    );
+    b.runtime
+        .block_on(b.engine.sync_catalog())
+        .expect("B reads the catalog");
+    let done = b
+        .wait_for(&run.id, |run| run.status == RunStatus::Completed)
+        .expect("B carries the run on once it knows its orchestration");
+    assert_eq!(done.status, RunStatus::Completed);
+    let calls = calls.lock().expect("not poisoned");
+    assert_eq!(
+        calls.iter().map(|(node, _)| *node).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}

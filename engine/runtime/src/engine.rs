@@ -272,10 +272,10 @@ impl<S: Store> Engine<S> {
             clock: Arc::clone(&clock),
             under_way: Arc::default(),
         };
-        let (runs, let_go) = crate::recovery::recover(&*store, &registry, &dispatcher).await?;
+        let recovered = crate::recovery::recover(&*store, &registry, &dispatcher).await?;
         let lease_ttl = store.lease_ttl();
         let canceled = crate::executor::CanceledJobs::default();
-        let held = Arc::new(std::sync::atomic::AtomicUsize::new(runs.len()));
+        let held = Arc::new(std::sync::atomic::AtomicUsize::new(recovered.held.len()));
         let executor = Executor {
             store: Arc::clone(&store),
             registry: Arc::clone(&registry),
@@ -283,13 +283,14 @@ impl<S: Store> Engine<S> {
             dispatcher,
             updates: updates.clone(),
             watchers: Arc::clone(&watchers),
-            runs,
+            runs: recovered.held,
             loading: HashMap::new(),
             held: Arc::clone(&held),
             failing: Default::default(),
             canceled: Arc::clone(&canceled),
             clustered: lease_ttl.is_some(),
-            releasing: let_go,
+            releasing: recovered.let_go,
+            parked: recovered.parked,
         };
         let handle = tokio::spawn(executor.run(receiver));
         if let Some(ttl) = lease_ttl {
@@ -344,6 +345,8 @@ impl<S: Store> Engine<S> {
         load_flows(&*self.inner.store, &self.inner.runner, &self.inner.registry).await?;
         load_orchestrations(&*self.inner.store, &self.inner.registry, &self.inner.limits).await?;
         *seen = Some(changes);
+        // Runs parked for an orchestration version unknown until now.
+        let _ = self.inner.commands.send(Command::CatalogChanged).await;
         Ok(())
     }
 

@@ -84,6 +84,8 @@ pub(crate) enum Command {
     },
     /// Runs taken over from nodes that stopped, as the store holds them.
     Adopt { runs: Vec<Run> },
+    /// The catalog was read again: parked runs may be carried on now.
+    CatalogChanged,
 }
 
 /// What is recorded with a person's command, in the commit of its effect:
@@ -141,6 +143,22 @@ pub(crate) struct Executor<S> {
     /// Runs owned but not held (read back, or taken over, with nothing in
     /// flight), released with the next commit.
     pub(crate) releasing: Vec<RunId>,
+    /// Runs claimed whose orchestration version this node does not know
+    /// yet (deployed through another node a moment ago): kept, neither held
+    /// nor released, and carried on once the catalog is read again
+    /// ([`Command::CatalogChanged`]).
+    pub(crate) parked: HashMap<RunId, Arc<Run>>,
+}
+
+/// What became of a run claimed from the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CarriedOn {
+    /// Its work under way keeps it in memory.
+    Held,
+    /// Nothing under way holds it: it is let go.
+    Idle,
+    /// Its orchestration version is not known here yet.
+    Parked,
 }
 
 /// Resume jobs canceled since the engine started, shared by the engine
@@ -278,6 +296,7 @@ impl<S: Store> Executor<S> {
             match command {
                 Command::Barrier { reply } => barriers.push(reply),
                 Command::Adopt { runs } => self.adopt(runs, &staged),
+                Command::CatalogChanged => self.unpark(),
                 Command::Loaded { run, state } => {
                     for command in self.loaded(&run, *state, &mut staged) {
                         if let Some(done) = self.apply(command, &mut staged) {
@@ -447,10 +466,11 @@ impl<S: Store> Executor<S> {
         }
         self.runs = loop {
             match recover(&*self.store, &self.registry, &self.dispatcher).await {
-                Ok((runs, let_go)) => {
-                    self.held.store(runs.len(), Ordering::Relaxed);
-                    self.releasing = let_go;
-                    break runs;
+                Ok(recovered) => {
+                    self.held.store(recovered.held.len(), Ordering::Relaxed);
+                    self.releasing = recovered.let_go;
+                    self.parked = recovered.parked;
+                    break recovered.held;
                 }
                 Err(error) => {
                     tracing::error!(error = %error.report(), "cannot reload runs; retrying");
@@ -485,7 +505,17 @@ impl<S: Store> Executor<S> {
                 continue;
             }
             let run = Arc::new(run);
-            if !self.carry_on(&run, true) {
+            if self.carry_on(&run, true) == CarriedOn::Idle {
+                self.releasing.push(run.id.clone());
+            }
+        }
+    }
+
+    /// Carries on the parked runs whose orchestration version is known now.
+    fn unpark(&mut self) {
+        let parked = std::mem::take(&mut self.parked);
+        for run in parked.into_values() {
+            if self.carry_on(&run, true) == CarriedOn::Idle {
                 self.releasing.push(run.id.clone());
             }
         }
@@ -498,14 +528,19 @@ impl<S: Store> Executor<S> {
     /// already under way on this node is not performed twice. Assignee
     /// checks are redone only `with_checks` (a take-over): a command's claim
     /// of a waiting run would otherwise cost a directory read each time.
-    fn carry_on(&mut self, run: &Arc<Run>, with_checks: bool) -> bool {
+    fn carry_on(&mut self, run: &Arc<Run>, with_checks: bool) -> CarriedOn {
         if run.status.is_final() {
-            return false;
+            self.parked.remove(&run.id);
+            return CarriedOn::Idle;
         }
         let Some(plan) = self.registry.plan(&run.orchestration, run.version) else {
-            tracing::error!(run = %run.id, "orchestration {} v{} is missing; the run is left as it is", run.orchestration, run.version);
-            return false;
+            // Deployed through another node and not read here yet: kept
+            // (its work is redone here, not stranded) until it is.
+            tracing::warn!(run = %run.id, "orchestration {} v{} is not known here yet; the run waits for the catalog to be read again", run.orchestration, run.version);
+            self.parked.insert(run.id.clone(), Arc::clone(run));
+            return CarriedOn::Parked;
         };
+        self.parked.remove(&run.id);
         let actions = stagecraft_core::outstanding_actions(run, &plan);
         let held = actions.iter().any(keeps_held);
         if held || with_checks {
@@ -514,8 +549,10 @@ impl<S: Store> Executor<S> {
         if held {
             self.runs.insert(run.id.clone(), Arc::clone(run));
             self.held.store(self.runs.len(), Ordering::Relaxed);
+            CarriedOn::Held
+        } else {
+            CarriedOn::Idle
         }
-        held
     }
 
     /// The runs a commit lets go, on a shared store: those it writes with
@@ -588,8 +625,27 @@ impl<S: Store> Executor<S> {
             Ok(Claim::Claimed(state)) => {
                 if !self.runs.contains_key(run) && !staged.runs.contains_key(run) {
                     let state = Arc::new(*state);
-                    if !self.carry_on(&state, false) {
-                        staged.visiting.insert(run.clone(), state);
+                    match self.carry_on(&state, false) {
+                        CarriedOn::Held => {}
+                        CarriedOn::Idle => {
+                            staged.visiting.insert(run.clone(), state);
+                        }
+                        CarriedOn::Parked => {
+                            let why = format!(
+                                "run {run} is of orchestration {} v{}, not known on this node \
+                                 yet; try again in a moment",
+                                state.orchestration, state.version
+                            );
+                            for command in waiting {
+                                if let Command::Event {
+                                    reply: Some(reply), ..
+                                } = command
+                                {
+                                    let _ = reply.send(Err(EngineError::Unavailable(why.clone())));
+                                }
+                            }
+                            return Vec::new();
+                        }
                     }
                 }
                 return waiting;
@@ -727,7 +783,9 @@ impl<S: Store> Executor<S> {
                 return None;
             }
             // Taken out by `process`.
-            Command::Loaded { .. } | Command::Adopt { .. } => return None,
+            Command::Loaded { .. } | Command::Adopt { .. } | Command::CatalogChanged => {
+                return None;
+            }
         };
         let Trail { audit, job } = trail.unwrap_or_default();
         match transition {

@@ -15,36 +15,47 @@ use stagecraft_store::{Store, StoreResult};
 use crate::dispatch::Dispatcher;
 use crate::registry::Registry;
 
+/// What [`recover`] found.
+#[derive(Default)]
+pub(crate) struct Recovered {
+    /// Runs with work in flight, held in memory.
+    pub(crate) held: HashMap<RunId, Arc<Run>>,
+    /// Runs with nothing in flight (to release, on a store shared by
+    /// several nodes).
+    pub(crate) let_go: Vec<RunId>,
+    /// Runs whose orchestration version this node does not know yet: kept
+    /// (owned, not released) until the catalog is read again.
+    pub(crate) parked: HashMap<RunId, Arc<Run>>,
+}
+
 /// Reads every unfinished run and performs its in-flight work again (flows
-/// run at least once; the state machine records each result once); returns
-/// the runs with work in flight, and the others (to release, on a store
-/// shared by several nodes). A run whose record cannot be read, or
-/// whose orchestration version is missing, is logged and set aside; the
-/// others go on.
+/// run at least once; the state machine records each result once). A run
+/// whose record cannot be read is logged and set aside; one whose
+/// orchestration version is not known here is parked; the others go on.
 pub(crate) async fn recover<S: Store>(
     store: &S,
     registry: &Registry,
     dispatcher: &Dispatcher<S>,
-) -> StoreResult<(HashMap<RunId, Arc<Run>>, Vec<RunId>)> {
+) -> StoreResult<Recovered> {
     let unfinished = store.unfinished_runs().await?;
     for (id, error) in &unfinished.unreadable {
         tracing::error!(run = %id, error = %error.report(), "run set aside: its stored record cannot be read; the other runs go on");
     }
-    let mut runs = HashMap::new();
-    let mut let_go = Vec::new();
+    let mut recovered = Recovered::default();
     for run in unfinished.runs {
         let Some(plan) = registry.plan(&run.orchestration, run.version) else {
-            tracing::error!(
+            tracing::warn!(
                 run = %run.id,
-                "orchestration {} v{} is missing; the run is left as it is",
+                "orchestration {} v{} is not known here; the run waits for the catalog to be read again",
                 run.orchestration,
                 run.version
             );
+            recovered.parked.insert(run.id.clone(), Arc::new(run));
             continue;
         };
         let actions = stagecraft_core::outstanding_actions(&run, &plan);
         if actions.is_empty() {
-            let_go.push(run.id);
+            recovered.let_go.push(run.id);
             continue;
         }
         tracing::debug!(run = %run.id, actions = actions.len(), "resuming in-flight work");
@@ -52,12 +63,12 @@ pub(crate) async fn recover<S: Store>(
         let run = Arc::new(run);
         dispatcher.perform(&run, actions);
         if held {
-            runs.insert(run.id.clone(), run);
+            recovered.held.insert(run.id.clone(), run);
         } else {
-            let_go.push(run.id.clone());
+            recovered.let_go.push(run.id.clone());
         }
     }
-    Ok((runs, let_go))
+    Ok(recovered)
 }
 
 /// Whether a run whose `action` is under way stays in memory: a flow, an
