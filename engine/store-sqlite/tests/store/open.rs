@@ -73,6 +73,7 @@ async fn open_creates_the_schema_in_wal_mode_and_reopening_keeps_the_data() {
             "queue_members",
             "queues",
             "runs",
+            "start_keys",
             "step_logs",
             "tokens",
             "users",
