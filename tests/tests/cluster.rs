@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use stagecraft_core::run::{Run, RunId, RunStatus};
 use stagecraft_engine::{ActionCall, Engine, EngineBuilder, EngineConfig};
+use stagecraft_store::Store;
 use stagecraft_store_conformance::{fresh_database, test_database};
 use stagecraft_store_postgres::{PostgresConfig, PostgresStore};
 use tempfile::TempDir;
@@ -434,4 +435,109 @@ fn a_run_claimed_before_its_orchestration_is_known_here_is_carried_on_once_it_is
         calls.iter().map(|(node, _)| *node).collect::<Vec<_>>(),
         ["a", "b"]
     );
+}
+
+/// Issue 20, defect 8: a node that routed a command to a run's owner waited
+/// for the answer until tidying removed the route, about an hour later, if
+/// the owner never took it or never wrote its answer. It gives up after six
+/// lease TTLs and tells its caller what is known: not applied (the command
+/// was never taken, and no node will take it now), or unknown (taken, not
+/// answered). Node X here is a store with no engine: it owns the run and
+/// renews its lease, but takes commands only when the test says so, and
+/// answers none.
+#[test]
+fn a_routed_command_nobody_answers_is_given_up_after_six_leases() {
+    let Some(server) = test_database("cluster_route_patience") else {
+        return;
+    };
+    let setup = tokio::runtime::Runtime::new().expect("a runtime");
+    let url = setup.block_on(fresh_database(&server, "cluster_route_patience"));
+    let calls = Calls::default();
+    let ttl = Duration::from_millis(400);
+    let a = Node::start("a", &url, ttl, &calls, false);
+    let b = Node::start("b", &url, ttl, &calls, true);
+    let run = a.runtime.block_on(async {
+        a.engine.deploy_orchestration(booking(), "test").await?;
+        a.engine.start_run("booking", json!({}), "test").await
+    });
+    let run = run.expect("the run starts through A");
+    let (x, sql) = setup.block_on(async {
+        let mut config = PostgresConfig::from_url(&url).expect("a valid URL");
+        config.lease_ttl = Duration::from_secs(60);
+        let x = PostgresStore::open(config).await.expect("X opens");
+        let (sql, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("the database accepts connections");
+        tokio::spawn(connection);
+        sql.execute(
+            "UPDATE runs SET owner = $1, epoch = epoch + 1 WHERE id = $2",
+            &[&x.node_id(), &run.id.0],
+        )
+        .await
+        .expect("the run is handed to X");
+        (x, sql)
+    });
+
+    // Never taken: not applied.
+    let started = std::time::Instant::now();
+    let untaken = b
+        .runtime
+        .block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                b.engine.publish_event(&run.id, "nudge", "test"),
+            )
+            .await
+        })
+        .expect("B gives up on the route long before tidying would");
+    match untaken {
+        Err(stagecraft_engine::EngineError::Unavailable(why)) => {
+            assert!(why.contains("it was not applied"), "{why}");
+        }
+        other => panic!("B answers that the command was not applied: {other:?}"),
+    }
+    assert!(started.elapsed() >= ttl * 6, "B waited six leases first");
+
+    // Taken by X, never answered: unknown.
+    let publish = {
+        let engine = b.engine.clone();
+        let run = run.id.clone();
+        b.runtime.spawn(async move {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                engine.publish_event(&run, "nudge", "test"),
+            )
+            .await
+        })
+    };
+    let taken = setup.block_on(async {
+        loop {
+            let taken = x.take_routed().await.expect("X takes its commands");
+            if !taken.is_empty() {
+                break taken;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert_eq!(taken.len(), 1);
+    let unanswered = b
+        .runtime
+        .block_on(publish)
+        .expect("the publish ends")
+        .expect("B gives up on the route long before tidying would");
+    match unanswered {
+        Err(stagecraft_engine::EngineError::Unavailable(why)) => {
+            assert!(why.contains("whether it was applied is unknown"), "{why}");
+        }
+        other => panic!("B answers that the outcome is unknown: {other:?}"),
+    }
+    let left: i64 = setup
+        .block_on(sql.query_one("SELECT count(*) FROM routed_commands", &[]))
+        .expect("the routes")
+        .get(0);
+    assert_eq!(left, 0, "a route given up on is removed");
+    // A late answer is dropped.
+    setup
+        .block_on(x.answer_routed(taken[0].id, "late".to_owned()))
+        .expect("a late answer is accepted and ignored");
 }

@@ -7,13 +7,13 @@ use std::time::Duration;
 use futures_util::future::Either;
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
 use stagecraft_engine::{EngineBuilder, EngineError, SqliteStore};
+use stagecraft_store::{Abandoned, Claim, RouteState, Routed};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
     Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreResult, UnfinishedRuns, User,
     WorkItemFilter, WorkItemRecord,
 };
-use stagecraft_store::{Claim, RouteState, Routed};
 use stagecraft_store_postgres::{PostgresConfig, PostgresStore};
 
 /// The engine the server drives.
@@ -121,6 +121,7 @@ impl Store for Backend {
         fn take_over(&self) -> UnfinishedRuns;
         fn route(&self, run: &RunId, command: String) -> i64;
         fn route_state(&self, id: i64) -> RouteState;
+        fn abandon_route(&self, id: i64) -> Abandoned;
         fn take_routed(&self) -> Vec<Routed>;
         fn answer_routed(&self, id: i64, answer: String) -> ();
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use stagecraft_core::Event;
 use stagecraft_core::run::{Run, RunId};
-use stagecraft_store::{AuditRecord, JobId, RouteState, StepLog, Store};
+use stagecraft_store::{Abandoned, AuditRecord, JobId, RouteState, StepLog, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::EngineError;
@@ -27,6 +27,11 @@ const INTAKE_EVERY: Duration = Duration::from_millis(250);
 /// The longest wait between two looks at a routed command's answer
 /// without a hint.
 const ANSWER_POLL_MAX: Duration = Duration::from_millis(250);
+/// How many lease TTLs a node waits for the answer of a command it routed
+/// before it gives up on it (and tells its caller what is known).
+const ANSWER_PATIENCE_TTLS: u32 = 6;
+/// How many times an owner tries to write a routed command's answer.
+const ANSWER_WRITES: u32 = 6;
 
 /// A command as it travels to its run's owner.
 #[derive(Debug, Serialize, Deserialize)]
@@ -124,6 +129,10 @@ pub(crate) fn route<S: Store>(
             }
         };
         let mut wait = Duration::from_millis(5);
+        // A bound on the wait: an answer whose write failed, or a take
+        // whose reply was lost, must not keep the caller for ever.
+        let patience = store.lease_ttl().unwrap_or(Duration::from_secs(5)) * ANSWER_PATIENCE_TTLS;
+        let started = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 () = hint => {}
@@ -131,7 +140,27 @@ pub(crate) fn route<S: Store>(
             }
             hint = store.route_hint();
             match store.route_state(id).await {
-                Ok(RouteState::Waiting) => continue,
+                Ok(RouteState::Waiting) if started.elapsed() < patience => continue,
+                Ok(RouteState::Waiting) => match store.abandon_route(id).await {
+                    Ok(Abandoned::Ended) => continue,
+                    Ok(Abandoned::NotTaken) => answer(
+                        reply,
+                        Err(EngineError::Unavailable(format!(
+                            "the node owning run {run} did not take the request within \
+                             {patience:?}; it was not applied: try again"
+                        ))),
+                    ),
+                    Ok(Abandoned::Unanswered { node }) => answer(
+                        reply,
+                        Err(EngineError::Unavailable(format!(
+                            "node {node}, which owns run {run}, took the request but did not \
+                             answer within {patience:?}: whether it was applied is unknown; \
+                             read the run before trying again"
+                        ))),
+                    ),
+                    Err(error) if error.is_retryable() => continue,
+                    Err(error) => answer(reply, Err(EngineError::Store(error))),
+                },
                 Ok(RouteState::Answered(encoded)) => {
                     let result = serde_json::from_str::<Answer>(&encoded)
                         .map_err(|e| {
@@ -242,8 +271,21 @@ pub(crate) fn take_routed<S: Store>(store: Arc<S>, commands: mpsc::WeakSender<Co
                     let encoded = serde_json::to_string(&Answer::of(result)).unwrap_or_else(|_| {
                         r#"{"Unavailable":"the answer cannot be encoded"}"#.to_owned()
                     });
-                    if let Err(error) = store.answer_routed(command.id, encoded).await {
-                        tracing::warn!(route = command.id, error = %error.report(), "cannot answer a routed command");
+                    // Tried again a few times: an answer not written leaves
+                    // its sender waiting until its patience runs out.
+                    let mut wait = Duration::from_millis(50);
+                    for attempt in 1..=ANSWER_WRITES {
+                        match store.answer_routed(command.id, encoded.clone()).await {
+                            Ok(()) => break,
+                            Err(error) if attempt < ANSWER_WRITES => {
+                                tracing::debug!(route = command.id, error = %error.report(), "cannot answer a routed command; trying again");
+                                tokio::time::sleep(wait).await;
+                                wait *= 2;
+                            }
+                            Err(error) => {
+                                tracing::warn!(route = command.id, error = %error.report(), "cannot answer a routed command");
+                            }
+                        }
                     }
                 });
             }

@@ -32,13 +32,13 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
 use stagecraft_store::encoding::EncodedCommit;
+use stagecraft_store::{Abandoned, Claim, RouteState, Routed};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
     Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
     UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
-use stagecraft_store::{Claim, RouteState, Routed};
 use tokio_postgres::NoTls;
 
 use committer::{Batch, Committer};
@@ -520,6 +520,10 @@ impl Store for PostgresStore {
 
     async fn route_state(&self, id: i64) -> StoreResult<RouteState> {
         self.node.route_state(&self.client().await?, id).await
+    }
+
+    async fn abandon_route(&self, id: i64) -> StoreResult<Abandoned> {
+        self.node.abandon_route(&self.client().await?, id).await
     }
 
     fn route_hint(&self) -> impl std::future::Future<Output = ()> + Send + 'static {

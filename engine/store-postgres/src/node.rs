@@ -16,7 +16,7 @@ use deadpool_postgres::{Client, Pool};
 use stagecraft_core::run::RunId;
 use stagecraft_store::encoding::state::{self, StoredState};
 use stagecraft_store::encoding::unfinished_statuses;
-use stagecraft_store::{Claim, RouteState, Routed, StoreResult, UnfinishedRuns};
+use stagecraft_store::{Abandoned, Claim, RouteState, Routed, StoreResult, UnfinishedRuns};
 use tokio_postgres::Row;
 
 use crate::error::{read_error, write_error};
@@ -404,6 +404,25 @@ impl Node {
             .await
             .map_err(write_error("a routed command"))?;
         Ok(state)
+    }
+
+    /// Gives up on route `id`: removes it unless it was answered.
+    pub(crate) async fn abandon_route(&self, client: &Client, id: i64) -> StoreResult<Abandoned> {
+        let row = client
+            .query_opt(
+                "DELETE FROM routed_commands WHERE id = $1 AND answer IS NULL RETURNING taken_by",
+                &[&id],
+            )
+            .await
+            .map_err(write_error("a routed command"))?;
+        let Some(row) = row else {
+            return Ok(Abandoned::Ended);
+        };
+        let taken_by: Option<String> = row.try_get(0).map_err(read_error("a routed command"))?;
+        Ok(match taken_by {
+            Some(node) => Abandoned::Unanswered { node },
+            None => Abandoned::NotTaken,
+        })
     }
 
     /// Takes the commands routed to this node's runs.

@@ -51,3 +51,20 @@ pub enum RouteState {
         node: String,
     },
 }
+
+/// What became of a routed command its sender gave up waiting for
+/// ([`crate::Store::abandon_route`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Abandoned {
+    /// No node had taken it: it was not applied, and never will be.
+    NotTaken,
+    /// A node took it and has not answered: whether it was applied is
+    /// unknown. A late answer is dropped.
+    Unanswered {
+        /// The node that took it.
+        node: String,
+    },
+    /// It had ended meanwhile (answered, withdrawn or lost): read its
+    /// state instead.
+    Ended,
+}

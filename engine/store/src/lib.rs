@@ -22,7 +22,7 @@ mod jobs;
 mod records;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord};
-pub use cluster::{Claim, RouteState, Routed};
+pub use cluster::{Abandoned, Claim, RouteState, Routed};
 pub use error::{Source, StoreError, StoreResult, report};
 pub use jobs::{
     JobCounts, JobId, JobRecord, JobRefusals, JobRun, JobRunOutcome, JobRunState, JobStatus, NewJob,
@@ -400,6 +400,13 @@ pub trait Store: Send + Sync + 'static {
     fn route_state(&self, id: i64) -> impl Future<Output = StoreResult<RouteState>> + Send {
         let _ = id;
         std::future::ready(Ok(RouteState::Withdrawn))
+    }
+
+    /// Gives up on route `id`, which its sender waited for too long: it is
+    /// removed unless it ended meanwhile, and no node takes it any more.
+    fn abandon_route(&self, id: i64) -> impl Future<Output = StoreResult<Abandoned>> + Send {
+        let _ = id;
+        std::future::ready(Ok(Abandoned::Ended))
     }
 
     /// Resolves when a command may have been routed to this node, or a
