@@ -291,6 +291,7 @@ impl<S: Store> Engine<S> {
             clustered: lease_ttl.is_some(),
             releasing: recovered.let_go,
             parked: recovered.parked,
+            lineage: 0,
         };
         let handle = tokio::spawn(executor.run(receiver));
         if let Some(ttl) = lease_ttl {

@@ -148,6 +148,10 @@ pub(crate) struct Executor<S> {
     /// nor released, and carried on once the catalog is read again
     /// ([`Command::CatalogChanged`]).
     pub(crate) parked: HashMap<RunId, Arc<Run>>,
+    /// The lineage of this executor's commits: each may be built on the
+    /// states of those before it, so once one fails the store fails the
+    /// later ones of its runs; a reload starts a new lineage.
+    pub(crate) lineage: u64,
 }
 
 /// What became of a run claimed from the store.
@@ -360,6 +364,7 @@ impl<S: Store> Executor<S> {
             audit,
             job_runs,
             released,
+            lineage: Some(self.lineage),
         };
         Some(Box::pin(async move {
             // A store that panics fails this commit, not the executor.
@@ -464,6 +469,8 @@ impl<S: Store> Executor<S> {
                 }
             }
         }
+        // What is built from now on is built on what is durable.
+        self.lineage += 1;
         self.runs = loop {
             match recover(&*self.store, &self.registry, &self.dispatcher).await {
                 Ok(recovered) => {

@@ -244,3 +244,64 @@ pub async fn runs_are_selected_by_status_and_orchestration_for_a_job<H: Harness>
         .unwrap();
     assert_eq!(versioned.runs.len(), 1);
 }
+
+/// Issue 20, defect 9: a commit built on one that failed (same lineage,
+/// same run) fails unwritten, or the failed commit's transition would
+/// become durable without its audit record though its caller was told it
+/// failed. Commits of other runs, and of a new lineage, are written.
+pub async fn a_commit_built_on_a_failed_one_fails_unwritten<H: Harness>(test: H) {
+    let mut loan = Loan::start("r1");
+    let other = renamed(&loan.run, "r2");
+    let mut bad = record("admin", AuditAction::RunStart, "run:r1");
+    bad.at = jiff::Timestamp::MAX;
+    let failed = test
+        .store()
+        .commit(Commit {
+            runs: vec![loan.shared()],
+            audit: vec![bad],
+            lineage: Some(1),
+            ..Commit::default()
+        })
+        .await;
+    assert!(failed.is_err());
+    loan.finish_score();
+    let built_on_it = test
+        .store()
+        .commit(Commit {
+            runs: vec![loan.shared()],
+            audit: vec![record("admin", AuditAction::RunStart, "run:r1")],
+            lineage: Some(1),
+            ..Commit::default()
+        })
+        .await;
+    assert!(built_on_it.is_err(), "a commit built on a failed one fails");
+    assert!(test.store().run(&loan.run.id).await.unwrap().is_none());
+    assert!(
+        test.store()
+            .audit(AuditFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    test.store()
+        .commit(Commit {
+            runs: vec![other.clone()],
+            lineage: Some(1),
+            ..Commit::default()
+        })
+        .await
+        .expect("another run of the lineage is written");
+    test.store()
+        .commit(Commit {
+            runs: vec![loan.shared()],
+            lineage: Some(2),
+            ..Commit::default()
+        })
+        .await
+        .expect("a new lineage is written");
+    assert_eq!(
+        test.store().run(&loan.run.id).await.unwrap().as_ref(),
+        Some(&loan.run)
+    );
+    assert!(test.store().run(&other.id).await.unwrap().is_some());
+}

@@ -64,6 +64,7 @@ macro_rules! store_conformance_tests {
             directory::tokens_are_issued_and_revoked_per_user,
             audit_and_jobs::audit_records_commit_with_their_run_and_read_back_newest_first_by_filter,
             audit_and_jobs::a_failed_commit_writes_neither_its_runs_nor_its_audit_records,
+            audit_and_jobs::a_commit_built_on_a_failed_one_fails_unwritten,
             audit_and_jobs::a_job_run_leaves_pending_once_and_a_finished_job_cannot_end_again,
             audit_and_jobs::runs_are_selected_by_status_and_orchestration_for_a_job,
         );

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{Pool, Transaction};
 use stagecraft_store::encoding::{EncodedCommit, EncodedRun, name_of, nanos};
+use stagecraft_store::lineage::FailedLineage;
 use stagecraft_store::{
     AuditOutcome, AuditRecord, JobRunOutcome, JobRunState, StepLog, StoreError, StoreResult,
 };
@@ -82,6 +83,7 @@ async fn run(
     max_batch: usize,
     committed: Arc<AtomicU64>,
 ) {
+    let mut lineage = FailedLineage::default();
     while let Some(first) = queue.recv().await {
         let mut size = first.0.size();
         let mut requests = vec![first];
@@ -93,6 +95,22 @@ async fn run(
                 }
                 Err(_) => break,
             }
+        }
+        // A commit built on one that failed fails unwritten.
+        let requests: Vec<Request> = requests
+            .into_iter()
+            .filter_map(
+                |(batch, reply)| match lineage.built_on_failure(&batch.commit) {
+                    Some(error) => {
+                        let _ = reply.send(Err(error.with_context("commit failed")));
+                        None
+                    }
+                    None => Some((batch, reply)),
+                },
+            )
+            .collect();
+        if requests.is_empty() {
+            continue;
         }
         let (batches, replies): (Vec<_>, Vec<_>) = requests.into_iter().unzip();
         let results = match write(&pool, &node, &batches).await {
@@ -114,7 +132,10 @@ async fn run(
                 vec![Err(error); batches.len()]
             }
         };
-        for (reply, result) in replies.into_iter().zip(results) {
+        for ((reply, result), batch) in replies.into_iter().zip(results).zip(&batches) {
+            if result.is_err() {
+                lineage.failed(&batch.commit);
+            }
             let _ = reply.send(result.map_err(|error| error.with_context("commit failed")));
         }
     }

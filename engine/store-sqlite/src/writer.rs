@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use super::codec::{EncodedCommit, EncodedRun, db};
 use super::{audit, jobs, runs, step_logs};
+use stagecraft_store::lineage::FailedLineage;
 use stagecraft_store::{StoreError, StoreResult};
 
 #[cfg(test)]
@@ -137,6 +138,7 @@ fn run(
     max_batch: usize,
     counter: &AtomicU64,
 ) {
+    let mut lineage = FailedLineage::default();
     while let Ok(first) = queue.recv() {
         let mut commits = Vec::new();
         let mut jobs = Vec::new();
@@ -158,7 +160,7 @@ fn run(
             }
         }
         if !commits.is_empty() {
-            commit_batch(&mut conn, commits, counter);
+            commit_batch(&mut conn, commits, counter, &mut lineage);
         }
         for job in jobs {
             job(&mut conn, counter);
@@ -173,7 +175,22 @@ fn commit_batch(
     conn: &mut Connection,
     commits: Vec<(Batch, oneshot::Sender<StoreResult<()>>)>,
     counter: &AtomicU64,
+    lineage: &mut FailedLineage,
 ) {
+    // A commit built on one that failed fails unwritten.
+    let commits: Vec<_> = commits
+        .into_iter()
+        .filter_map(|(batch, reply)| match lineage.built_on_failure(&batch) {
+            Some(error) => {
+                let _ = reply.send(Err(error.with_context("commit failed")));
+                None
+            }
+            None => Some((batch, reply)),
+        })
+        .collect();
+    if commits.is_empty() {
+        return;
+    }
     let (batch, replies): (Vec<_>, Vec<_>) = commits.into_iter().unzip();
     let result = write_batch(conn, &batch);
     if result.is_ok() {
@@ -183,6 +200,9 @@ fn commit_batch(
         let runs: usize = batch.iter().map(|b| b.runs.len()).sum();
         // The engine reports failing commits (once, then periodically).
         tracing::debug!(runs, callers = replies.len(), %error, "group commit failed");
+        for commit in &batch {
+            lineage.failed(commit);
+        }
     }
     for reply in replies {
         let answer = match &result {

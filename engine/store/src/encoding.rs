@@ -155,6 +155,8 @@ pub struct EncodedCommit {
     pub job_runs: Vec<JobRunOutcome>,
     /// Runs this node lets go with this commit.
     pub released: Vec<RunId>,
+    /// The lineage of commits this one was built on ([`crate::lineage`]).
+    pub lineage: Option<u64>,
 }
 
 impl EncodedCommit {
@@ -169,6 +171,7 @@ impl EncodedCommit {
             audit,
             job_runs,
             released,
+            lineage,
         } = commit;
         let runs = runs
             .iter()
@@ -180,6 +183,7 @@ impl EncodedCommit {
             audit,
             job_runs,
             released,
+            lineage,
         }))
     }
 

@@ -19,6 +19,7 @@ mod cluster;
 pub mod encoding;
 mod error;
 mod jobs;
+pub mod lineage;
 mod records;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord};
@@ -65,6 +66,10 @@ pub struct Commit {
     /// store shared by several nodes gives up their ownership with the
     /// write. Others ignore it.
     pub released: Vec<RunId>,
+    /// The lineage of commits this one was built on: it fails unwritten if
+    /// an earlier commit of the same lineage that carried one of its runs
+    /// failed ([`lineage`]). `None`: built on nothing uncommitted.
+    pub lineage: Option<u64>,
 }
 
 impl Commit {
@@ -93,7 +98,9 @@ pub trait Store: Send + Sync + 'static {
     /// Concurrent calls may be committed together (group commit).
     ///
     /// The engine calls it from one task, in order, and may have several
-    /// calls pending; a later call may hold newer states of the same runs.
+    /// calls pending; a later call may hold newer states of the same runs,
+    /// and fails unwritten if one it was built on failed
+    /// ([`Commit::lineage`]).
     /// So an implementation must take its place in the write order when its
     /// future is first polled (before it awaits anything) and commit calls
     /// in that order, never a later one before an earlier one.

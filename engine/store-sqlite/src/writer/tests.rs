@@ -23,6 +23,7 @@ fn runs_only(runs: Vec<EncodedRun>) -> Batch {
         audit: Vec::new(),
         job_runs: Vec::new(),
         released: Vec::new(),
+        lineage: None,
     }
 }
 
