@@ -204,6 +204,25 @@ impl Store for FailingStore {
     async fn release_start_key(&self, caller: &str, key: &str, run: &RunId) -> StoreResult<()> {
         self.inner.release_start_key(caller, key, run).await
     }
+    async fn prune_runs(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        self.inner.prune_runs(before, limit).await
+    }
+    async fn prune_jobs(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        self.inner.prune_jobs(before, limit).await
+    }
+    async fn prune_start_keys(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        self.inner.prune_start_keys(before, limit).await
+    }
+    async fn oldest_audit(
+        &self,
+        before: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.inner.oldest_audit(before, limit).await
+    }
+    async fn prune_audit(&self, through: u64, before: jiff::Timestamp) -> StoreResult<u64> {
+        self.inner.prune_audit(through, before).await
+    }
     async fn issue_token(
         &self,
         user: &str,

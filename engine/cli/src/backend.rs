@@ -103,6 +103,12 @@ impl Store for Backend {
         fn memberships(&self, user: &str) -> Memberships;
         fn hold_start_key(&self, key: StartKey, replacing: Option<RunId>) -> Option<StartKey>;
         fn release_start_key(&self, caller: &str, key: &str, run: &RunId) -> ();
+        fn prune_runs(&self, before: jiff::Timestamp, limit: u32) -> u64;
+        fn prune_jobs(&self, before: jiff::Timestamp, limit: u32) -> u64;
+        fn prune_start_keys(&self, before: jiff::Timestamp, limit: u32) -> u64;
+        fn oldest_audit(&self, before: jiff::Timestamp, limit: u32) -> Vec<AuditEntry>;
+        fn prune_audit(&self, through: u64, before: jiff::Timestamp) -> u64;
+        fn claim_retention(&self, hold: Duration) -> bool;
         fn issue_token(&self, user: &str, sha256: [u8; 32], at: jiff::Timestamp, audit: AuditRecord) -> ();
         fn revoke_tokens(&self, user: &str, audit: AuditRecord) -> u64;
         fn tokens(&self) -> Vec<(String, [u8; 32])>;

@@ -3,7 +3,7 @@
 use crate::commands::flow::Language;
 use clap::{Args, Parser, Subcommand};
 use jiff::SignedDuration;
-use stagecraft_engine::{EngineConfig, FlowKind, IntegrityCheck, SandboxLimits};
+use stagecraft_engine::{EngineConfig, FlowKind, IntegrityCheck, Retention, SandboxLimits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -141,6 +141,29 @@ pub struct EngineArgs {
         value_parser = parse_duration
     )]
     pub recovery_window: SignedDuration,
+    /// How long finished runs (Completed, Canceled: with their work items
+    /// and step logs) and ended resume jobs are kept after they last
+    /// changed, e.g. `30d`; `off` keeps them for ever.
+    #[arg(
+        long,
+        env = "STAGECRAFT_RETAIN_RUNS",
+        default_value = "30d",
+        value_parser = parse_retention
+    )]
+    pub retain_runs: Retained,
+    /// How long audit records are kept, e.g. `400d`; `off` keeps them for
+    /// ever. Before removal they are written to --audit-export.
+    #[arg(
+        long,
+        env = "STAGECRAFT_RETAIN_AUDIT",
+        default_value = "400d",
+        value_parser = parse_retention
+    )]
+    pub retain_audit: Retained,
+    /// Where audit records are written (JSON lines, one file per UTC day)
+    /// before retention removes them; relative to the data directory.
+    #[arg(long, env = "STAGECRAFT_AUDIT_EXPORT", default_value = "audit-export")]
+    pub audit_export: PathBuf,
     /// The sandbox's limits.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
@@ -212,6 +235,11 @@ impl EngineArgs {
     pub fn config(&self, data_dir: PathBuf) -> EngineConfig {
         let mut config = EngineConfig::new(data_dir);
         config.recovery_window = self.recovery_window;
+        config.retention = Retention {
+            runs: self.retain_runs.0,
+            audit: self.retain_audit.0,
+            audit_export: self.audit_export.clone(),
+        };
         config.limits = self.sandbox.limits();
         config.max_concurrent_flows = self.max_concurrent_flows;
         config.max_concurrent_per_flow = self.max_concurrent_per_flow;
@@ -238,6 +266,20 @@ fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     } else {
         Err("the duration must be positive".to_owned())
     }
+}
+
+/// A retention period, or none (`off`).
+#[derive(Debug, Clone, Copy)]
+pub struct Retained(Option<std::time::Duration>);
+
+/// `off`, or a positive duration (see [`parse_duration`]).
+fn parse_retention(text: &str) -> Result<Retained, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(Retained(None));
+    }
+    parse_duration(text)
+        .map(|duration| Retained(Some(duration.unsigned_abs())))
+        .map_err(|e| format!("{e} (or `off`)"))
 }
 
 /// Options of `demo`.

@@ -23,6 +23,8 @@ pub struct EngineConfig {
     pub max_concurrent_actions: usize,
     /// How long after an error a run may still be resumed (SPEC: 14 days).
     pub recovery_window: SignedDuration,
+    /// How long finished runs, ended jobs and audit records are kept.
+    pub retention: crate::Retention,
     /// SQLite: whether every commit is fsynced (`Full`, the default) or only
     /// flushed to the OS (`Normal`: survives a process crash, not power loss).
     #[cfg(feature = "sqlite")]
@@ -43,6 +45,7 @@ impl EngineConfig {
             max_concurrent_per_flow: None,
             max_concurrent_actions: 64,
             recovery_window: stagecraft_core::limits::DEFAULT_RECOVERY_WINDOW,
+            retention: crate::Retention::default(),
             #[cfg(feature = "sqlite")]
             synchronous: Synchronous::Full,
             #[cfg(feature = "sqlite")]

@@ -3,6 +3,7 @@
 mod audit;
 pub(crate) mod dry_run;
 pub(crate) mod jobs;
+mod retention;
 pub(crate) mod selection;
 mod start_key;
 
@@ -34,6 +35,7 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use retention::{Pruned, Retention};
 pub use start_key::{START_KEY_WINDOW, Started};
 
 /// A new run's id: a UUIDv7, ordered by time of creation.
@@ -199,6 +201,10 @@ struct Inner<S> {
     catalog_reads: crate::catalog_version::CatalogReads,
     /// The resume jobs this engine drives.
     driving: std::sync::Mutex<std::collections::HashSet<stagecraft_store::JobId>>,
+    /// How long what the engine stores is kept.
+    retention: Retention,
+    /// Where audit records are exported before retention removes them.
+    audit_export: std::path::PathBuf,
 }
 
 /// What a work item's screen flow works with.
@@ -315,8 +321,11 @@ impl<S: Store> Engine<S> {
                 catalog_seen: tokio::sync::Mutex::new(catalog_seen),
                 catalog_reads: crate::catalog_version::CatalogReads::default(),
                 driving: std::sync::Mutex::default(),
+                audit_export: config.data_dir.join(&config.retention.audit_export),
+                retention: config.retention.clone(),
             }),
         };
+        engine.prune_every_so_often();
         if let Some(ttl) = lease_ttl {
             engine.follow_catalog(ttl);
         }

@@ -52,7 +52,7 @@ pub use config::EngineConfig;
 pub use engine::dry_run::{Candidate, DryRun, Original, Outcome, Submitted, Tried};
 pub use engine::jobs::{Deployed, ResumeJob};
 pub use engine::selection::{FailureGroup, NotTried, SelectionDryRun};
-pub use engine::{Completion, Engine, EngineBuilder, START_KEY_WINDOW, Started};
+pub use engine::{Completion, Engine, EngineBuilder, Pruned, Retention, START_KEY_WINDOW, Started};
 pub use error::EngineError;
 pub use executor::RunUpdate;
 pub use runner::{FlowRunner, LoadedFlow, RunnableFlow};

@@ -406,3 +406,103 @@ async fn runs_that_wait_are_not_held_in_memory_and_are_read_back_when_a_command_
     );
     engine.shutdown().await;
 }
+
+/// Issue 20, retention: finished runs (with their step logs) are removed
+/// once older than `Retention::runs`, runs still recoverable are kept, an
+/// idempotency key lapses after its window, and audit records older than
+/// `Retention::audit` are written to the export directory (one JSON object
+/// per line) before they are removed. Each round that removed anything is
+/// audited.
+#[tokio::test]
+async fn retention_removes_finished_runs_and_exports_old_audit_records_before_removing_them() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let clock = Arc::new(ManualClock::new(start()));
+    let script = Script::new(true);
+    let engine = deployed(&dir, &script, &clock, "ok").await;
+    let mut done = Vec::new();
+    for _ in 0..3 {
+        let run = engine
+            .start_run("one_step", json!({}), "ada")
+            .await
+            .unwrap();
+        done.push(engine.wait_until_settled(&run.id).await.unwrap());
+    }
+    assert!(done.iter().all(|run| run.status == RunStatus::Completed));
+    let keyed = engine
+        .start_run_once("one_step", json!({}), "ada", "order-1")
+        .await
+        .unwrap();
+    engine.wait_until_settled(&keyed.run.id).await.unwrap();
+    assert_eq!(
+        engine.prune().await.unwrap(),
+        Default::default(),
+        "all recent"
+    );
+
+    // A day later: the key has lapsed; a run fails and stays recoverable.
+    clock.advance(SignedDuration::from_hours(25));
+    let pruned = engine.prune().await.unwrap();
+    assert_eq!((pruned.runs, pruned.start_keys), (0, 1));
+    engine
+        .deploy_flow("work", FlowKind::Autolaunched, b"trap".to_vec(), "test")
+        .await
+        .unwrap();
+    let failed = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    let failed = engine.wait_until_settled(&failed.id).await.unwrap();
+    assert_eq!(failed.status, RunStatus::Error);
+
+    // A month on: the finished runs go, with their logs; the one in Error
+    // stays (runs in Error are kept, whatever their age).
+    clock.advance(SignedDuration::from_hours(30 * 24));
+    let pruned = engine.prune().await.unwrap();
+    assert_eq!(pruned.runs, 4);
+    for run in &done {
+        assert!(matches!(
+            engine.run(&run.id).await,
+            Err(EngineError::NotFound(_))
+        ));
+        assert!(engine.step_logs(&run.id).await.unwrap().is_empty());
+    }
+    assert_eq!(
+        engine.run(&failed.id).await.unwrap().status,
+        RunStatus::Error
+    );
+    let audited = engine
+        .audit(stagecraft_engine::AuditFilter {
+            action: Some(stagecraft_engine::AuditAction::RetentionPrune),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        audited.len(),
+        2,
+        "one record per round that removed something"
+    );
+    assert_eq!(audited[0].record.detail["runs"], 4);
+
+    // Past the audit log's retention: every record but the newest is
+    // exported, then removed.
+    let before = engine.audit(Default::default()).await.unwrap();
+    clock.advance(SignedDuration::from_hours(401 * 24));
+    let pruned = engine.prune().await.unwrap();
+    assert_eq!(pruned.audit, before.len() as u64 - 1);
+    let mut exported = Vec::new();
+    for file in std::fs::read_dir(dir.path().join("audit-export")).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let entry: stagecraft_engine::AuditEntry = serde_json::from_str(line).unwrap();
+            exported.push(entry);
+        }
+    }
+    exported.sort_by_key(|entry| entry.id);
+    let mut expected: Vec<_> = before.into_iter().skip(1).collect();
+    expected.sort_by_key(|entry| entry.id);
+    assert_eq!(exported, expected, "exported whole, before removal");
+    let left = engine.audit(Default::default()).await.unwrap();
+    assert_eq!(left.len(), 2, "the newest record kept, and this round's");
+    engine.shutdown().await;
+}

@@ -20,6 +20,7 @@
 pub mod audit_and_jobs;
 pub mod catalog;
 pub mod directory;
+pub mod retention;
 pub mod runs;
 pub mod support;
 
@@ -67,6 +68,9 @@ macro_rules! store_conformance_tests {
             audit_and_jobs::a_commit_built_on_a_failed_one_fails_unwritten,
             audit_and_jobs::a_job_run_leaves_pending_once_and_a_finished_job_cannot_end_again,
             audit_and_jobs::runs_are_selected_by_status_and_orchestration_for_a_job,
+            retention::finished_runs_are_pruned_in_batches_with_their_logs_and_the_rest_kept,
+            retention::ended_jobs_and_old_keys_are_pruned_and_running_ones_kept,
+            retention::old_audit_records_are_listed_oldest_first_then_pruned_the_newest_kept,
         );
     };
     (@each $fresh:ident; $($module:ident :: $name:ident),* $(,)?) => {

@@ -292,7 +292,7 @@ fn clamped(at: jiff::Timestamp) -> i64 {
     })
 }
 
-fn audit_entry(row: &Row) -> StoreResult<AuditEntry> {
+pub(crate) fn audit_entry(row: &Row) -> StoreResult<AuditEntry> {
     let failed = || read_error("an audit record");
     let id: i64 = row.try_get(0).map_err(failed())?;
     let what = format!("audit record {id}");

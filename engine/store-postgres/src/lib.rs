@@ -20,6 +20,7 @@ mod directory;
 mod error;
 mod jobs;
 mod node;
+mod retention;
 mod runs;
 mod schema;
 mod start_keys;
@@ -380,6 +381,34 @@ impl Store for PostgresStore {
 
     async fn release_start_key(&self, caller: &str, key: &str, run: &RunId) -> StoreResult<()> {
         start_keys::release(&self.client().await?, caller, key, run).await
+    }
+
+    async fn prune_runs(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        retention::runs(&self.client().await?, before, limit).await
+    }
+
+    async fn prune_jobs(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        retention::jobs(&self.client().await?, before, limit).await
+    }
+
+    async fn prune_start_keys(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        retention::start_keys(&self.client().await?, before, limit).await
+    }
+
+    async fn oldest_audit(
+        &self,
+        before: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        retention::oldest_audit(&self.client().await?, before, limit).await
+    }
+
+    async fn prune_audit(&self, through: u64, before: jiff::Timestamp) -> StoreResult<u64> {
+        retention::prune_audit(&self.client().await?, through, before).await
+    }
+
+    async fn claim_retention(&self, hold: Duration) -> StoreResult<bool> {
+        retention::claim(&self.client().await?, &self.node.id, hold).await
     }
 
     async fn issue_token(

@@ -84,6 +84,54 @@ pub(super) fn list(conn: &Connection, filter: &AuditFilter) -> StoreResult<Vec<A
     rows.map(|row| row.map_err(db)?.entry()).collect()
 }
 
+/// The oldest records recorded before `before`, oldest first, the newest
+/// record of the log excepted: ids only grow while it stays.
+pub(super) fn oldest(
+    conn: &Connection,
+    before: jiff::Timestamp,
+    limit: u32,
+) -> StoreResult<Vec<AuditEntry>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, at, actor, action, target, outcome, reason, detail FROM audit
+             WHERE id < (SELECT max(id) FROM audit) ORDER BY id LIMIT ?1",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([i64::from(limit)], AuditRow::read)
+        .map_err(db)?;
+    let before = clamped(before);
+    let mut oldest = Vec::new();
+    // In id order, which is the order they were recorded in: the first one
+    // recent enough ends the list.
+    for row in rows {
+        let row = row.map_err(db)?;
+        if row.at >= before {
+            break;
+        }
+        oldest.push(row.entry()?);
+    }
+    Ok(oldest)
+}
+
+/// Removes the records up to id `through` recorded before `before`, the
+/// newest record excepted; how many.
+pub(super) fn prune(
+    tx: &Transaction<'_>,
+    through: u64,
+    before: jiff::Timestamp,
+) -> StoreResult<u64> {
+    let through = i64::try_from(through).unwrap_or(i64::MAX);
+    let removed = tx
+        .prepare_cached(
+            "DELETE FROM audit WHERE id <= ?1 AND at < ?2
+                 AND id < (SELECT max(id) FROM audit)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![through, clamped(before)]))
+        .map_err(db)?;
+    Ok(u64::try_from(removed).unwrap_or(0))
+}
+
 /// `at` as stored, clamped into what a column holds.
 fn clamped(at: jiff::Timestamp) -> i64 {
     nanos(at).unwrap_or(if at.as_second() < 0 {

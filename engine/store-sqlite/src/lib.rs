@@ -24,6 +24,7 @@ mod codec;
 mod directory;
 mod jobs;
 mod readers;
+mod retention;
 mod runs;
 mod schema;
 mod start_keys;
@@ -380,6 +381,35 @@ impl Store for SqliteStore {
     async fn release_start_key(&self, caller: &str, key: &str, run: &RunId) -> StoreResult<()> {
         let (caller, key, run) = (caller.to_owned(), key.to_owned(), run.clone());
         self.write(move |tx| start_keys::release(tx, &caller, &key, &run))
+            .await
+    }
+
+    async fn prune_runs(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        self.write(move |tx| retention::runs(tx, before, limit))
+            .await
+    }
+
+    async fn prune_jobs(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        self.write(move |tx| retention::jobs(tx, before, limit))
+            .await
+    }
+
+    async fn prune_start_keys(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
+        self.write(move |tx| retention::start_keys(tx, before, limit))
+            .await
+    }
+
+    async fn oldest_audit(
+        &self,
+        before: jiff::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.read(move |conn| audit::oldest(conn, before, limit))
+            .await
+    }
+
+    async fn prune_audit(&self, through: u64, before: jiff::Timestamp) -> StoreResult<u64> {
+        self.write(move |tx| audit::prune(tx, through, before))
             .await
     }
 

@@ -62,11 +62,14 @@ pub enum AuditAction {
     /// A user's tokens were revoked.
     #[serde(rename = "token.revoke")]
     TokenRevoke,
+    /// Retention removed what it keeps no longer (counts in the detail).
+    #[serde(rename = "retention.prune")]
+    RetentionPrune,
 }
 
 impl AuditAction {
     /// Every action, for documentation and parsing.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         Self::FlowDeploy,
         Self::FlowActivate,
         Self::OrchestrationDeploy,
@@ -84,6 +87,7 @@ impl AuditAction {
         Self::QueuePut,
         Self::TokenIssue,
         Self::TokenRevoke,
+        Self::RetentionPrune,
     ];
 
     /// The name the API and the log use (`run.resume`).
@@ -106,6 +110,7 @@ impl AuditAction {
             Self::QueuePut => "queue.put",
             Self::TokenIssue => "token.issue",
             Self::TokenRevoke => "token.revoke",
+            Self::RetentionPrune => "retention.prune",
         }
     }
 

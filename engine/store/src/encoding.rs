@@ -193,6 +193,15 @@ impl EncodedCommit {
     }
 }
 
+/// The serde names of the statuses a run ends in (Completed, Canceled):
+/// what retention removes.
+pub fn final_statuses() -> StoreResult<Vec<String>> {
+    [RunStatus::Completed, RunStatus::Canceled]
+        .iter()
+        .map(name_of)
+        .collect()
+}
+
 /// The serde names of the statuses of unfinished runs (In Progress,
 /// Suspended, Error).
 pub fn unfinished_statuses() -> StoreResult<Vec<String>> {

@@ -330,7 +330,61 @@ pub trait Store: Send + Sync + 'static {
         audit: Option<AuditRecord>,
     ) -> impl Future<Output = StoreResult<JobRecord>> + Send;
 
+    // ---- retention ---------------------------------------------------------
+
+    /// Removes up to `limit` finished runs (Completed or Canceled) that
+    /// last changed before `before`, oldest first, with their work items and
+    /// step logs; how many.
+    fn prune_runs(
+        &self,
+        before: jiff::Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Removes up to `limit` resume jobs that ended before `before`, with
+    /// their runs' rows; how many.
+    fn prune_jobs(
+        &self,
+        before: jiff::Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Removes up to `limit` idempotency keys held before `before`; how many.
+    fn prune_start_keys(
+        &self,
+        before: jiff::Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// The oldest audit records recorded before `before`, up to `limit`,
+    /// oldest first: to export before [`Store::prune_audit`] removes them.
+    /// The newest record of the log is never among them (its id keeps the
+    /// log's numbering going).
+    fn oldest_audit(
+        &self,
+        before: jiff::Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+
+    /// Removes the audit records up to id `through` recorded before
+    /// `before`, the newest record of the log excepted; how many.
+    fn prune_audit(
+        &self,
+        through: u64,
+        before: jiff::Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
     // ---- several nodes (the defaults serve one) ----------------------------
+
+    /// Makes this node the one that prunes, for `hold`, unless another live
+    /// node does; whether it is. The default (one node) is always yes.
+    fn claim_retention(
+        &self,
+        hold: std::time::Duration,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        let _ = hold;
+        std::future::ready(Ok(true))
+    }
 
     /// How long a node's lease lasts without renewal, if several nodes may
     /// share this store; `None` (the default) when it serves one node.

@@ -17,6 +17,7 @@ mod polyglot;
 mod postgres;
 mod repair;
 mod restart;
+mod retention;
 mod robustness;
 mod scenario;
 mod shutdown;

@@ -240,6 +240,11 @@ impl<S: Store> Engine<S> {
             }
         };
         self.inner.jobs_progress.send_modify(|n| *n += 1);
+        // No worker here to drop the job's commands: forgotten now (a
+        // worker forgets it when it ends), so the set stays bounded.
+        if !self.driving(id) {
+            self.mark_canceled(id, false);
+        }
         tracing::info!(job = %id, by, "resume job canceled");
         Ok(record)
     }
@@ -377,11 +382,17 @@ impl<S: Store> Engine<S> {
                     tokio::time::sleep(RETRY).await;
                 }
             }
-            // Not driven here any more: the set stays bounded, and a job
-            // still running may be picked up again.
+            // Not driven here any more: the sets stay bounded, and a job
+            // still running may be picked up again. Its commands were all
+            // answered: none is left for the executor to drop.
             if let Some(inner) = engine.upgrade() {
                 inner
                     .driving
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&id);
+                inner
+                    .canceled
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .remove(&id);
