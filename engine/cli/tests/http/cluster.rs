@@ -22,7 +22,7 @@ const TTL: &str = "1s";
 const TAKEOVER_BOUND: Duration = Duration::from_secs(5);
 
 /// A fresh database for one test, or `None` (skipped) without PostgreSQL.
-fn database(test: &str) -> Option<String> {
+pub(crate) fn database(test: &str) -> Option<String> {
     let url = test_database(test)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -31,7 +31,7 @@ fn database(test: &str) -> Option<String> {
     Some(runtime.block_on(fresh_database(&url, test)))
 }
 
-fn node(dir: &Path, url: &str) -> Server {
+pub(crate) fn node(dir: &Path, url: &str) -> Server {
     Server::start_with(
         dir,
         &["--example-actions", "--database", url, "--lease-ttl", TTL],
@@ -39,7 +39,7 @@ fn node(dir: &Path, url: &str) -> Server {
 }
 
 /// Three stages of one background step each, on flow `noop`.
-fn chain() -> Value {
+pub(crate) fn chain() -> Value {
     let elements: Vec<Value> = (0..3)
         .map(|i| {
             json!({
@@ -54,7 +54,7 @@ fn chain() -> Value {
 }
 
 /// The kinds of a run's milestones, in order.
-fn kinds(run: &Value) -> Vec<String> {
+pub(crate) fn kinds(run: &Value) -> Vec<String> {
     run["history"]
         .as_array()
         .map(|history| {
@@ -339,7 +339,7 @@ fn slow_node_args<'a>(url: &'a str, flow_timeout: &'a str) -> [&'a str; 6] {
     ]
 }
 
-fn signal(server: &Server, signal: &str) {
+pub(crate) fn signal(server: &Server, signal: &str) {
     let status = std::process::Command::new("kill")
         .args([signal, &server.pid().to_string()])
         .status()

@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod auth;
 mod browser;
+mod campaign;
 mod cluster;
 mod commands;
 mod console;

@@ -165,6 +165,37 @@ impl Server {
         (status, replayed, response.json().unwrap_or(Value::Null))
     }
 
+    /// A request as `token` that may fail in transport (its node died or
+    /// is stopping): `None` then. With `key`, sent with that
+    /// `Idempotency-Key`.
+    pub fn try_call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Option<(u16, Value)> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(30));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().ok()?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().ok()?;
+        Some((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    }
+
     /// A `GET` as the admin with the `Stagecraft-Wait` header's value.
     pub fn get_waiting(&self, path: &str) -> (u16, Option<String>, Value) {
         let response = self
