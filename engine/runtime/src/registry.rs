@@ -4,10 +4,12 @@
 
 use crate::action::ExternalAction;
 use crate::runner::LoadedFlow;
+use lru::LruCache;
 use stagecraft_core::{Catalog, FlowPin, Plan};
 use stagecraft_host::FlowKind;
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 /// A compiled flow version.
 #[derive(Clone)]
@@ -16,12 +18,16 @@ pub(crate) struct ActiveFlow {
     pub(crate) flow: LoadedFlow,
 }
 
-#[derive(Default)]
+/// Inactive versions kept compiled at most: each holds its compiled code.
+const MAX_PINNED: NonZeroUsize = NonZeroUsize::new(64).expect("not zero");
+
 pub(crate) struct Registry {
     flows: RwLock<HashMap<String, ActiveFlow>>,
     /// Versions that are no longer (or not yet) active but that a step is
-    /// pinned to, compiled on first use.
-    pinned: RwLock<HashMap<(String, u32), LoadedFlow>>,
+    /// pinned to, compiled on first use; at most [`MAX_PINNED`], the least
+    /// recently used dropped first (and compiled again, or read from the
+    /// compile cache, if a step needs it again).
+    pinned: Mutex<LruCache<(String, u32), LoadedFlow>>,
     /// Stored versions that cannot run, with why (a component that failed
     /// its integrity check at start).
     unavailable: RwLock<HashMap<(String, u32), String>>,
@@ -35,8 +41,13 @@ pub(crate) struct Registry {
 impl Registry {
     pub(crate) fn new(actions: HashMap<String, Arc<dyn ExternalAction>>) -> Self {
         Self {
+            flows: RwLock::default(),
+            pinned: Mutex::new(LruCache::new(MAX_PINNED)),
+            unavailable: RwLock::default(),
+            kinds: RwLock::default(),
+            plans: RwLock::default(),
+            active_orchestrations: RwLock::default(),
             actions,
-            ..Self::default()
         }
     }
 
@@ -60,7 +71,11 @@ impl Registry {
         {
             return Some(Arc::clone(&active.flow));
         }
-        read(&self.pinned).get(&(name.to_owned(), version)).cloned()
+        self.pinned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(name.to_owned(), version))
+            .cloned()
     }
 
     /// Why `version` of `name` cannot run, if it cannot; with `None` (the
@@ -91,7 +106,10 @@ impl Registry {
 
     /// Keeps a loaded, inactive `version` of `name` for the steps pinned to it.
     pub(crate) fn add_pinned(&self, name: &str, version: u32, flow: LoadedFlow) {
-        write(&self.pinned).insert((name.to_owned(), version), flow);
+        self.pinned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put((name.to_owned(), version), flow);
     }
 
     /// Makes `version` of `name` the active one. Steps already running keep
