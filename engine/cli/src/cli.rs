@@ -124,6 +124,14 @@ pub struct ServeArgs {
     /// orchestration uses.
     #[arg(long)]
     pub example_actions: bool,
+    /// API requests per second each user token may send (bursts of twice
+    /// as many); more are answered 429 with Retry-After. `off`: no limit.
+    #[arg(long, env = "STAGECRAFT_RATE_LIMIT", default_value = "50", value_parser = parse_rate)]
+    pub rate_limit: Rate,
+    /// The same for the admin token; `off` by default, since integrations
+    /// that start runs (thousands a second) use it.
+    #[arg(long, env = "STAGECRAFT_ADMIN_RATE_LIMIT", default_value = "off", value_parser = parse_rate)]
+    pub admin_rate_limit: Rate,
     /// Engine settings.
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -266,6 +274,21 @@ fn parse_duration(text: &str) -> Result<SignedDuration, String> {
     } else {
         Err("the duration must be positive".to_owned())
     }
+}
+
+/// Requests per second, or none (`off`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rate(pub Option<std::num::NonZeroU32>);
+
+/// `off`, or a positive number of requests per second.
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(Rate(None));
+    }
+    text.trim()
+        .parse::<std::num::NonZeroU32>()
+        .map(|rate| Rate(Some(rate)))
+        .map_err(|_| "requests per second, a whole number above 0, or `off`".to_owned())
 }
 
 /// A retention period, or none (`off`).

@@ -49,6 +49,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         example_actions: true,
         database: None,
         lease_ttl: stagecraft_store_postgres::DEFAULT_LEASE_TTL,
+        rate_limit: server::RateLimit::default(),
     })
     .await;
     starting.finish_and_clear();

@@ -58,6 +58,10 @@ async fn run(cli: Cli) -> Result<()> {
                 example_actions: args.example_actions,
                 database: args.database,
                 lease_ttl: args.lease_ttl.unsigned_abs(),
+                rate_limit: server::RateLimit {
+                    users: args.rate_limit.0,
+                    admin: args.admin_rate_limit.0,
+                },
             })
             .await?;
             println!("stagecraft listening on {}", running.url);

@@ -10,8 +10,11 @@ mod flows;
 mod jobs;
 mod nul;
 mod orchestrations;
+mod rate_limit;
 mod runs;
 mod work_items;
+
+pub use rate_limit::RateLimit;
 
 use crate::backend::{self, Engine};
 use anyhow::{Context, Result};
@@ -46,6 +49,23 @@ pub struct AppState {
     sessions: Arc<console::Sessions>,
     /// Turns true when the server is stopping: long waits answer at once.
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// Each caller's request rate.
+    rate_limits: Arc<rate_limit::RateLimits>,
+}
+
+/// Forgets the rate buckets of idle callers every minute, while the
+/// server's state lives.
+fn forget_idle_callers(limits: std::sync::Weak<rate_limit::RateLimits>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            ticks.tick().await;
+            match limits.upgrade() {
+                Some(limits) => limits.forget_idle(),
+                None => return,
+            }
+        }
+    });
 }
 
 /// How to start a server.
@@ -63,6 +83,8 @@ pub struct ServerConfig {
     pub database: Option<String>,
     /// On PostgreSQL, how long this node's lease lasts without renewal.
     pub lease_ttl: std::time::Duration,
+    /// Requests per second allowed to each token.
+    pub rate_limit: RateLimit,
 }
 
 /// A server accepting requests.
@@ -116,11 +138,14 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
         .with_context(|| format!("listening on {}", config.addr))?;
     let addr = listener.local_addr()?;
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let rate_limits = Arc::new(rate_limit::RateLimits::new(config.rate_limit));
+    forget_idle_callers(Arc::downgrade(&rate_limits));
     let app = router(AppState {
         engine: engine.clone(),
         tokens,
         sessions: Arc::default(),
         stopping,
+        rate_limits,
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

@@ -286,6 +286,10 @@ pub async fn authenticate(
         tracing::info!(%method, path, status = 401, "refused: no valid token");
         return axum::response::IntoResponse::into_response(ApiError::unauthorized());
     };
+    if let Some(wait) = state.rate_limits.check(&caller) {
+        tracing::info!(%method, path, caller = caller.name(), status = 429, ?wait, "refused: over the token's rate");
+        return axum::response::IntoResponse::into_response(ApiError::rate_limited(wait));
+    }
     // A frozen or inactive user keeps their tokens but may not use them.
     if let Caller::User(user) = &caller {
         let refused = match state.engine.store().user(user).await {

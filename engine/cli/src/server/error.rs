@@ -19,6 +19,8 @@ pub struct ApiError {
     /// A refusal the engine did not see (the caller's role), so the
     /// authentication middleware records it in the audit log.
     unaudited: bool,
+    /// Seconds to wait before trying again (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 /// Marks a response refusing an action the engine never saw, with why.
@@ -33,6 +35,25 @@ impl ApiError {
             message: message.into(),
             details: None,
             unaudited: false,
+            retry_after: None,
+        }
+    }
+
+    /// 429: the caller sent more requests than its rate allows; it may
+    /// send the next one after `wait`.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        // Whole seconds, rounded up: a client that waits that long is taken.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "too many requests from this token; try again in {} s",
+                    seconds.max(1)
+                ),
+            )
         }
     }
 
@@ -145,6 +166,11 @@ impl IntoResponse for ApiError {
             response
                 .extensions_mut()
                 .insert(UnauditedRefusal(self.message));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             response
