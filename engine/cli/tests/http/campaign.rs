@@ -11,7 +11,9 @@
 //! up to its runs.
 //!
 //! `STAGECRAFT_CAMPAIGN_SEED` replays a schedule; `STAGECRAFT_CAMPAIGN_ROUNDS`
-//! (default 6, a short version for CI) makes it longer.
+//! (default 6, a short version for CI) makes it longer;
+//! `STAGECRAFT_CAMPAIGN_PG_RESTART=1` adds restarts of the database server
+//! (`pg_ctl restart -m fast`), by hand only: other tests share the server.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -75,7 +77,12 @@ impl Cluster {
     fn fault(&mut self, schedule: &mut Schedule) -> String {
         self.wake_if_due(true);
         let victim = usize::try_from(schedule.below(3)).unwrap_or(0);
-        match schedule.below(4) {
+        let kinds = if restarts_allowed() { 5 } else { 4 };
+        match schedule.below(kinds) {
+            4 => {
+                restart_database(&self.url);
+                "pg_ctl restart -m fast of the database server".to_owned()
+            }
             0 => {
                 // Server's drop is kill -9.
                 let dead = std::mem::replace(
@@ -158,6 +165,58 @@ fn open_item(run: &Value) -> Option<String> {
         .find(|item| item["status"] == "assigned")
         .and_then(|item| item["id"].as_str())
         .map(str::to_owned)
+}
+
+/// Whether the campaign may restart the database server: only by hand
+/// (`STAGECRAFT_CAMPAIGN_PG_RESTART=1`), since the other tests share it.
+fn restarts_allowed() -> bool {
+    std::env::var("STAGECRAFT_CAMPAIGN_PG_RESTART").is_ok_and(|v| v == "1")
+}
+
+/// Restarts the database server (`pg_ctl restart -m fast`: every
+/// connection is cut, and the server is back once the command returns),
+/// as the user who owns its data directory.
+fn restart_database(url: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (data, version) = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("the database accepts connections");
+        tokio::spawn(connection);
+        let data: String = client
+            .query_one("SHOW data_directory", &[])
+            .await
+            .expect("the data directory")
+            .get(0);
+        let version: String = client
+            .query_one("SHOW server_version_num", &[])
+            .await
+            .expect("the version")
+            .get(0);
+        (data, version)
+    });
+    let major = version.parse::<u32>().expect("a version number") / 10_000;
+    let pg_ctl = format!("/usr/lib/postgresql/{major}/bin/pg_ctl");
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+    let mut command = if root {
+        let mut command = std::process::Command::new("runuser");
+        command.args(["-u", "postgres", "--", &pg_ctl]);
+        command
+    } else {
+        std::process::Command::new(&pg_ctl)
+    };
+    let status = command
+        .args(["-D", &data, "-w", "-m", "fast", "restart"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("pg_ctl runs");
+    assert!(status.success(), "pg_ctl restart failed");
 }
 
 /// Cuts every connection to the test's database but the test's own; how
