@@ -31,6 +31,7 @@ pub fn host() -> &'static FlowHost {
             limits: test_limits(),
             max_concurrent_invocations: 16,
             cache_dir: None,
+            ..HostConfig::default()
         })
         .expect("the test host starts")
     })

@@ -300,6 +300,7 @@ async fn open(
         limits: test_limits(),
         max_concurrent_invocations: 8,
         cache_dir: None,
+        ..HostConfig::default()
     })
     .expect("test setup");
     let engine = Engine::start(

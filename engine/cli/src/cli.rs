@@ -3,7 +3,9 @@
 use crate::commands::flow::Language;
 use clap::{Args, Parser, Subcommand};
 use jiff::SignedDuration;
-use stagecraft_engine::{EngineConfig, FlowKind, IntegrityCheck, Retention, SandboxLimits};
+use stagecraft_engine::{
+    CpuShares, EngineConfig, FlowKind, IntegrityCheck, Retention, SandboxLimits,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -184,11 +186,110 @@ pub struct EngineArgs {
     #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_PER_FLOW",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_concurrent_per_flow: Option<u32>,
+    /// Fair slices: how flows share the CPU.
+    #[command(flatten)]
+    pub cpu: CpuArgs,
     /// How the database is checked at start: `quick` (every page and
     /// record), `full` (indexes too; slower on big stores) or `off`. A store
     /// that fails is not served.
     #[arg(long, env = "STAGECRAFT_INTEGRITY_CHECK", value_enum, default_value_t = Integrity::Quick)]
     pub integrity_check: Integrity,
+}
+
+/// Fair slices: flow invocations share the CPU by orchestration, then by
+/// flow, in short slices.
+#[derive(Debug, Args)]
+pub struct CpuArgs {
+    /// How long a flow runs before it yields the CPU to waiting ones, e.g.
+    /// `1ms` or `500us`.
+    #[arg(long, env = "STAGECRAFT_FLOW_SLICE", default_value = "1ms", value_parser = parse_duration)]
+    pub flow_slice: SignedDuration,
+    /// Flow invocations running on the engine's threads at once (default:
+    /// one fewer than the CPUs, at least one).
+    #[arg(long, env = "STAGECRAFT_FLOW_LANES",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub flow_lanes: Option<u32>,
+    /// An invocation that has run this long goes on running on background
+    /// threads below the engine's priority, e.g. `2ms`; `off` keeps every
+    /// invocation on the engine's threads.
+    #[arg(long, env = "STAGECRAFT_FLOW_BACKGROUND_AFTER", default_value = "2ms",
+          value_parser = parse_retention)]
+    pub flow_background_after: Retained,
+    /// How long past CPU use counts against an orchestration or flow: half
+    /// as much after each half-life.
+    #[arg(long, env = "STAGECRAFT_CPU_HALF_LIFE", default_value = "1s", value_parser = parse_duration)]
+    pub cpu_half_life: SignedDuration,
+    /// A share of the CPU other than 1, as `orchestration:NAME=WEIGHT` or
+    /// `flow:NAME=WEIGHT`; repeat it, or separate with commas.
+    #[arg(long = "cpu-weight", env = "STAGECRAFT_CPU_WEIGHTS", value_delimiter = ',',
+          value_parser = parse_weight)]
+    pub cpu_weights: Vec<Weight>,
+}
+
+impl CpuArgs {
+    /// The fair slices these settings give.
+    pub fn shares(&self) -> CpuShares {
+        let mut shares = CpuShares {
+            slice: self.flow_slice.unsigned_abs(),
+            lanes: self
+                .flow_lanes
+                .map(|lanes| usize::try_from(lanes).unwrap_or(usize::MAX)),
+            half_life: self.cpu_half_life.unsigned_abs(),
+            background_after: self.flow_background_after.0,
+            ..CpuShares::default()
+        };
+        for weight in &self.cpu_weights {
+            let table = match weight.of {
+                Weighed::Orchestration => &mut shares.orchestration_weights,
+                Weighed::Flow => &mut shares.flow_weights,
+            };
+            table.insert(weight.name.clone(), weight.weight);
+        }
+        shares
+    }
+}
+
+/// What a `--cpu-weight` weighs.
+#[derive(Debug, Clone, Copy)]
+pub enum Weighed {
+    /// An orchestration, with all its flows.
+    Orchestration,
+    /// A flow, within its orchestration's share.
+    Flow,
+}
+
+/// One `--cpu-weight`.
+#[derive(Debug, Clone)]
+pub struct Weight {
+    of: Weighed,
+    name: String,
+    weight: u32,
+}
+
+/// `orchestration:NAME=WEIGHT` or `flow:NAME=WEIGHT`, a weight from 1 to
+/// 1000.
+fn parse_weight(text: &str) -> Result<Weight, String> {
+    let usage = || format!("{text:?}: expected orchestration:NAME=WEIGHT or flow:NAME=WEIGHT");
+    let (kind, rest) = text.trim().split_once(':').ok_or_else(usage)?;
+    let (name, weight) = rest.rsplit_once('=').ok_or_else(usage)?;
+    let of = match kind {
+        "orchestration" => Weighed::Orchestration,
+        "flow" => Weighed::Flow,
+        _ => return Err(usage()),
+    };
+    let weight = weight
+        .parse::<u32>()
+        .ok()
+        .filter(|w| (1..=1000).contains(w))
+        .ok_or_else(|| format!("{text:?}: the weight is a whole number from 1 to 1000"))?;
+    if name.is_empty() {
+        return Err(usage());
+    }
+    Ok(Weight {
+        of,
+        name: name.to_owned(),
+        weight,
+    })
 }
 
 /// The limits of one flow invocation, for `serve` and `flow test`.
@@ -251,6 +352,7 @@ impl EngineArgs {
         config.limits = self.sandbox.limits();
         config.max_concurrent_flows = self.max_concurrent_flows;
         config.max_concurrent_per_flow = self.max_concurrent_per_flow;
+        config.cpu = self.cpu.shares();
         config.integrity_check = match self.integrity_check {
             Integrity::Quick => IntegrityCheck::Quick,
             Integrity::Full => IntegrityCheck::Full,
@@ -723,4 +825,27 @@ pub enum MembersCommand {
         #[arg(long = "member")]
         members: Vec<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_weights_name_an_orchestration_or_a_flow() {
+        let weight = parse_weight("orchestration:loan_approval=4").expect("valid");
+        assert!(matches!(weight.of, Weighed::Orchestration));
+        assert_eq!((weight.name.as_str(), weight.weight), ("loan_approval", 4));
+        assert!(matches!(parse_weight("flow:a=b=2").map(|w| w.name), Ok(n) if n == "a=b"));
+        for bad in [
+            "loan=4",
+            "queue:x=1",
+            "flow:x=0",
+            "flow:x=1001",
+            "flow:=2",
+            "flow:x",
+        ] {
+            assert!(parse_weight(bad).is_err(), "{bad} must be refused");
+        }
+    }
 }

@@ -28,6 +28,11 @@ impl Default for SandboxLimits {
     }
 }
 
+/// The default [`HostConfig::slice`]: a waiting invocation of an ordinary
+/// flow starts within about a millisecond even when runaway flows fill
+/// every CPU.
+pub const DEFAULT_SLICE: Duration = Duration::from_millis(1);
+
 /// How the host is set up.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -40,6 +45,10 @@ pub struct HostConfig {
     /// them. `None` disables the cache. The directory must be private to the
     /// host: its contents are loaded as native code.
     pub cache_dir: Option<PathBuf>,
+    /// How long a flow runs before it yields, so that the invocations that
+    /// wait can be scheduled fairly (and timers fire). Shorter slices mean
+    /// fairer sharing at a little more switching.
+    pub slice: Duration,
 }
 
 impl Default for HostConfig {
@@ -48,6 +57,7 @@ impl Default for HostConfig {
             limits: SandboxLimits::default(),
             max_concurrent_invocations: 64,
             cache_dir: None,
+            slice: DEFAULT_SLICE,
         }
     }
 }

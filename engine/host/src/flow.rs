@@ -85,6 +85,7 @@ macro_rules! invoke {
     ($flow:expr, |$store:ident| $call:expr, $decode:expr) => {{
         let host = &$flow.host;
         let _permit = host.permits.acquire().await;
+        let _running = host.ticker.running();
         let mut $store = host.new_store();
         let started = Instant::now();
         let result = tokio::time::timeout(host.limits.timeout, async { $call }).await;

@@ -7,6 +7,7 @@ use crate::flow::{Flow, FlowKind, FlowPre, Stage};
 use crate::invocation::Invocation;
 use crate::load::{self, LoadError};
 use crate::sandbox::FlowState;
+use crate::slice::{Ticker, end_of_slice};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +17,7 @@ use tokio::time::error::Elapsed;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig, Store, Trap, WasmBacktrace,
+    PoolingAllocationConfig, Store, Trap, UpdateDeadline, WasmBacktrace,
 };
 
 /// The host could not be set up.
@@ -30,10 +31,6 @@ pub enum HostError {
     Engine(String),
 }
 
-/// Fuel burned between two yields to the async executor, so a guest in a
-/// tight loop still lets the deadline timer and other tasks run.
-const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
-
 /// Runs flows. Create one per process and share it: it owns the compiler,
 /// the instance pool and the concurrency limit.
 #[derive(Clone)]
@@ -46,6 +43,8 @@ pub(crate) struct HostInner {
     linker: Linker<FlowState>,
     pub(crate) limits: SandboxLimits,
     pub(crate) permits: Semaphore,
+    /// Ends each running invocation's slice.
+    pub(crate) ticker: Ticker,
 }
 
 impl FlowHost {
@@ -55,11 +54,15 @@ impl FlowHost {
             limits,
             max_concurrent_invocations: slots,
             cache_dir,
+            slice,
         } = config;
         if slots == 0 {
             return Err(HostError::Config(
                 "max_concurrent_invocations must be at least 1".into(),
             ));
+        }
+        if slice.is_zero() {
+            return Err(HostError::Config("the slice must be positive".into()));
         }
         if limits.fuel == 0 || limits.memory_bytes == 0 || limits.timeout.is_zero() {
             return Err(HostError::Config(
@@ -69,7 +72,12 @@ impl FlowHost {
         let engine_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
 
         let mut config = Config::new();
-        config.wasm_component_model(true).consume_fuel(true);
+        // Fuel bounds an invocation's CPU deterministically; the epoch ends its
+        // slices.
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true);
         if let Some(dir) = cache_dir {
             // wasmtime wants an absolute cache directory; callers may give a relative one.
             let dir = std::path::absolute(&dir).map_err(|e| {
@@ -98,6 +106,8 @@ impl FlowHost {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(engine_error)?;
 
+        let ticker = Ticker::start(&engine, slice)
+            .map_err(|e| HostError::Engine(format!("cannot start the slice ticker: {e}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
         log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
@@ -109,8 +119,15 @@ impl FlowHost {
                 linker,
                 permits: Semaphore::new(slots as usize),
                 limits,
+                ticker,
             }),
         })
+    }
+
+    /// Ends the slice of every invocation running now: each yields at its
+    /// next loop or call, within microseconds.
+    pub fn end_slices(&self) {
+        self.inner.engine.increment_epoch();
     }
 
     /// The limits every invocation runs under.
@@ -174,7 +191,11 @@ impl HostInner {
         store.limiter(|state| &mut state.limiter);
         // Fuel is enabled on the engine, so neither call can fail.
         let _ = store.set_fuel(self.limits.fuel);
-        let _ = store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL));
+        // At the end of each slice, yield; then run to the end of the next.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|_| {
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(end_of_slice())))
+        });
         store
     }
 

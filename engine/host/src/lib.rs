@@ -30,11 +30,13 @@ mod invocation;
 mod load;
 mod sandbox;
 mod screen;
+mod slice;
 
-pub use config::{HostConfig, SandboxLimits};
+pub use config::{DEFAULT_SLICE, HostConfig, SandboxLimits};
 pub use failure::FlowFailure;
 pub use flow::{Flow, FlowKind, FlowWorld};
 pub use host::{FlowHost, HostError};
 pub use invocation::{Invocation, LogLevel, LogLine, LogStream};
 pub use load::LoadError;
 pub use screen::{Choice, FieldError, FieldType, Form, FormField, Submission};
+pub use slice::{end_of_slice, poll_slice};

@@ -19,6 +19,8 @@ pub struct EngineConfig {
     /// [`Self::max_concurrent_flows`], so that one flow (a hostile one, or a
     /// flood of one kind of work) cannot take every slot from the others.
     pub max_concurrent_per_flow: Option<u32>,
+    /// How flow invocations share the CPU (fair slices).
+    pub cpu: crate::CpuShares,
     /// External action calls running at once.
     pub max_concurrent_actions: usize,
     /// How long after an error a run may still be resumed (SPEC: 14 days).
@@ -43,6 +45,7 @@ impl EngineConfig {
             limits: SandboxLimits::default(),
             max_concurrent_flows: 64,
             max_concurrent_per_flow: None,
+            cpu: crate::CpuShares::default(),
             max_concurrent_actions: 64,
             recovery_window: stagecraft_core::limits::DEFAULT_RECOVERY_WINDOW,
             retention: crate::Retention::default(),

@@ -12,6 +12,7 @@ use crate::executor::Command;
 use crate::fairness::FlowShares;
 use crate::registry::Registry;
 use crate::runner::FlowRunner;
+use crate::slices::{Account, Slices};
 use crate::under_way::{Ticket, UnderWay, Work};
 use crate::versions::Versions;
 use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
@@ -31,6 +32,8 @@ pub(crate) struct Dispatcher<S> {
     pub(crate) action_permits: Arc<Semaphore>,
     /// Each flow's share of the invocation slots.
     pub(crate) shares: Arc<FlowShares>,
+    /// Fair slices of the CPU among orchestrations and flows.
+    pub(crate) slices: Arc<Slices>,
     pub(crate) clock: Arc<dyn Clock>,
     /// The flows, evaluations and external actions under way here: work
     /// re-derived by a recovery is not performed twice.
@@ -69,6 +72,8 @@ impl<S: Store> Dispatcher<S> {
                 let runner = Arc::clone(&self.runner);
                 let clock = Arc::clone(&self.clock);
                 let shares = Arc::clone(&self.shares);
+                let slices = Arc::clone(&self.slices);
+                let account = Account::new(&state.orchestration, &flow);
                 let log_run = run.clone();
                 self.spawn_result(run, ticket, async move {
                     let _share = shares.acquire(&flow).await;
@@ -92,7 +97,8 @@ impl<S: Store> Dispatcher<S> {
                             return (event, None);
                         }
                     };
-                    let invocation = flow_component.run(&inputs).await;
+                    let call = async move { flow_component.run(&inputs).await };
+                    let invocation = slices.schedule_movable(account, call).await;
                     log_invocation(&flow, version, &invocation.log);
                     let log = (!invocation.log.is_empty()).then(|| {
                         Box::new(StepLog {
@@ -121,6 +127,8 @@ impl<S: Store> Dispatcher<S> {
             } => {
                 let registry = Arc::clone(&self.registry);
                 let shares = Arc::clone(&self.shares);
+                let slices = Arc::clone(&self.slices);
+                let account = Account::new(&state.orchestration, &flow);
                 self.spawn_result(run, ticket, async move {
                     let _share = shares.acquire(&flow).await;
                     let result = match registry.flow(&flow) {
@@ -132,7 +140,9 @@ impl<S: Store> Dispatcher<S> {
                             None => missing_flow(&flow),
                         }),
                         Some(active) => {
-                            let invocation = active.flow.evaluate(&inputs).await;
+                            let component = Arc::clone(&active.flow);
+                            let call = async move { component.evaluate(&inputs).await };
+                            let invocation = slices.schedule_movable(account, call).await;
                             log_invocation(&flow, active.version, &invocation.log);
                             invocation.outcome.map_err(failure)
                         }

@@ -18,6 +18,7 @@ use crate::executor::{Command, Executor, RunUpdate, Trail};
 use crate::fairness::FlowShares;
 use crate::registry::{ActiveFlow, Registry};
 use crate::runner::{FlowRunner, LoadedFlow};
+use crate::slices::{Account, Slices};
 use crate::versions::Versions;
 use crate::watch::Watchers;
 use serde_json::Value;
@@ -129,6 +130,7 @@ impl EngineBuilder {
                 limits: config.limits.clone(),
                 max_concurrent_invocations: config.max_concurrent_flows,
                 cache_dir: Some(config.data_dir.join("compiled")),
+                slice: config.cpu.slice,
             })?),
         };
         Engine::start(store, runner, config, actions, clock).await
@@ -203,6 +205,8 @@ struct Inner<S> {
     driving: std::sync::Mutex<std::collections::HashSet<stagecraft_store::JobId>>,
     /// How long what the engine stores is kept.
     retention: Retention,
+    /// Fair slices of the CPU among orchestrations and flows.
+    slices: Arc<Slices>,
     /// Where audit records are exported before retention removes them.
     audit_export: std::path::PathBuf,
 }
@@ -213,6 +217,8 @@ struct OpenStep {
     inputs: Value,
     /// The version its step is pinned to, with its digest.
     pin: Option<(u32, Option<String>)>,
+    /// Whose CPU its screen flow uses.
+    account: Account,
 }
 
 /// What became of a work item submission.
@@ -268,6 +274,17 @@ impl<S: Store> Engine<S> {
         let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (updates, _) = broadcast::channel(16 * 1024);
         let watchers = Arc::new(Watchers::default());
+        // One worker thread is kept for the engine's own work and requests.
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        let preempt = Arc::clone(&runner);
+        let slices = Arc::new(
+            Slices::new(
+                &config.cpu,
+                workers.saturating_sub(1).max(1),
+                Box::new(move || preempt.end_slices()),
+            )
+            .map_err(EngineError::Threads)?,
+        );
         let dispatcher = Dispatcher {
             commands: commands.downgrade(),
             registry: Arc::clone(&registry),
@@ -275,6 +292,7 @@ impl<S: Store> Engine<S> {
             runner: Arc::clone(&runner),
             action_permits: Arc::new(Semaphore::new(config.max_concurrent_actions.max(1))),
             shares: Arc::new(FlowShares::new(config.flow_share())),
+            slices: Arc::clone(&slices),
             clock: Arc::clone(&clock),
             under_way: Arc::default(),
         };
@@ -323,6 +341,7 @@ impl<S: Store> Engine<S> {
                 driving: std::sync::Mutex::default(),
                 audit_export: config.data_dir.join(&config.retention.audit_export),
                 retention: config.retention.clone(),
+                slices,
             }),
         };
         engine.prune_every_so_often();
@@ -830,7 +849,11 @@ impl<S: Store> Engine<S> {
         let flow = self
             .screen_flow(&record.item.screen_flow, step.pin.clone())
             .await?;
-        let invocation = flow.render(&step.inputs).await;
+        let invocation = self
+            .inner
+            .slices
+            .schedule(step.account, flow.render(&step.inputs))
+            .await;
         invocation.outcome.map_err(|failure| {
             EngineError::FlowFailed(format!("the form cannot be shown: {failure}"))
         })
@@ -858,7 +881,13 @@ impl<S: Store> Engine<S> {
             let flow = self
                 .screen_flow(&record.item.screen_flow, step.pin.clone())
                 .await?;
-            Ok(flow.submit(&step.inputs, &answers).await.outcome)
+            let submission = flow.submit(&step.inputs, &answers);
+            Ok(self
+                .inner
+                .slices
+                .schedule(step.account, submission)
+                .await
+                .outcome)
         };
         let result = match submitted.await {
             Err(error) => {
@@ -935,6 +964,7 @@ impl<S: Store> Engine<S> {
                 .and_then(|step| step.inputs.clone())
                 .unwrap_or(Value::Null),
             pin: step_run.and_then(|step| Some((step.flow_version?, step.flow_digest.clone()))),
+            account: Account::new(&run.orchestration, &record.item.screen_flow),
         };
         Ok((record, actor, step))
     }

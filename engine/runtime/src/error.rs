@@ -68,4 +68,7 @@ pub enum EngineError {
     /// The engine is shutting down.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// The threads that run flows could not be started.
+    #[error("cannot start the flow threads: {0}")]
+    Threads(std::io::Error),
 }

@@ -42,6 +42,7 @@ mod fairness;
 mod recovery;
 mod registry;
 pub mod runner;
+mod slices;
 mod under_way;
 mod versions;
 mod watch;
@@ -56,6 +57,7 @@ pub use engine::{Completion, Engine, EngineBuilder, Pruned, Retention, START_KEY
 pub use error::EngineError;
 pub use executor::RunUpdate;
 pub use runner::{FlowRunner, LoadedFlow, RunnableFlow};
+pub use slices::CpuShares;
 pub use stagecraft_core::repair::{RepairFilter, Resumable};
 pub use stagecraft_host::{FieldError, FieldType, FlowKind, Form, FormField, SandboxLimits};
 pub use stagecraft_store::{

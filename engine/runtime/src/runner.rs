@@ -22,6 +22,10 @@ pub trait FlowRunner: Send + Sync + 'static {
     /// Validates and compiles `bytes` as a flow of `kind`. May block for a
     /// while (compilation): the engine calls it off the async threads.
     fn load(&self, kind: FlowKind, bytes: &[u8]) -> Result<LoadedFlow, LoadError>;
+
+    /// Ends the slice of every invocation running now, so that one waiting
+    /// for the CPU can have it. Runners without slices need not do anything.
+    fn end_slices(&self) {}
 }
 
 /// A loaded flow. Each call is an invocation of its own; one flow serves
@@ -49,6 +53,10 @@ pub trait RunnableFlow: Send + Sync + 'static {
 impl FlowRunner for FlowHost {
     fn load(&self, kind: FlowKind, bytes: &[u8]) -> Result<LoadedFlow, LoadError> {
         Ok(Arc::new(FlowHost::load(self, kind, bytes)?))
+    }
+
+    fn end_slices(&self) {
+        FlowHost::end_slices(self);
     }
 }
 

@@ -224,9 +224,10 @@ impl From<EngineError> for ApiError {
                 "storage_unavailable",
                 message,
             ),
-            EngineError::Store(_) | EngineError::Host(_) | EngineError::DataDir { .. } => {
-                Self::internal(message)
-            }
+            EngineError::Store(_)
+            | EngineError::Host(_)
+            | EngineError::DataDir { .. }
+            | EngineError::Threads(_) => Self::internal(message),
         }
     }
 }

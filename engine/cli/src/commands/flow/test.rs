@@ -26,6 +26,7 @@ pub async fn run(
         limits,
         max_concurrent_invocations: 1,
         cache_dir: compile_cache(),
+        ..HostConfig::default()
     })
     .context("starting the sandbox")?;
     let flow = host
