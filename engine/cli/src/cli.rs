@@ -205,7 +205,7 @@ pub struct CpuArgs {
     #[arg(long, env = "STAGECRAFT_FLOW_SLICE", default_value = "1ms", value_parser = parse_duration)]
     pub flow_slice: SignedDuration,
     /// Flow invocations running on the engine's threads at once (default:
-    /// one fewer than the CPUs, at least one).
+    /// one per engine thread, i.e. per CPU).
     #[arg(long, env = "STAGECRAFT_FLOW_LANES",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub flow_lanes: Option<u32>,

@@ -274,16 +274,11 @@ impl<S: Store> Engine<S> {
         let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (updates, _) = broadcast::channel(16 * 1024);
         let watchers = Arc::new(Watchers::default());
-        // One worker thread is kept for the engine's own work and requests.
         let workers = tokio::runtime::Handle::current().metrics().num_workers();
         let preempt = Arc::clone(&runner);
         let slices = Arc::new(
-            Slices::new(
-                &config.cpu,
-                workers.saturating_sub(1).max(1),
-                Box::new(move || preempt.end_slices()),
-            )
-            .map_err(EngineError::Threads)?,
+            Slices::new(&config.cpu, workers, Box::new(move || preempt.end_slices()))
+                .map_err(EngineError::Threads)?,
         );
         let dispatcher = Dispatcher {
             commands: commands.downgrade(),

@@ -24,9 +24,8 @@ use std::time::{Duration, Instant};
 pub struct CpuShares {
     /// How long a flow runs before it yields its lane.
     pub slice: Duration,
-    /// Invocations running at once; `None`: one per async worker thread but
-    /// one (at least one), so that the engine's own work and the requests it
-    /// serves always have a thread that runs no flow.
+    /// Invocations running on the engine's threads at once; `None`: one per
+    /// async worker thread.
     pub lanes: Option<usize>,
     /// How long past use counts: it counts half as much after each
     /// half-life.
