@@ -12,7 +12,7 @@ use stagecraft_host::{FlowHost, HostConfig};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
+    Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
     UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_store_sqlite::{SqliteConfig, SqliteStore};
@@ -156,6 +156,25 @@ impl Store for FailingStore {
     }
     async fn flows(&self) -> StoreResult<Vec<FlowRecord>> {
         self.inner.flows().await
+    }
+    async fn quarantine_flow(
+        &self,
+        name: &str,
+        version: u32,
+        quarantine: Quarantine,
+        audit: AuditRecord,
+    ) -> StoreResult<Option<FlowRecord>> {
+        self.inner
+            .quarantine_flow(name, version, quarantine, audit)
+            .await
+    }
+    async fn lift_quarantine(
+        &self,
+        name: &str,
+        version: u32,
+        audit: AuditRecord,
+    ) -> StoreResult<Option<FlowRecord>> {
+        self.inner.lift_quarantine(name, version, audit).await
     }
     async fn flow_bytes(&self, name: &str, version: u32) -> StoreResult<Option<Vec<u8>>> {
         self.inner.flow_bytes(name, version).await

@@ -11,8 +11,8 @@ use stagecraft_store::{Abandoned, Claim, RouteState, Routed};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreResult, UnfinishedRuns, User,
-    WorkItemFilter, WorkItemRecord,
+    Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreResult,
+    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_store_postgres::{PostgresConfig, PostgresStore};
 
@@ -90,6 +90,8 @@ impl Store for Backend {
         fn insert_flow(&self, flow: NewFlow, audit: AuditRecord) -> FlowRecord;
         fn activate_flow(&self, name: &str, version: u32, audit: AuditRecord) -> FlowRecord;
         fn flows(&self) -> Vec<FlowRecord>;
+        fn quarantine_flow(&self, name: &str, version: u32, quarantine: Quarantine, audit: AuditRecord) -> Option<FlowRecord>;
+        fn lift_quarantine(&self, name: &str, version: u32, audit: AuditRecord) -> Option<FlowRecord>;
         fn flow_bytes(&self, name: &str, version: u32) -> Option<Vec<u8>>;
         fn insert_orchestration(&self, orchestration: NewOrchestration, audit: AuditRecord) -> OrchestrationRecord;
         fn orchestrations(&self) -> Vec<OrchestrationRecord>;

@@ -189,6 +189,11 @@ pub struct EngineArgs {
     /// Fair slices: how flows share the CPU.
     #[command(flatten)]
     pub cpu: CpuArgs,
+    /// Quarantine a flow version after this many of its invocations in a
+    /// row end in a resource limit (CPU budget, memory, time); `off`.
+    #[arg(long, env = "STAGECRAFT_QUARANTINE_AFTER", default_value = "5",
+          value_parser = parse_quarantine_after)]
+    pub quarantine_after: QuarantineAfter,
     /// How the database is checked at start: `quick` (every page and
     /// record), `full` (indexes too; slower on big stores) or `off`. A store
     /// that fails is not served.
@@ -353,6 +358,7 @@ impl EngineArgs {
         config.max_concurrent_flows = self.max_concurrent_flows;
         config.max_concurrent_per_flow = self.max_concurrent_per_flow;
         config.cpu = self.cpu.shares();
+        config.quarantine_after = self.quarantine_after.0;
         config.integrity_check = match self.integrity_check {
             Integrity::Quick => IntegrityCheck::Quick,
             Integrity::Full => IntegrityCheck::Full,
@@ -391,6 +397,21 @@ fn parse_rate(text: &str) -> Result<Rate, String> {
         .parse::<std::num::NonZeroU32>()
         .map(|rate| Rate(Some(rate)))
         .map_err(|_| "requests per second, a whole number above 0, or `off`".to_owned())
+}
+
+/// `--quarantine-after`: a number of failures in a row, or never.
+#[derive(Debug, Clone, Copy)]
+pub struct QuarantineAfter(Option<std::num::NonZeroU32>);
+
+/// `off`, or a whole number above 0.
+fn parse_quarantine_after(text: &str) -> Result<QuarantineAfter, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(QuarantineAfter(None));
+    }
+    text.trim()
+        .parse::<std::num::NonZeroU32>()
+        .map(|after| QuarantineAfter(Some(after)))
+        .map_err(|_| "a number of failures in a row, above 0, or `off`".to_owned())
 }
 
 /// A retention period, or none (`off`).
@@ -497,6 +518,14 @@ pub enum FlowCommand {
     },
     /// Make a stored version active again (rollback).
     Activate {
+        /// The flow's name.
+        name: String,
+        /// The version.
+        version: u32,
+    },
+    /// Let a quarantined version's steps run again (a version is
+    /// quarantined when its invocations keep ending in a resource limit).
+    LiftQuarantine {
         /// The flow's name.
         name: String,
         /// The version.
@@ -690,7 +719,7 @@ pub struct FilterArgs {
     #[arg(long, requires = "flow")]
     pub flow_version: Option<u32>,
     /// Runs stopped by a flow failing this way: trap, cpu_budget,
-    /// memory_limit, timeout, flow_error or bad_output.
+    /// memory_limit, timeout, flow_error, bad_output or quarantined.
     #[arg(long)]
     pub failure: Option<String>,
     /// Runs started at or after this time (RFC 3339).

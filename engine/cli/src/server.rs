@@ -259,6 +259,11 @@ fn routes() -> Routes {
         "/flows/{name}/versions/{version}/activate",
         flows::activate,
     )
+    .add(
+        M::POST,
+        "/flows/{name}/versions/{version}/lift-quarantine",
+        flows::lift_quarantine,
+    )
     .add(M::GET, "/orchestrations", orchestrations::list)
     .add(M::POST, "/orchestrations", orchestrations::deploy)
     .add(M::GET, "/orchestrations/{name}", orchestrations::versions)

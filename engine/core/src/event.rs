@@ -128,6 +128,9 @@ pub enum FlowFailureKind {
     FlowError,
     /// Its output could not be decoded.
     BadOutput,
+    /// Its version is quarantined (its invocations kept ending in a
+    /// resource limit), so it was not run.
+    Quarantined,
 }
 
 /// Why an assignee cannot receive work.
@@ -152,6 +155,7 @@ impl std::fmt::Display for FlowFailureKind {
             Self::Timeout => "timeout",
             Self::FlowError => "error result",
             Self::BadOutput => "undecodable output",
+            Self::Quarantined => "quarantined",
         })
     }
 }

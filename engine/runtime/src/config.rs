@@ -4,6 +4,9 @@ use stagecraft_host::SandboxLimits;
 use stagecraft_store_sqlite::{IntegrityCheck, Synchronous};
 use std::path::PathBuf;
 
+/// The default [`EngineConfig::quarantine_after`].
+pub const DEFAULT_QUARANTINE_AFTER: u32 = 5;
+
 /// How an engine is set up. [`EngineConfig::new`] gives production defaults.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -21,6 +24,10 @@ pub struct EngineConfig {
     pub max_concurrent_per_flow: Option<u32>,
     /// How flow invocations share the CPU (fair slices).
     pub cpu: crate::CpuShares,
+    /// A flow version whose invocations end this many times in a row in a
+    /// resource limit (CPU budget, memory, time) is quarantined; `None`:
+    /// never.
+    pub quarantine_after: Option<std::num::NonZeroU32>,
     /// External action calls running at once.
     pub max_concurrent_actions: usize,
     /// How long after an error a run may still be resumed (SPEC: 14 days).
@@ -46,6 +53,7 @@ impl EngineConfig {
             max_concurrent_flows: 64,
             max_concurrent_per_flow: None,
             cpu: crate::CpuShares::default(),
+            quarantine_after: std::num::NonZeroU32::new(DEFAULT_QUARANTINE_AFTER),
             max_concurrent_actions: 64,
             recovery_window: stagecraft_core::limits::DEFAULT_RECOVERY_WINDOW,
             retention: crate::Retention::default(),

@@ -10,6 +10,7 @@ use crate::action::ActionCall;
 use crate::clock::Clock;
 use crate::executor::Command;
 use crate::fairness::FlowShares;
+use crate::quarantine::{self, Breaker};
 use crate::registry::Registry;
 use crate::runner::FlowRunner;
 use crate::slices::{Account, Slices};
@@ -34,6 +35,8 @@ pub(crate) struct Dispatcher<S> {
     pub(crate) shares: Arc<FlowShares>,
     /// Fair slices of the CPU among orchestrations and flows.
     pub(crate) slices: Arc<Slices>,
+    /// Quarantines flow versions that keep hitting resource limits.
+    pub(crate) breaker: Arc<Breaker>,
     pub(crate) clock: Arc<dyn Clock>,
     /// The flows, evaluations and external actions under way here: work
     /// re-derived by a recovery is not performed twice.
@@ -73,6 +76,7 @@ impl<S: Store> Dispatcher<S> {
                 let clock = Arc::clone(&self.clock);
                 let shares = Arc::clone(&self.shares);
                 let slices = Arc::clone(&self.slices);
+                let breaker = Arc::clone(&self.breaker);
                 let account = Account::new(&state.orchestration, &flow);
                 let log_run = run.clone();
                 self.spawn_result(run, ticket, async move {
@@ -97,9 +101,24 @@ impl<S: Store> Dispatcher<S> {
                             return (event, None);
                         }
                     };
+                    if let Some(why) = registry.quarantined(&flow, version) {
+                        let event = Event::FlowFinished {
+                            step,
+                            attempt,
+                            flow_version: version,
+                            result: Err(quarantine::refusal(&flow, version, &why)),
+                        };
+                        return (event, None);
+                    }
                     let call = async move { flow_component.run(&inputs).await };
                     let invocation = slices.schedule_movable(account, call).await;
                     log_invocation(&flow, version, &invocation.log);
+                    let outcome = invocation.outcome.map_err(failure);
+                    let failed = outcome.as_ref().err().map(|failure| failure.kind);
+                    if let Some(reason) = breaker.record(&flow, version, failed) {
+                        quarantine::quarantine(&*store, &registry, &*clock, &flow, version, reason)
+                            .await;
+                    }
                     let log = (!invocation.log.is_empty()).then(|| {
                         Box::new(StepLog {
                             run: log_run,
@@ -114,7 +133,7 @@ impl<S: Store> Dispatcher<S> {
                         step,
                         attempt,
                         flow_version: version,
-                        result: invocation.outcome.map_err(failure),
+                        result: outcome,
                     };
                     (event, log)
                 });
@@ -128,6 +147,8 @@ impl<S: Store> Dispatcher<S> {
                 let registry = Arc::clone(&self.registry);
                 let shares = Arc::clone(&self.shares);
                 let slices = Arc::clone(&self.slices);
+                let breaker = Arc::clone(&self.breaker);
+                let (store, clock) = (Arc::clone(&self.store), Arc::clone(&self.clock));
                 let account = Account::new(&state.orchestration, &flow);
                 self.spawn_result(run, ticket, async move {
                     let _share = shares.acquire(&flow).await;
@@ -139,13 +160,30 @@ impl<S: Store> Dispatcher<S> {
                             },
                             None => missing_flow(&flow),
                         }),
-                        Some(active) => {
-                            let component = Arc::clone(&active.flow);
-                            let call = async move { component.evaluate(&inputs).await };
-                            let invocation = slices.schedule_movable(account, call).await;
-                            log_invocation(&flow, active.version, &invocation.log);
-                            invocation.outcome.map_err(failure)
-                        }
+                        Some(active) => match registry.quarantined(&flow, active.version) {
+                            Some(why) => Err(quarantine::refusal(&flow, active.version, &why)),
+                            None => {
+                                let component = Arc::clone(&active.flow);
+                                let call = async move { component.evaluate(&inputs).await };
+                                let invocation = slices.schedule_movable(account, call).await;
+                                log_invocation(&flow, active.version, &invocation.log);
+                                let outcome = invocation.outcome.map_err(failure);
+                                let failed = outcome.as_ref().err().map(|failure| failure.kind);
+                                if let Some(reason) = breaker.record(&flow, active.version, failed)
+                                {
+                                    quarantine::quarantine(
+                                        &*store,
+                                        &registry,
+                                        &*clock,
+                                        &flow,
+                                        active.version,
+                                        reason,
+                                    )
+                                    .await;
+                                }
+                                outcome
+                            }
+                        },
                     };
                     (Event::EvaluationFinished { request, result }, None)
                 });

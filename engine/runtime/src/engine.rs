@@ -1,6 +1,6 @@
 //! The engine's public API.
 
-mod audit;
+pub(crate) mod audit;
 pub(crate) mod dry_run;
 pub(crate) mod jobs;
 mod retention;
@@ -16,6 +16,7 @@ use crate::dispatch::{Dispatcher, failure};
 use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate, Trail};
 use crate::fairness::FlowShares;
+use crate::quarantine::Breaker;
 use crate::registry::{ActiveFlow, Registry};
 use crate::runner::{FlowRunner, LoadedFlow};
 use crate::slices::{Account, Slices};
@@ -207,6 +208,8 @@ struct Inner<S> {
     retention: Retention,
     /// Fair slices of the CPU among orchestrations and flows.
     slices: Arc<Slices>,
+    /// Quarantines flow versions that keep hitting resource limits.
+    breaker: Arc<Breaker>,
     /// Where audit records are exported before retention removes them.
     audit_export: std::path::PathBuf,
 }
@@ -280,6 +283,7 @@ impl<S: Store> Engine<S> {
             Slices::new(&config.cpu, workers, Box::new(move || preempt.end_slices()))
                 .map_err(EngineError::Threads)?,
         );
+        let breaker = Arc::new(Breaker::new(config.quarantine_after));
         let dispatcher = Dispatcher {
             commands: commands.downgrade(),
             registry: Arc::clone(&registry),
@@ -288,6 +292,7 @@ impl<S: Store> Engine<S> {
             action_permits: Arc::new(Semaphore::new(config.max_concurrent_actions.max(1))),
             shares: Arc::new(FlowShares::new(config.flow_share())),
             slices: Arc::clone(&slices),
+            breaker: Arc::clone(&breaker),
             clock: Arc::clone(&clock),
             under_way: Arc::default(),
         };
@@ -337,6 +342,7 @@ impl<S: Store> Engine<S> {
                 audit_export: config.data_dir.join(&config.retention.audit_export),
                 retention: config.retention.clone(),
                 slices,
+                breaker,
             }),
         };
         engine.prune_every_so_often();
@@ -512,6 +518,44 @@ impl<S: Store> Engine<S> {
                 .registry
                 .activate_flow(name, ActiveFlow { version, flow });
             tracing::info!(flow = name, version, by, "flow version activated");
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Lifts the quarantine of `version` of `name`: its steps run again
+    /// (resume the runs they put in Error). Conflict if it is not
+    /// quarantined.
+    pub async fn lift_quarantine(
+        &self,
+        name: &str,
+        version: u32,
+        by: &str,
+    ) -> Result<FlowRecord, EngineError> {
+        let audit = self
+            .audit_record(by, AuditAction::FlowLiftQuarantine, target::flow(name))
+            .with_detail(serde_json::json!({ "version": version }));
+        self.audited(audit.clone(), async {
+            self.sync_catalog().await?;
+            let flows = self.inner.store.flows().await?;
+            let record = flows
+                .iter()
+                .find(|r| r.name == name && r.version == version)
+                .ok_or_else(|| EngineError::NotFound(format!("flow {name:?} v{version}")))?;
+            if record.quarantine.is_none() {
+                return Err(EngineError::Conflict(format!(
+                    "flow {name:?} v{version} is not quarantined"
+                )));
+            }
+            let record = self
+                .inner
+                .store
+                .lift_quarantine(name, version, audit)
+                .await?
+                .ok_or_else(|| EngineError::NotFound(format!("flow {name:?} v{version}")))?;
+            self.inner.registry.set_quarantine(name, version, None);
+            self.inner.breaker.forget(name, version);
+            tracing::info!(flow = name, version, by, "flow version's quarantine lifted");
             Ok(record)
         })
         .await
@@ -1238,7 +1282,12 @@ async fn load_flows(
     runner: &Arc<dyn FlowRunner>,
     registry: &Registry,
 ) -> Result<(), EngineError> {
-    for record in store.flows().await?.into_iter().filter(|r| r.active) {
+    let records = store.flows().await?;
+    for record in &records {
+        let why = record.quarantine.as_ref().map(|q| q.reason.clone());
+        registry.set_quarantine(&record.name, record.version, why);
+    }
+    for record in records.into_iter().filter(|r| r.active) {
         if registry
             .flow(&record.name)
             .is_some_and(|active| active.version == record.version)

@@ -39,6 +39,7 @@ mod engine;
 mod error;
 mod executor;
 mod fairness;
+mod quarantine;
 mod recovery;
 mod registry;
 pub mod runner;
@@ -49,7 +50,7 @@ mod watch;
 
 pub use action::{ActionCall, ActionFuture, ExternalAction};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::EngineConfig;
+pub use config::{DEFAULT_QUARANTINE_AFTER, EngineConfig};
 pub use engine::dry_run::{Candidate, DryRun, Original, Outcome, Submitted, Tried};
 pub use engine::jobs::{Deployed, ResumeJob};
 pub use engine::selection::{FailureGroup, NotTried, SelectionDryRun};

@@ -31,6 +31,8 @@ pub(crate) struct Registry {
     /// Stored versions that cannot run, with why (a component that failed
     /// its integrity check at start).
     unavailable: RwLock<HashMap<(String, u32), String>>,
+    /// Quarantined versions, with why.
+    quarantined: RwLock<HashMap<(String, u32), String>>,
     /// The kind of every flow loaded or set aside (a flow keeps its kind).
     kinds: RwLock<HashMap<String, FlowKind>>,
     plans: RwLock<HashMap<(String, u32), Arc<Plan>>>,
@@ -44,6 +46,7 @@ impl Registry {
             flows: RwLock::default(),
             pinned: Mutex::new(LruCache::new(MAX_PINNED)),
             unavailable: RwLock::default(),
+            quarantined: RwLock::default(),
             kinds: RwLock::default(),
             plans: RwLock::default(),
             active_orchestrations: RwLock::default(),
@@ -97,6 +100,22 @@ impl Registry {
     pub(crate) fn set_unavailable(&self, name: &str, version: u32, kind: FlowKind, why: String) {
         write(&self.kinds).insert(name.to_owned(), kind);
         write(&self.unavailable).insert((name.to_owned(), version), why);
+    }
+
+    /// Why `version` of `name` is quarantined, if it is.
+    pub(crate) fn quarantined(&self, name: &str, version: u32) -> Option<String> {
+        read(&self.quarantined)
+            .get(&(name.to_owned(), version))
+            .cloned()
+    }
+
+    /// Quarantines `version` of `name` (`Some(why)`) or lifts it (`None`).
+    pub(crate) fn set_quarantine(&self, name: &str, version: u32, why: Option<String>) {
+        let key = (name.to_owned(), version);
+        match why {
+            Some(why) => write(&self.quarantined).insert(key, why),
+            None => write(&self.quarantined).remove(&key),
+        };
     }
 
     /// The kind of flow `name`, whether or not a version of it can run.

@@ -22,7 +22,8 @@ use tempfile::TempDir;
 use tokio::sync::{Notify, Semaphore};
 
 /// What the fake flows do, by their component bytes: `ok` finishes, `trap`
-/// traps, `gate` finishes once the test opens the gate.
+/// traps, `spin` exhausts its CPU budget, `gate` finishes once the test opens
+/// the gate.
 struct Script {
     gate: Semaphore,
     /// Notified when an invocation starts, and when a gated one finishes.
@@ -53,7 +54,7 @@ impl FlowRunner for FakeRunner {
     fn load(&self, kind: FlowKind, bytes: &[u8]) -> Result<LoadedFlow, LoadError> {
         use sha2::Digest as _;
         let behaviour = std::str::from_utf8(bytes).map_err(|_| LoadError::NotWasm)?;
-        if !["ok", "trap", "gate"].contains(&behaviour) {
+        if !["ok", "trap", "spin", "gate"].contains(&behaviour) {
             return Err(LoadError::NotWasm);
         }
         Ok(Arc::new(FakeFlow {
@@ -106,6 +107,7 @@ impl RunnableFlow for FakeFlow {
                 "trap" => invocation(Err(FlowFailure::Trap {
                     message: "unreachable executed".to_owned(),
                 })),
+                "spin" => invocation(Err(FlowFailure::CpuBudgetExhausted { budget: 1000 })),
                 "gate" => {
                     let permit = self.script.gate.acquire().await;
                     drop(permit);
@@ -504,5 +506,108 @@ async fn retention_removes_finished_runs_and_exports_old_audit_records_before_re
     assert_eq!(exported, expected, "exported whole, before removal");
     let left = engine.audit(Default::default()).await.unwrap();
     assert_eq!(left.len(), 2, "the newest record kept, and this round's");
+    engine.shutdown().await;
+}
+
+/// A flow version whose invocations keep ending in a resource limit is
+/// quarantined: later steps fail at once (nothing runs) with a recoverable
+/// failure naming the quarantine, it is stored (a restart keeps it) and
+/// audited, and an operator lifts it or deploys a fixed version.
+#[tokio::test]
+async fn a_flow_version_that_keeps_exhausting_its_budget_is_quarantined_until_lifted() {
+    use stagecraft_core::FlowFailureKind;
+    use stagecraft_core::run::ErrorKind;
+    use stagecraft_store::{AuditAction, AuditFilter};
+
+    let dir = tempfile::tempdir().expect("a directory");
+    let (script, clock) = (Script::new(true), Arc::new(ManualClock::new(start())));
+    let engine = deployed(&dir, &script, &clock, "spin").await;
+    let after = stagecraft_engine::DEFAULT_QUARANTINE_AFTER as usize;
+    let error_of = |run: &Run| run.error.as_ref().map(|error| error.kind.clone());
+    for _ in 0..after {
+        let run = engine
+            .start_run("one_step", json!({}), "ada")
+            .await
+            .unwrap();
+        let run = engine.wait_until_settled(&run.id).await.unwrap();
+        assert_eq!(
+            error_of(&run),
+            Some(ErrorKind::Flow(FlowFailureKind::CpuBudget))
+        );
+    }
+    assert_eq!(script.invocations("spin"), after);
+
+    let quarantined = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    let quarantined = engine.wait_until_settled(&quarantined.id).await.unwrap();
+    assert_eq!(quarantined.status, RunStatus::Error);
+    assert_eq!(
+        error_of(&quarantined),
+        Some(ErrorKind::Flow(FlowFailureKind::Quarantined))
+    );
+    assert_eq!(
+        script.invocations("spin"),
+        after,
+        "a quarantined flow is not run"
+    );
+    let flows = engine.flows().await.unwrap();
+    let quarantine = flows[0]
+        .quarantine
+        .as_ref()
+        .expect("quarantined in the store");
+    assert!(quarantine.reason.contains("CPU budget"), "{quarantine:?}");
+    let audit = engine
+        .audit(AuditFilter {
+            action: Some(AuditAction::FlowQuarantine),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].record.actor, "stagecraft");
+
+    // A restart keeps it.
+    engine.shutdown().await;
+    let engine = open(&dir, &script, &clock).await;
+    let again = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    let again = engine.wait_until_settled(&again.id).await.unwrap();
+    assert_eq!(
+        error_of(&again),
+        Some(ErrorKind::Flow(FlowFailureKind::Quarantined))
+    );
+    assert_eq!(script.invocations("spin"), after);
+
+    // Lifting it lets the version run again (here: exhaust its budget again).
+    let lifted = engine.lift_quarantine("work", 1, "operator").await.unwrap();
+    assert_eq!(lifted.quarantine, None);
+    assert!(matches!(
+        engine.lift_quarantine("work", 1, "operator").await,
+        Err(EngineError::Conflict(_))
+    ));
+    assert!(matches!(
+        engine.lift_quarantine("work", 9, "operator").await,
+        Err(EngineError::NotFound(_))
+    ));
+    let resumed = engine.resume(&quarantined.id, "operator").await.unwrap();
+    let resumed = engine.wait_until_settled(&resumed.id).await.unwrap();
+    assert_eq!(
+        error_of(&resumed),
+        Some(ErrorKind::Flow(FlowFailureKind::CpuBudget))
+    );
+    assert_eq!(script.invocations("spin"), after + 1);
+
+    // A fixed version is not quarantined: the run resumed on it completes.
+    engine
+        .deploy_flow("work", FlowKind::Autolaunched, b"ok".to_vec(), "test")
+        .await
+        .unwrap();
+    let fixed = engine.resume(&again.id, "operator").await.unwrap();
+    let fixed = engine.wait_until_settled(&fixed.id).await.unwrap();
+    assert_eq!(fixed.status, RunStatus::Completed, "{:?}", fixed.error);
     engine.shutdown().await;
 }

@@ -5,7 +5,9 @@
 
 use serde_json::json;
 use stagecraft_core::FlowKind;
-use stagecraft_store::{NewFlow, NewOrchestration, Store, StoreError};
+use stagecraft_store::{
+    AuditAction, AuditFilter, NewFlow, NewOrchestration, Quarantine, Store, StoreError,
+};
 
 use crate::Harness;
 use crate::support::{audit, definition, t};
@@ -131,6 +133,122 @@ pub async fn activating_an_unknown_flow_version_is_not_found<H: Harness>(test: H
     let flows = test.store().flows().await.unwrap();
     assert_eq!(flows.len(), 1);
     assert!(flows[0].active, "a failed activation changes nothing");
+}
+
+pub async fn flow_versions_are_quarantined_and_lifted_durably_with_their_audit<H: Harness>(
+    test: H,
+) {
+    for bytes in [&b"one"[..], b"two"] {
+        test.store()
+            .insert_flow(flow("score", bytes, 1), audit())
+            .await
+            .unwrap();
+    }
+    let changes_before = test.store().catalog_changes().await.unwrap();
+    let quarantine = |reason: &str, minutes| Quarantine {
+        reason: reason.to_owned(),
+        since: t(minutes),
+    };
+    let record = |action| {
+        stagecraft_store::AuditRecord::done(t(5), "stagecraft", action, "flow:score".to_owned())
+    };
+    let quarantined = test
+        .store()
+        .quarantine_flow(
+            "score",
+            1,
+            quarantine("five CPU budgets in a row", 5),
+            record(AuditAction::FlowQuarantine),
+        )
+        .await
+        .unwrap()
+        .expect("a stored version");
+    assert_eq!(
+        quarantined.quarantine,
+        Some(quarantine("five CPU budgets in a row", 5)),
+        "nanosecond-exact"
+    );
+    assert!(!quarantined.active, "v2 is the active one");
+    // Quarantined again (another node, the same streak): the first reason stays.
+    test.store()
+        .quarantine_flow(
+            "score",
+            1,
+            quarantine("later", 6),
+            record(AuditAction::FlowQuarantine),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        test.store()
+            .quarantine_flow(
+                "score",
+                9,
+                quarantine("x", 7),
+                record(AuditAction::FlowQuarantine)
+            )
+            .await
+            .unwrap(),
+        None,
+        "no such version"
+    );
+    if let Some(before) = changes_before {
+        let after = test.store().catalog_changes().await.unwrap();
+        assert!(after > Some(before), "other nodes learn of it");
+    }
+    let test = test.reopen().await;
+    let flows = test.store().flows().await.unwrap();
+    let by_version: Vec<_> = flows
+        .iter()
+        .map(|f| (f.version, f.quarantine.clone()))
+        .collect();
+    assert_eq!(
+        by_version,
+        [
+            (1, Some(quarantine("five CPU budgets in a row", 5))),
+            (2, None)
+        ],
+        "durable, and only that version"
+    );
+    let audited = |action| AuditFilter {
+        action: Some(action),
+        ..AuditFilter::default()
+    };
+    let records = test
+        .store()
+        .audit(audited(AuditAction::FlowQuarantine))
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1, "audited once: {records:?}");
+
+    let lifted = test
+        .store()
+        .lift_quarantine("score", 1, record(AuditAction::FlowLiftQuarantine))
+        .await
+        .unwrap()
+        .expect("a stored version");
+    assert_eq!(lifted.quarantine, None);
+    assert!(
+        test.store()
+            .flows()
+            .await
+            .unwrap()
+            .iter()
+            .all(|f| f.quarantine.is_none())
+    );
+    assert_eq!(
+        test.store()
+            .lift_quarantine("nope", 1, record(AuditAction::FlowLiftQuarantine))
+            .await
+            .unwrap(),
+        None
+    );
+    let records = test
+        .store()
+        .audit(audited(AuditAction::FlowLiftQuarantine))
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
 }
 
 pub async fn orchestration_versions_keep_their_definitions<H: Harness>(test: H) {

@@ -59,6 +59,7 @@ macro_rules! store_conformance_tests {
             runs::start_keys_are_held_once_per_caller_and_replaced_only_for_the_run_named,
             catalog::flow_versions_are_numbered_activated_and_rolled_back,
             catalog::activating_an_unknown_flow_version_is_not_found,
+            catalog::flow_versions_are_quarantined_and_lifted_durably_with_their_audit,
             catalog::orchestration_versions_keep_their_definitions,
             directory::users_are_created_and_replaced,
             directory::groups_and_queues_replace_their_members_and_give_memberships,

@@ -5,15 +5,16 @@ use stagecraft_store::encoding::{
     corrupt, from_json, from_name, name_of, nanos, timestamp, version,
 };
 use stagecraft_store::{
-    FlowRecord, NewFlow, NewOrchestration, OrchestrationRecord, StoreError, StoreResult,
+    FlowRecord, NewFlow, NewOrchestration, OrchestrationRecord, Quarantine, StoreError, StoreResult,
 };
 use tokio_postgres::Row;
 
 use crate::error::{read_error, write_error};
 
 const FLOW_COLUMNS: &str = "SELECT f.name, f.version, f.kind, f.digest, f.size, f.deployed_by,
-        f.deployed_at, a.version IS NOT NULL
-    FROM flows f LEFT JOIN active_flows a ON a.name = f.name AND a.version = f.version";
+        f.deployed_at, a.version IS NOT NULL, q.reason, q.since
+    FROM flows f LEFT JOIN active_flows a ON a.name = f.name AND a.version = f.version
+    LEFT JOIN flow_quarantines q ON q.name = f.name AND q.version = f.version";
 
 /// Stores a new version of a flow and makes it active.
 pub(crate) async fn insert_flow(tx: &Transaction<'_>, flow: &NewFlow) -> StoreResult<FlowRecord> {
@@ -58,6 +59,50 @@ pub(crate) async fn activate_flow(
     flow_record(tx, name, version)
         .await?
         .ok_or_else(|| not_found("flow", name, version))
+}
+
+/// Quarantines a flow version unless it already is; `Ok(None)`: no such
+/// version; the flag says whether it changed.
+pub(crate) async fn quarantine_flow(
+    tx: &Transaction<'_>,
+    name: &str,
+    version: u32,
+    quarantine: &Quarantine,
+) -> StoreResult<Option<(FlowRecord, bool)>> {
+    if flow_record(tx, name, version).await?.is_none() {
+        return Ok(None);
+    }
+    let changed = tx
+        .execute(
+            "INSERT INTO flow_quarantines (name, version, reason, since) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name, version) DO NOTHING",
+            &[
+                &name,
+                &i64::from(version),
+                &quarantine.reason,
+                &nanos(quarantine.since)?,
+            ],
+        )
+        .await
+        .map_err(write_error("a flow's quarantine"))?;
+    Ok(flow_record(tx, name, version)
+        .await?
+        .map(|record| (record, changed > 0)))
+}
+
+/// Lifts a flow version's quarantine; `Ok(None)`: no such version.
+pub(crate) async fn lift_quarantine(
+    tx: &Transaction<'_>,
+    name: &str,
+    version: u32,
+) -> StoreResult<Option<FlowRecord>> {
+    tx.execute(
+        "DELETE FROM flow_quarantines WHERE name = $1 AND version = $2",
+        &[&name, &i64::from(version)],
+    )
+    .await
+    .map_err(write_error("a flow's quarantine"))?;
+    flow_record(tx, name, version).await
 }
 
 /// Every flow version, by name then version.
@@ -169,6 +214,16 @@ fn flow_row(row: &Row) -> StoreResult<FlowRecord> {
         deployed_by: row.try_get(5).map_err(failed())?,
         deployed_at: timestamp(row.try_get(6).map_err(failed())?, &what)?,
         active: row.try_get(7).map_err(failed())?,
+        quarantine: match (
+            row.try_get::<_, Option<String>>(8).map_err(failed())?,
+            row.try_get::<_, Option<i64>>(9).map_err(failed())?,
+        ) {
+            (Some(reason), Some(since)) => Some(Quarantine {
+                reason,
+                since: timestamp(since, &what)?,
+            }),
+            _ => None,
+        },
         name,
     })
 }

@@ -37,7 +37,7 @@ use stagecraft_store::{Abandoned, Claim, RouteState, Routed};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
+    Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
     UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use tokio_postgres::NoTls;
@@ -289,6 +289,39 @@ impl Store for PostgresStore {
 
     async fn flows(&self) -> StoreResult<Vec<FlowRecord>> {
         catalog::flows(&self.client().await?).await
+    }
+
+    async fn quarantine_flow(
+        &self,
+        name: &str,
+        version: u32,
+        quarantine: Quarantine,
+        audit: AuditRecord,
+    ) -> StoreResult<Option<FlowRecord>> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let quarantined = catalog::quarantine_flow(&tx, name, version, &quarantine).await?;
+        if let Some((_, true)) = quarantined {
+            committer::put_audit(&tx, &[audit]).await?;
+        }
+        commit(tx).await?;
+        Ok(quarantined.map(|(record, _)| record))
+    }
+
+    async fn lift_quarantine(
+        &self,
+        name: &str,
+        version: u32,
+        audit: AuditRecord,
+    ) -> StoreResult<Option<FlowRecord>> {
+        let mut client = self.client().await?;
+        let tx = begin(&mut client).await?;
+        let record = catalog::lift_quarantine(&tx, name, version).await?;
+        if record.is_some() {
+            committer::put_audit(&tx, &[audit]).await?;
+        }
+        commit(tx).await?;
+        Ok(record)
     }
 
     async fn flow_bytes(&self, name: &str, version: u32) -> StoreResult<Option<Vec<u8>>> {

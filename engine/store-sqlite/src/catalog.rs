@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::codec::{corrupt, db, from_json, from_name, name_of, nanos, timestamp, version};
 use stagecraft_store::{
-    FlowRecord, NewFlow, NewOrchestration, OrchestrationRecord, StoreError, StoreResult,
+    FlowRecord, NewFlow, NewOrchestration, OrchestrationRecord, Quarantine, StoreError, StoreResult,
 };
 
 /// Stores `flow` as the next version of its name and activates it.
@@ -50,6 +50,40 @@ pub(super) fn activate_flow(
     }
     set_active(tx, "active_flows", name, version)?;
     flow_record(tx, name, version)?.ok_or_else(|| not_found("flow", name, version))
+}
+
+/// Quarantines a flow version unless it already is; `Ok(None)`: no such
+/// version; the flag says whether it changed.
+pub(super) fn quarantine_flow(
+    tx: &Transaction<'_>,
+    name: &str,
+    version: u32,
+    quarantine: &Quarantine,
+) -> StoreResult<Option<(FlowRecord, bool)>> {
+    if flow_record(tx, name, version)?.is_none() {
+        return Ok(None);
+    }
+    let since = nanos(quarantine.since)?;
+    let changed = tx
+        .prepare_cached(
+            "INSERT INTO flow_quarantines (name, version, reason, since) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name, version) DO NOTHING",
+        )
+        .and_then(|mut stmt| stmt.execute(params![name, version, quarantine.reason, since]))
+        .map_err(db)?;
+    Ok(flow_record(tx, name, version)?.map(|record| (record, changed > 0)))
+}
+
+/// Lifts a flow version's quarantine; `Ok(None)`: no such version.
+pub(super) fn lift_quarantine(
+    tx: &Transaction<'_>,
+    name: &str,
+    version: u32,
+) -> StoreResult<Option<FlowRecord>> {
+    tx.prepare_cached("DELETE FROM flow_quarantines WHERE name = ?1 AND version = ?2")
+        .and_then(|mut stmt| stmt.execute(params![name, version]))
+        .map_err(db)?;
+    flow_record(tx, name, version)
 }
 
 /// Every flow version, by name then version.
@@ -150,8 +184,9 @@ pub(super) fn orchestrations(conn: &Connection) -> StoreResult<Vec<Orchestration
 }
 
 const FLOW_COLUMNS: &str = "SELECT f.name, f.version, f.kind, f.digest, f.size, f.deployed_by,
-        f.deployed_at, a.version IS NOT NULL
-    FROM flows f LEFT JOIN active_flows a ON a.name = f.name AND a.version = f.version";
+        f.deployed_at, a.version IS NOT NULL, q.reason, q.since
+    FROM flows f LEFT JOIN active_flows a ON a.name = f.name AND a.version = f.version
+    LEFT JOIN flow_quarantines q ON q.name = f.name AND q.version = f.version";
 
 /// The columns of a flow listing.
 struct FlowRow {
@@ -163,6 +198,7 @@ struct FlowRow {
     deployed_by: String,
     deployed_at: i64,
     active: bool,
+    quarantine: Option<(String, i64)>,
 }
 
 impl FlowRow {
@@ -176,6 +212,10 @@ impl FlowRow {
             deployed_by: row.get(5)?,
             deployed_at: row.get(6)?,
             active: row.get(7)?,
+            quarantine: match (row.get(8)?, row.get(9)?) {
+                (Some(reason), Some(since)) => Some((reason, since)),
+                _ => None,
+            },
         })
     }
 
@@ -190,6 +230,15 @@ impl FlowRow {
             digest: self.digest,
             deployed_by: self.deployed_by,
             active: self.active,
+            quarantine: self
+                .quarantine
+                .map(|(reason, since)| {
+                    Ok::<_, StoreError>(Quarantine {
+                        reason,
+                        since: timestamp(since, &what)?,
+                    })
+                })
+                .transpose()?,
         })
     }
 }

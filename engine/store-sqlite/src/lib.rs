@@ -45,7 +45,7 @@ use readers::Readers;
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
     JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
+    Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
     UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use writer::Writer;
@@ -283,6 +283,41 @@ impl Store for SqliteStore {
 
     async fn flows(&self) -> StoreResult<Vec<FlowRecord>> {
         self.read(catalog::flows).await
+    }
+
+    async fn quarantine_flow(
+        &self,
+        name: &str,
+        version: u32,
+        quarantine: Quarantine,
+        audit: AuditRecord,
+    ) -> StoreResult<Option<FlowRecord>> {
+        let name = name.to_owned();
+        self.write(move |tx| {
+            let quarantined = catalog::quarantine_flow(tx, &name, version, &quarantine)?;
+            if let Some((_, true)) = quarantined {
+                audit::put(tx, &audit)?;
+            }
+            Ok(quarantined.map(|(record, _)| record))
+        })
+        .await
+    }
+
+    async fn lift_quarantine(
+        &self,
+        name: &str,
+        version: u32,
+        audit: AuditRecord,
+    ) -> StoreResult<Option<FlowRecord>> {
+        let name = name.to_owned();
+        self.write(move |tx| {
+            let record = catalog::lift_quarantine(tx, &name, version)?;
+            if record.is_some() {
+                audit::put(tx, &audit)?;
+            }
+            Ok(record)
+        })
+        .await
     }
 
     async fn flow_bytes(&self, name: &str, version: u32) -> StoreResult<Option<Vec<u8>>> {

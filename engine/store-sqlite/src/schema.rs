@@ -24,11 +24,12 @@ fn migrations() -> Migrations<'static> {
             super::runs::fill_stages,
         ),
         M::up(include_str!("schema/007_start_keys.sql")),
+        M::up(include_str!("schema/008_quarantines.sql")),
     ])
 }
 
 /// How many migrations there are: the schema version this build writes.
-const MIGRATION_COUNT: i64 = 7;
+const MIGRATION_COUNT: i64 = 8;
 
 /// `PRAGMA application_id` of a Stagecraft store ("STGC"), set by migration 1.
 const APPLICATION_ID: i64 = 0x5354_4743;

@@ -17,6 +17,13 @@ pub enum AuditAction {
     /// A stored flow version was made active.
     #[serde(rename = "flow.activate")]
     FlowActivate,
+    /// A flow version was quarantined: its invocations kept ending in a
+    /// resource limit.
+    #[serde(rename = "flow.quarantine")]
+    FlowQuarantine,
+    /// A flow version's quarantine was lifted.
+    #[serde(rename = "flow.lift_quarantine")]
+    FlowLiftQuarantine,
     /// An orchestration version was deployed.
     #[serde(rename = "orchestration.deploy")]
     OrchestrationDeploy,
@@ -69,9 +76,11 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for documentation and parsing.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 20] = [
         Self::FlowDeploy,
         Self::FlowActivate,
+        Self::FlowQuarantine,
+        Self::FlowLiftQuarantine,
         Self::OrchestrationDeploy,
         Self::RunStart,
         Self::RunSuspend,
@@ -95,6 +104,8 @@ impl AuditAction {
         match self {
             Self::FlowDeploy => "flow.deploy",
             Self::FlowActivate => "flow.activate",
+            Self::FlowQuarantine => "flow.quarantine",
+            Self::FlowLiftQuarantine => "flow.lift_quarantine",
             Self::OrchestrationDeploy => "orchestration.deploy",
             Self::RunStart => "run.start",
             Self::RunSuspend => "run.suspend",

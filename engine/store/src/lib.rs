@@ -29,8 +29,8 @@ pub use jobs::{
     JobCounts, JobId, JobRecord, JobRefusals, JobRun, JobRunOutcome, JobRunState, JobStatus, NewJob,
 };
 pub use records::{
-    FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Queue,
-    RunFilter, RunSummary, StartKey, StepLog, StepLogLine, User, UserStatus, WorkItemFilter,
+    FlowRecord, Group, Memberships, NewFlow, NewOrchestration, OrchestrationRecord, Quarantine,
+    Queue, RunFilter, RunSummary, StartKey, StepLog, StepLogLine, User, UserStatus, WorkItemFilter,
     WorkItemRecord,
 };
 
@@ -199,6 +199,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every version of every flow, by name then version.
     fn flows(&self) -> impl Future<Output = StoreResult<Vec<FlowRecord>>> + Send;
+
+    /// Quarantines a flow version, with `audit`; one already quarantined
+    /// keeps its first reason (and no audit record is added). `None`: no
+    /// such version.
+    fn quarantine_flow(
+        &self,
+        name: &str,
+        version: u32,
+        quarantine: Quarantine,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<Option<FlowRecord>>> + Send;
+
+    /// Lifts a flow version's quarantine, with `audit`. `None`: no such
+    /// version.
+    fn lift_quarantine(
+        &self,
+        name: &str,
+        version: u32,
+        audit: AuditRecord,
+    ) -> impl Future<Output = StoreResult<Option<FlowRecord>>> + Send;
 
     /// A flow version's component bytes.
     fn flow_bytes(

@@ -42,6 +42,21 @@ pub struct FlowRecord {
     pub deployed_at: Timestamp,
     /// Whether this is the version new steps use.
     pub active: bool,
+    /// Set while the version is quarantined: its steps fail at once.
+    pub quarantine: Option<Quarantine>,
+}
+
+/// Why and since when a flow version is quarantined: its invocations kept
+/// ending in a resource limit (CPU budget, memory, time), so its steps fail
+/// at once, recoverably, until an operator lifts it or a fixed version is
+/// deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    /// In an operator's words.
+    pub reason: String,
+    /// When it began.
+    #[serde(with = "stagecraft_core::time::fixed")]
+    pub since: Timestamp,
 }
 
 /// An orchestration version to store; the definition was validated.

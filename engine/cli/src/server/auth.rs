@@ -361,6 +361,9 @@ pub fn audited_action(method: &axum::http::Method, path: &str) -> Option<(AuditA
         ("POST", ["flows", name, "versions", _, "activate"]) => {
             (A::FlowActivate, format!("flow:{name}"))
         }
+        ("POST", ["flows", name, "versions", _, "lift-quarantine"]) => {
+            (A::FlowLiftQuarantine, format!("flow:{name}"))
+        }
         ("POST", ["orchestrations"]) => (A::OrchestrationDeploy, "orchestration:".to_owned()),
         ("POST", ["runs"]) => (A::RunStart, "run:".to_owned()),
         ("POST", ["runs", "resume"]) => (A::JobStart, "job:".to_owned()),

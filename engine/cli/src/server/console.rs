@@ -55,6 +55,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/flows/{name}/activate", post(catalog::activate_flow))
         .route(
+            "/ui/flows/{name}/lift-quarantine",
+            post(catalog::lift_quarantine),
+        )
+        .route(
             "/ui/orchestrations",
             get(catalog::orchestrations).post(catalog::deploy_orchestration),
         )

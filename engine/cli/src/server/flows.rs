@@ -154,3 +154,20 @@ pub async fn activate(
             .await?,
     ))
 }
+
+/// `POST /flows/{name}/versions/{version}/lift-quarantine`: its steps run
+/// again.
+pub async fn lift_quarantine(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<(String, u32)>, PathRejection>,
+) -> ApiResult<Json<FlowRecord>> {
+    caller.admin()?;
+    let Path((name, version)) = path?;
+    Ok(Json(
+        state
+            .engine
+            .lift_quarantine(&name, version, caller.name())
+            .await?,
+    ))
+}

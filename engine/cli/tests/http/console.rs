@@ -501,3 +501,42 @@ fn the_admin_deploys_and_resumes_activates_and_deploys_definitions_from_the_cons
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<svg"), "{page}");
 }
+
+#[test]
+fn the_admin_sees_a_quarantined_flow_version_and_lifts_it_from_the_console() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "--example-actions",
+            "--flow-fuel",
+            "1000",
+            "--quarantine-after",
+            "1",
+        ],
+    );
+    server.loan_setup();
+    let failed = server.start_loan("ann", 900_000);
+    server.wait_run(&failed, |run| run["status"] == "error");
+    let mut admin = Browser::new(&server);
+    admin.sign_in(ADMIN);
+    let (status, page, csrf) = admin.page("/ui/flows");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("quarantined"), "{page}");
+    assert!(page.contains("CPU budget"), "the reason is shown: {page}");
+    assert!(page.contains("Lift quarantine"), "{page}");
+    let csrf = csrf.expect("csrf");
+    let lifted = admin.post(
+        "/ui/flows/risk_score/lift-quarantine",
+        &[("_csrf", &csrf), ("version", "1")],
+    );
+    assert!(location(&lifted).starts_with("/ui/flows?notice="));
+    let (_, versions) = server.get("/flows/risk_score", ADMIN);
+    assert_eq!(
+        versions[0]["quarantine"],
+        serde_json::Value::Null,
+        "{versions}"
+    );
+    let (_, page, _) = admin.page("/ui/flows");
+    assert!(!page.contains("Lift quarantine"), "{page}");
+}

@@ -16,6 +16,7 @@ mod operability;
 mod pinning;
 mod polyglot;
 mod postgres;
+mod quarantine;
 mod rate_limits;
 mod repair;
 mod restart;

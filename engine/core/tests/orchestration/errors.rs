@@ -89,8 +89,8 @@ fn resumable(run: &mut Driver) -> bool {
     run.send(Event::Resume { by: "ops".into() }).is_ok() && run.status() == RunStatus::InProgress
 }
 
-/// C-ERR-RECOVERABLE: trap, CPU budget, memory limit, timeout and error result of a step's
-/// flow are resumable.
+/// C-ERR-RECOVERABLE: trap, CPU budget, memory limit, timeout, error result and
+/// quarantine of a step's flow are resumable.
 #[test]
 fn c_err_recoverable_flow_failures() {
     for kind in [
@@ -100,6 +100,7 @@ fn c_err_recoverable_flow_failures() {
         FlowFailureKind::Timeout,
         FlowFailureKind::FlowError,
         FlowFailureKind::BadOutput,
+        FlowFailureKind::Quarantined,
     ] {
         let mut run = Driver::of(orchestration(json!([stage(
             "s",

@@ -41,7 +41,7 @@ async fn open_creates_the_schema_in_wal_mode_and_reopening_keeps_the_data() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 7, "every migration applied");
+    assert_eq!(version, 8, "every migration applied");
     let dropped: i64 = conn
         .query_row(
             "SELECT count(*) FROM sqlite_schema WHERE name = 'runs_by_update'",
@@ -64,6 +64,7 @@ async fn open_creates_the_schema_in_wal_mode_and_reopening_keeps_the_data() {
             "active_flows",
             "active_orchestrations",
             "audit",
+            "flow_quarantines",
             "flows",
             "group_members",
             "groups",

@@ -113,7 +113,8 @@ async fn runs_stored_before_the_stage_column_get_theirs_when_migrated() {
         drop(store);
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE start_keys; DROP INDEX runs_by_stage; ALTER TABLE runs DROP COLUMN stage;
+            "DROP TABLE flow_quarantines; DROP TABLE start_keys; DROP INDEX runs_by_stage;
+             ALTER TABLE runs DROP COLUMN stage;
              PRAGMA user_version = 5;",
         )
         .unwrap();

@@ -24,6 +24,7 @@ const COLUMNS: &[(&str, &str)] = &[
     ("size", "/size"),
     ("deployed by", "/deployed_by"),
     ("deployed at", "/deployed_at"),
+    ("quarantined since", "/quarantine/since"),
 ];
 
 /// Runs a flow command.
@@ -132,6 +133,21 @@ pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<(
                 )
                 .await?;
             out.print(&record, |_| println!("flow {name} v{version} is active"));
+        }
+        FlowCommand::LiftQuarantine { name, version } => {
+            let path = [
+                "flows",
+                &name,
+                "versions",
+                &version.to_string(),
+                "lift-quarantine",
+            ];
+            let record = client.post(&path, &Value::Null).await?;
+            out.print(&record, |_| {
+                println!(
+                    "flow {name} v{version} is no longer quarantined; resume the runs it put in Error"
+                );
+            });
         }
     }
     Ok(())

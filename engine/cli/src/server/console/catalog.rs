@@ -1,7 +1,8 @@
 //! Flows and orchestrations, for the admin: versions with the active one
 //! marked; upload a flow version (optionally resuming the runs that failed
-//! on the flow), activate an older one; an orchestration's definition and
-//! diagram; deploy a definition, with every validation problem shown.
+//! on the flow), activate an older one, lift a version's quarantine; an
+//! orchestration's definition and diagram; deploy a definition, with every
+//! validation problem shown.
 
 use super::super::AppState;
 use super::diagram;
@@ -51,11 +52,25 @@ pub async fn flows(
                 tbody {
                     @for v in versions.iter().rev() {
                         tr {
-                            td { "v" (v.version) @if v.active { " " strong.status.completed { "active" } } }
+                            td {
+                                "v" (v.version)
+                                @if v.active { " " strong.status.completed { "active" } }
+                                @if let Some(quarantine) = &v.quarantine {
+                                    " " strong.status.error { "quarantined" }
+                                    div.meta { "since " (time(&quarantine.since)) ": " (quarantine.reason) }
+                                }
+                            }
                             td { (v.size / 1024) " KiB" }
                             td { code title=(v.digest) { (v.digest.get(..12).unwrap_or(&v.digest)) "…" } }
                             td { (time(&v.deployed_at)) " by " (v.deployed_by) }
                             td {
+                                @if v.quarantine.is_some() {
+                                    form.inline method="post" action=(format!("/ui/flows/{name}/lift-quarantine")) {
+                                        input type="hidden" name="_csrf" value=(signed.csrf());
+                                        input type="hidden" name="version" value=(v.version);
+                                        button type="submit" { "Lift quarantine" }
+                                    }
+                                }
                                 @if !v.active {
                                     form.inline method="post" action=(format!("/ui/flows/{name}/activate")) {
                                         input type="hidden" name="_csrf" value=(signed.csrf());
@@ -195,6 +210,36 @@ pub async fn activate_flow(
         .await
     {
         Ok(record) => flows_notice(&format!("{} v{} is active.", record.name, record.version)),
+        Err(error) => engine_refusal(&signed, &error).into_response(),
+    }
+}
+
+/// `POST /ui/flows/{name}/lift-quarantine` (version): its steps run again.
+pub async fn lift_quarantine(
+    State(state): State<AppState>,
+    signed: Signed,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(refused) = signed
+        .require_admin()
+        .and_then(|()| signed.check_post(&headers, &form))
+    {
+        return refused.into_response();
+    }
+    let Some(version) = form.get("version").and_then(|v| v.parse::<u32>().ok()) else {
+        return bad(&signed, "Which version?");
+    };
+    match state
+        .engine
+        .lift_quarantine(&name, version, signed.name())
+        .await
+    {
+        Ok(record) => flows_notice(&format!(
+            "{} v{} is no longer quarantined: resume the runs it put in Error.",
+            record.name, record.version
+        )),
         Err(error) => engine_refusal(&signed, &error).into_response(),
     }
 }
