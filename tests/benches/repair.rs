@@ -88,7 +88,14 @@ async fn main() -> Result<()> {
     let mut updates = engine.subscribe();
     let started = Instant::now();
     let (record, job) = engine
-        .deploy_and_resume("risk_score", FlowKind::Autolaunched, fix, false, "bench")
+        .deploy_and_resume(
+            "risk_score",
+            FlowKind::Autolaunched,
+            fix,
+            None,
+            false,
+            "bench",
+        )
         .await?;
     let mut completed = HashSet::new();
     while completed.len() < ids.len() {

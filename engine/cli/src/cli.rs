@@ -177,6 +177,11 @@ pub struct EngineArgs {
     /// The sandbox's limits.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    /// The most memory a flow version may be deployed with
+    /// (`flow deploy --memory-mib`), in MiB.
+    #[arg(long, env = "STAGECRAFT_FLOW_MEMORY_MAX_MIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub flow_memory_max_mib: u32,
     /// Flow invocations running at once; more wait for a slot.
     #[arg(long, env = "STAGECRAFT_MAX_CONCURRENT_FLOWS", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -305,7 +310,8 @@ pub struct SandboxArgs {
     #[arg(long, env = "STAGECRAFT_FLOW_FUEL", default_value_t = 2_000_000_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub flow_fuel: u64,
-    /// Memory limit of one flow invocation, in MiB.
+    /// Memory limit of one flow invocation, in MiB (a flow version may be
+    /// deployed with its own).
     #[arg(long, env = "STAGECRAFT_FLOW_MEMORY_MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub flow_memory_mib: u32,
@@ -355,6 +361,9 @@ impl EngineArgs {
             audit_export: self.audit_export.clone(),
         };
         config.limits = self.sandbox.limits();
+        config.max_flow_memory = usize::try_from(self.flow_memory_max_mib)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1 << 20);
         config.max_concurrent_flows = self.max_concurrent_flows;
         config.max_concurrent_per_flow = self.max_concurrent_per_flow;
         config.cpu = self.cpu.shares();
@@ -496,6 +505,10 @@ pub enum FlowCommand {
         /// autolaunched, evaluation or screen.
         #[arg(long)]
         kind: String,
+        /// This version's own memory limit in MiB, instead of the server's
+        /// default (--flow-memory-mib), up to its --flow-memory-max-mib.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        memory_mib: Option<u32>,
         /// Then resume every run whose Error came from this flow, as a
         /// server-side job; its progress is shown until it finishes.
         #[arg(long)]

@@ -1,7 +1,7 @@
 //! What a flow costs the host: compiling a component, loading it from the
 //! on-disk compile cache, and one invocation (fresh instance + call) of a
-//! trivial flow, of a memory bomb (it grows to the 64 MiB limit), of a flow
-//! that fills 64 MiB and returns, and of an 18 MB Python component
+//! trivial flow, of a memory bomb (it grows to the 64 MiB limit), and of an
+//! 18 MB Python component
 //! (`target/tmp/polyglot/python-risk-score.wasm`, built by the polyglot
 //! tests; skipped without it).
 #![allow(missing_docs)]

@@ -33,6 +33,9 @@ impl Default for SandboxLimits {
 /// every CPU.
 pub const DEFAULT_SLICE: Duration = Duration::from_millis(1);
 
+/// The default [`HostConfig::max_memory_bytes`]: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
+
 /// How the host is set up.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -45,6 +48,10 @@ pub struct HostConfig {
     /// them. `None` disables the cache. The directory must be private to the
     /// host: its contents are loaded as native code.
     pub cache_dir: Option<PathBuf>,
+    /// The most memory a flow version may be given (its own limit, set at
+    /// deploy, above [`SandboxLimits::memory_bytes`]); sizes the instance
+    /// pool's memories.
+    pub max_memory_bytes: usize,
     /// How long a flow runs before it yields, so that the invocations that
     /// wait can be scheduled fairly (and timers fire). Shorter slices mean
     /// fairer sharing at a little more switching.
@@ -57,6 +64,7 @@ impl Default for HostConfig {
             limits: SandboxLimits::default(),
             max_concurrent_invocations: 64,
             cache_dir: None,
+            max_memory_bytes: DEFAULT_MAX_MEMORY,
             slice: DEFAULT_SLICE,
         }
     }

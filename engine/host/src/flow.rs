@@ -54,6 +54,8 @@ pub struct Flow {
     pub(crate) host: Arc<HostInner>,
     pub(crate) pre: Arc<FlowPre>,
     pub(crate) digest: Arc<str>,
+    /// Its own memory limit, if not the host's.
+    pub(crate) memory_bytes: Option<usize>,
 }
 
 impl fmt::Debug for Flow {
@@ -86,7 +88,8 @@ macro_rules! invoke {
         let host = &$flow.host;
         let _permit = host.permits.acquire().await;
         let _running = host.ticker.running();
-        let mut $store = host.new_store();
+        let memory = $flow.memory_bytes.unwrap_or(host.limits.memory_bytes);
+        let mut $store = host.new_store(memory);
         let started = Instant::now();
         let result = tokio::time::timeout(host.limits.timeout, async { $call }).await;
         host.finish($store, started, result, $decode)
@@ -100,6 +103,16 @@ impl Flow {
             FlowPre::Autolaunched(_) => FlowKind::Autolaunched,
             FlowPre::Evaluation(_) => FlowKind::Evaluation,
             FlowPre::Screen(_) => FlowKind::Screen,
+        }
+    }
+
+    /// The same flow, its invocations limited to `memory_bytes` of memory
+    /// instead of the host's default, up to the host's
+    /// [`max_memory_bytes`](crate::FlowHost::max_memory_bytes).
+    pub fn with_memory_limit(&self, memory_bytes: usize) -> Flow {
+        Flow {
+            memory_bytes: Some(memory_bytes.min(self.host.max_memory_bytes)),
+            ..self.clone()
         }
     }
 

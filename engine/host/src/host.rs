@@ -42,6 +42,7 @@ pub(crate) struct HostInner {
     engine: Engine,
     linker: Linker<FlowState>,
     pub(crate) limits: SandboxLimits,
+    pub(crate) max_memory_bytes: usize,
     pub(crate) permits: Semaphore,
     /// Ends each running invocation's slice.
     pub(crate) ticker: Ticker,
@@ -54,12 +55,20 @@ impl FlowHost {
             limits,
             max_concurrent_invocations: slots,
             cache_dir,
+            max_memory_bytes,
             slice,
         } = config;
         if slots == 0 {
             return Err(HostError::Config(
                 "max_concurrent_invocations must be at least 1".into(),
             ));
+        }
+        if max_memory_bytes < limits.memory_bytes {
+            return Err(HostError::Config(format!(
+                "the most memory a flow may be given ({} MiB) is below the default limit ({} MiB)",
+                max_memory_bytes >> 20,
+                limits.memory_bytes >> 20
+            )));
         }
         if slice.is_zero() {
             return Err(HostError::Config("the slice must be positive".into()));
@@ -95,7 +104,7 @@ impl FlowHost {
             .total_memories(slots.saturating_mul(4))
             .total_tables(slots.saturating_mul(16))
             .total_stacks(slots)
-            .max_memory_size(limits.memory_bytes)
+            .max_memory_size(max_memory_bytes)
             // Keep a slot's first pages mapped between invocations and reset
             // only the dirty ones (PAGEMAP_SCAN where the kernel has it):
             // page faults and madvise otherwise dominate a short call.
@@ -119,6 +128,7 @@ impl FlowHost {
                 linker,
                 permits: Semaphore::new(slots as usize),
                 limits,
+                max_memory_bytes,
                 ticker,
             }),
         })
@@ -128,6 +138,11 @@ impl FlowHost {
     /// next loop or call, within microseconds.
     pub fn end_slices(&self) {
         self.inner.engine.increment_epoch();
+    }
+
+    /// The most memory a flow version may be given at deploy.
+    pub fn max_memory_bytes(&self) -> usize {
+        self.inner.max_memory_bytes
     }
 
     /// The limits every invocation runs under.
@@ -180,14 +195,16 @@ impl FlowHost {
             host: Arc::clone(&self.inner),
             pre: Arc::new(pre),
             digest: hex::encode(Sha256::digest(bytes)).into(),
+            memory_bytes: None,
         })
     }
 }
 
 impl HostInner {
-    /// A store for one invocation, with its full budget.
-    pub(crate) fn new_store(&self) -> Store<FlowState> {
-        let mut store = Store::new(&self.engine, FlowState::new(&self.limits));
+    /// A store for one invocation, with its full budget and `memory_bytes`
+    /// of memory.
+    pub(crate) fn new_store(&self, memory_bytes: usize) -> Store<FlowState> {
+        let mut store = Store::new(&self.engine, FlowState::new(&self.limits, memory_bytes));
         store.limiter(|state| &mut state.limiter);
         // Fuel is enabled on the engine, so neither call can fail.
         let _ = store.set_fuel(self.limits.fuel);
@@ -232,7 +249,7 @@ impl HostInner {
         };
         if store.data().limiter.exceeded {
             return FlowFailure::MemoryLimit {
-                limit_bytes: self.limits.memory_bytes,
+                limit_bytes: store.data().limiter.limit,
             };
         }
         match error.downcast_ref::<Trap>() {

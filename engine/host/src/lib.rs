@@ -32,7 +32,7 @@ mod sandbox;
 mod screen;
 mod slice;
 
-pub use config::{DEFAULT_SLICE, HostConfig, SandboxLimits};
+pub use config::{DEFAULT_MAX_MEMORY, DEFAULT_SLICE, HostConfig, SandboxLimits};
 pub use failure::FlowFailure;
 pub use flow::{Flow, FlowKind, FlowWorld};
 pub use host::{FlowHost, HostError};

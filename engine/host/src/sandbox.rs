@@ -29,7 +29,8 @@ pub(crate) struct FlowState {
 impl FlowState {
     /// A sandbox with nothing granted: no preopened directories, no
     /// environment, no arguments, no network, and stdio captured.
-    pub(crate) fn new(limits: &SandboxLimits) -> Self {
+    /// The state of an invocation limited to `memory_bytes`.
+    pub(crate) fn new(limits: &SandboxLimits, memory_bytes: usize) -> Self {
         let stdout = CappedPipe::new(limits.max_log_bytes);
         let stderr = CappedPipe::new(limits.max_log_bytes);
         let wasi = WasiCtxBuilder::new()
@@ -42,7 +43,7 @@ impl FlowState {
         Self {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(limits.memory_bytes),
+            limiter: MemoryLimiter::new(memory_bytes),
             records: Vec::new(),
             record_bytes: 0,
             max_log_bytes: limits.max_log_bytes,
@@ -106,7 +107,7 @@ impl log::Host for FlowState {
 /// whether the bound was hit, so an allocation failure inside the guest
 /// (which surfaces as a trap) is reported as what it is.
 pub(crate) struct MemoryLimiter {
-    limit: usize,
+    pub(crate) limit: usize,
     /// Bytes granted so far; memories and tables only grow within an instance.
     pub(crate) used: usize,
     pub(crate) exceeded: bool,

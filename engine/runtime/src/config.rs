@@ -15,6 +15,8 @@ pub struct EngineConfig {
     pub data_dir: PathBuf,
     /// Limits of each flow invocation.
     pub limits: SandboxLimits,
+    /// The most memory a flow version may be given at deploy, in bytes.
+    pub max_flow_memory: usize,
     /// Flow invocations (background steps, evaluations, screens) running at
     /// once; more wait for a slot.
     pub max_concurrent_flows: u32,
@@ -50,6 +52,7 @@ impl EngineConfig {
         Self {
             data_dir: data_dir.into(),
             limits: SandboxLimits::default(),
+            max_flow_memory: stagecraft_host::DEFAULT_MAX_MEMORY,
             max_concurrent_flows: 64,
             max_concurrent_per_flow: None,
             cpu: crate::CpuShares::default(),

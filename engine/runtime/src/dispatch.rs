@@ -163,7 +163,11 @@ impl<S: Store> Dispatcher<S> {
                         Some(active) => match registry.quarantined(&flow, active.version) {
                             Some(why) => Err(quarantine::refusal(&flow, active.version, &why)),
                             None => {
-                                let component = Arc::clone(&active.flow);
+                                let component = registry.limited(
+                                    &flow,
+                                    active.version,
+                                    Arc::clone(&active.flow),
+                                );
                                 let call = async move { component.evaluate(&inputs).await };
                                 let invocation = slices.schedule_movable(account, call).await;
                                 log_invocation(&flow, active.version, &invocation.log);

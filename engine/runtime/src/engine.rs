@@ -131,6 +131,7 @@ impl EngineBuilder {
                 limits: config.limits.clone(),
                 max_concurrent_invocations: config.max_concurrent_flows,
                 cache_dir: Some(config.data_dir.join("compiled")),
+                max_memory_bytes: config.max_flow_memory.max(config.limits.memory_bytes),
                 slice: config.cpu.slice,
             })?),
         };
@@ -437,9 +438,35 @@ impl<S: Store> Engine<S> {
         bytes: Vec<u8>,
         by: &str,
     ) -> Result<FlowRecord, EngineError> {
+        self.deploy_flow_with(name, kind, bytes, None, by).await
+    }
+
+    /// [`Self::deploy_flow`], the version's invocations limited to
+    /// `memory_mib` of memory instead of the default (up to the most the
+    /// host allows).
+    pub async fn deploy_flow_with(
+        &self,
+        name: &str,
+        kind: FlowKind,
+        bytes: Vec<u8>,
+        memory_mib: Option<u32>,
+        by: &str,
+    ) -> Result<FlowRecord, EngineError> {
         let audit = self.audit_record(by, AuditAction::FlowDeploy, target::flow(name));
         self.audited(audit.clone(), async {
             check_name("flow", name)?;
+            let memory_bytes =
+                memory_mib.map(|mib| usize::try_from(mib).unwrap_or(usize::MAX) << 20);
+            if let (Some(mib), Some(bytes)) = (memory_mib, memory_bytes) {
+                let most = self.inner.runner.max_memory_bytes().unwrap_or(usize::MAX);
+                if mib == 0 || bytes > most {
+                    return Err(EngineError::BadRequest(format!(
+                        "a flow's memory limit is from 1 MiB to {} MiB (the server's \
+                         --flow-memory-max-mib), not {mib} MiB",
+                        most >> 20
+                    )));
+                }
+            }
             if let Some(existing) = self.inner.registry.kind(name)
                 && existing != kind
             {
@@ -454,6 +481,7 @@ impl<S: Store> Engine<S> {
                 "kind": kind.as_str(),
                 "digest": flow.digest(),
                 "size": bytes.len(),
+                "memory_mib": memory_mib,
             }));
             let record = self
                 .inner
@@ -466,10 +494,14 @@ impl<S: Store> Engine<S> {
                         bytes,
                         deployed_by: by.to_owned(),
                         deployed_at: self.inner.clock.now(),
+                        memory_mib,
                     },
                     audit,
                 )
                 .await?;
+            self.inner
+                .registry
+                .set_memory_limit(name, record.version, memory_bytes);
             self.inner.registry.activate_flow(
                 name,
                 ActiveFlow {
@@ -1286,6 +1318,10 @@ async fn load_flows(
     for record in &records {
         let why = record.quarantine.as_ref().map(|q| q.reason.clone());
         registry.set_quarantine(&record.name, record.version, why);
+        let memory_bytes = record
+            .memory_mib
+            .map(|mib| usize::try_from(mib).unwrap_or(usize::MAX) << 20);
+        registry.set_memory_limit(&record.name, record.version, memory_bytes);
     }
     for record in records.into_iter().filter(|r| r.active) {
         if registry

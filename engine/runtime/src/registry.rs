@@ -33,6 +33,8 @@ pub(crate) struct Registry {
     unavailable: RwLock<HashMap<(String, u32), String>>,
     /// Quarantined versions, with why.
     quarantined: RwLock<HashMap<(String, u32), String>>,
+    /// Versions deployed with a memory limit of their own, in bytes.
+    memory_limits: RwLock<HashMap<(String, u32), usize>>,
     /// The kind of every flow loaded or set aside (a flow keeps its kind).
     kinds: RwLock<HashMap<String, FlowKind>>,
     plans: RwLock<HashMap<(String, u32), Arc<Plan>>>,
@@ -47,6 +49,7 @@ impl Registry {
             pinned: Mutex::new(LruCache::new(MAX_PINNED)),
             unavailable: RwLock::default(),
             quarantined: RwLock::default(),
+            memory_limits: RwLock::default(),
             kinds: RwLock::default(),
             plans: RwLock::default(),
             active_orchestrations: RwLock::default(),
@@ -116,6 +119,23 @@ impl Registry {
             Some(why) => write(&self.quarantined).insert(key, why),
             None => write(&self.quarantined).remove(&key),
         };
+    }
+
+    /// Records `version` of `name`'s own memory limit, if it has one.
+    pub(crate) fn set_memory_limit(&self, name: &str, version: u32, memory_bytes: Option<usize>) {
+        let key = (name.to_owned(), version);
+        match memory_bytes {
+            Some(bytes) => write(&self.memory_limits).insert(key, bytes),
+            None => write(&self.memory_limits).remove(&key),
+        };
+    }
+
+    /// `flow`, as `version` of `name`, under its own memory limit if it has one.
+    pub(crate) fn limited(&self, name: &str, version: u32, flow: LoadedFlow) -> LoadedFlow {
+        match read(&self.memory_limits).get(&(name.to_owned(), version)) {
+            Some(bytes) => flow.with_memory_limit(*bytes),
+            None => flow,
+        }
     }
 
     /// The kind of flow `name`, whether or not a version of it can run.

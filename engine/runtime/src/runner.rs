@@ -26,6 +26,12 @@ pub trait FlowRunner: Send + Sync + 'static {
     /// Ends the slice of every invocation running now, so that one waiting
     /// for the CPU can have it. Runners without slices need not do anything.
     fn end_slices(&self) {}
+
+    /// The most memory a flow version may be given at deploy; `None`: no
+    /// limit of the runner's own.
+    fn max_memory_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A loaded flow. Each call is an invocation of its own; one flow serves
@@ -48,6 +54,9 @@ pub trait RunnableFlow: Send + Sync + 'static {
         inputs: &'a Value,
         answers: &'a Value,
     ) -> BoxFuture<'a, Invocation<Submission>>;
+    /// The same flow, its invocations limited to `memory_bytes` of memory
+    /// (its version's own limit). Runners without limits return it as is.
+    fn with_memory_limit(self: Arc<Self>, memory_bytes: usize) -> LoadedFlow;
 }
 
 impl FlowRunner for FlowHost {
@@ -57,6 +66,10 @@ impl FlowRunner for FlowHost {
 
     fn end_slices(&self) {
         FlowHost::end_slices(self);
+    }
+
+    fn max_memory_bytes(&self) -> Option<usize> {
+        Some(FlowHost::max_memory_bytes(self))
     }
 }
 
@@ -87,5 +100,9 @@ impl RunnableFlow for Flow {
         answers: &'a Value,
     ) -> BoxFuture<'a, Invocation<Submission>> {
         Box::pin(Flow::submit(self, inputs, answers))
+    }
+
+    fn with_memory_limit(self: Arc<Self>, memory_bytes: usize) -> LoadedFlow {
+        Arc::new(Flow::with_memory_limit(&self, memory_bytes))
     }
 }

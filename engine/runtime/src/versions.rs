@@ -25,6 +25,16 @@ impl<S: Store> Versions<'_, S> {
         name: &str,
         pin: Option<(u32, Option<String>)>,
     ) -> Result<(u32, LoadedFlow), String> {
+        let (version, flow) = self.loaded(name, pin).await?;
+        Ok((version, self.registry.limited(name, version, flow)))
+    }
+
+    /// [`Self::flow`], under the host's default limits.
+    async fn loaded(
+        &self,
+        name: &str,
+        pin: Option<(u32, Option<String>)>,
+    ) -> Result<(u32, LoadedFlow), String> {
         if let Some(problem) = self.registry.unavailable(name, pin.as_ref().map(|p| p.0)) {
             return Err(problem);
         }

@@ -30,6 +30,8 @@ struct Script {
     started: Notify,
     finished: Notify,
     invocations: Mutex<HashMap<String, usize>>,
+    /// The memory limit each invocation ran under (`None`: the default).
+    memory_limits: Mutex<Vec<Option<usize>>>,
 }
 
 impl Script {
@@ -39,6 +41,7 @@ impl Script {
             started: Notify::new(),
             finished: Notify::new(),
             invocations: Mutex::default(),
+            memory_limits: Mutex::default(),
         })
     }
 
@@ -63,6 +66,7 @@ impl FlowRunner for FakeRunner {
             // As the contract says: the SHA-256 of the component's bytes.
             digest: hex::encode(sha2::Sha256::digest(bytes)),
             script: Arc::clone(&self.0),
+            memory: None,
         }))
     }
 }
@@ -72,6 +76,7 @@ struct FakeFlow {
     behaviour: String,
     digest: String,
     script: Arc<Script>,
+    memory: Option<usize>,
 }
 
 fn invocation<T>(outcome: Result<T, FlowFailure>) -> Invocation<T> {
@@ -102,6 +107,11 @@ impl RunnableFlow for FakeFlow {
                 .expect("not poisoned")
                 .entry(self.behaviour.clone())
                 .or_default() += 1;
+            self.script
+                .memory_limits
+                .lock()
+                .expect("not poisoned")
+                .push(self.memory);
             self.script.started.notify_waiters();
             match self.behaviour.as_str() {
                 "trap" => invocation(Err(FlowFailure::Trap {
@@ -137,6 +147,16 @@ impl RunnableFlow for FakeFlow {
         _answers: &'a Value,
     ) -> BoxFuture<'a, Invocation<Submission>> {
         Box::pin(async { invocation(Ok(Submission::Accepted(json!({})))) })
+    }
+
+    fn with_memory_limit(self: Arc<Self>, memory_bytes: usize) -> LoadedFlow {
+        Arc::new(FakeFlow {
+            kind: self.kind,
+            behaviour: self.behaviour.clone(),
+            digest: self.digest.clone(),
+            script: Arc::clone(&self.script),
+            memory: Some(memory_bytes),
+        })
     }
 }
 
@@ -609,5 +629,50 @@ async fn a_flow_version_that_keeps_exhausting_its_budget_is_quarantined_until_li
     let fixed = engine.resume(&again.id, "operator").await.unwrap();
     let fixed = engine.wait_until_settled(&fixed.id).await.unwrap();
     assert_eq!(fixed.status, RunStatus::Completed, "{:?}", fixed.error);
+    engine.shutdown().await;
+}
+
+/// A flow version deployed with a memory limit of its own runs under it,
+/// also after a restart; the next version, deployed without one, runs
+/// under the default; a limit above the host's most is refused.
+#[tokio::test]
+async fn a_flow_version_runs_under_the_memory_limit_it_was_deployed_with() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let (script, clock) = (Script::new(true), Arc::new(ManualClock::new(start())));
+    let engine = open(&dir, &script, &clock).await;
+    let record = engine
+        .deploy_flow_with(
+            "work",
+            FlowKind::Autolaunched,
+            b"ok".to_vec(),
+            Some(200),
+            "ops",
+        )
+        .await
+        .unwrap();
+    assert_eq!(record.memory_mib, Some(200));
+    engine
+        .deploy_orchestration(one_step(), "test")
+        .await
+        .unwrap();
+    let run_once = |engine: Engine<SqliteStore>| async move {
+        let run = engine
+            .start_run("one_step", json!({}), "ada")
+            .await
+            .unwrap();
+        let run = engine.wait_until_settled(&run.id).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+        engine
+    };
+    let engine = run_once(engine).await;
+    engine.shutdown().await;
+    let engine = run_once(open(&dir, &script, &clock).await).await;
+    engine
+        .deploy_flow("work", FlowKind::Autolaunched, b"ok".to_vec(), "ops")
+        .await
+        .unwrap();
+    let engine = run_once(engine).await;
+    let limits = script.memory_limits.lock().expect("not poisoned").clone();
+    assert_eq!(limits, [Some(200 << 20), Some(200 << 20), None]);
     engine.shutdown().await;
 }

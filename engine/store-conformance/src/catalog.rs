@@ -20,6 +20,7 @@ fn flow(name: &str, bytes: &[u8], minutes: i64) -> NewFlow {
         digest: format!("digest-of-{}", String::from_utf8_lossy(bytes)),
         deployed_by: "ops".to_owned(),
         deployed_at: t(minutes),
+        memory_mib: None,
     }
 }
 
@@ -51,10 +52,13 @@ pub async fn flow_versions_are_numbered_activated_and_rolled_back<H: Harness>(te
     assert_eq!(v1.size, 3);
     assert_eq!(v1.digest, "digest-of-one");
     assert_eq!(v1.deployed_at, t(1), "nanosecond-exact");
+    assert_eq!(v1.memory_mib, None, "the server's default");
     let mut screen = flow("form", b"screen", 2);
     screen.kind = FlowKind::Screen;
+    screen.memory_mib = Some(256);
     let form = test.store().insert_flow(screen, audit()).await.unwrap();
     assert_eq!((form.version, form.kind), (1, FlowKind::Screen));
+    assert_eq!(form.memory_mib, Some(256), "its own memory limit");
     let v2 = test
         .store()
         .insert_flow(flow("score", b"two!", 3), audit())
@@ -82,6 +86,12 @@ pub async fn flow_versions_are_numbered_activated_and_rolled_back<H: Harness>(te
         flow_flags(&test).await,
         flags(&[("form", 1, true), ("score", 1, true), ("score", 2, false)]),
         "activation is durable"
+    );
+    let flows = test.store().flows().await.unwrap();
+    assert_eq!(
+        flows[0].memory_mib,
+        Some(256),
+        "the memory limit is durable"
     );
     test.store()
         .activate_flow("score", 2, audit())

@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 use crate::error::{read_error, write_error};
 
 const FLOW_COLUMNS: &str = "SELECT f.name, f.version, f.kind, f.digest, f.size, f.deployed_by,
-        f.deployed_at, a.version IS NOT NULL, q.reason, q.since
+        f.deployed_at, a.version IS NOT NULL, q.reason, q.since, f.memory_mib
     FROM flows f LEFT JOIN active_flows a ON a.name = f.name AND a.version = f.version
     LEFT JOIN flow_quarantines q ON q.name = f.name AND q.version = f.version";
 
@@ -25,8 +25,9 @@ pub(crate) async fn insert_flow(tx: &Transaction<'_>, flow: &NewFlow) -> StoreRe
     let kind = name_of(&flow.kind)?;
     let deployed_at = nanos(flow.deployed_at)?;
     tx.execute(
-        "INSERT INTO flows (name, version, kind, digest, size, bytes, deployed_by, deployed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO flows
+             (name, version, kind, digest, size, bytes, deployed_by, deployed_at, memory_mib)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &flow.name,
             &i64::from(version),
@@ -36,6 +37,7 @@ pub(crate) async fn insert_flow(tx: &Transaction<'_>, flow: &NewFlow) -> StoreRe
             &flow.bytes,
             &flow.deployed_by,
             &deployed_at,
+            &flow.memory_mib.map(i64::from),
         ],
     )
     .await
@@ -224,6 +226,11 @@ fn flow_row(row: &Row) -> StoreResult<FlowRecord> {
             }),
             _ => None,
         },
+        memory_mib: row
+            .try_get::<_, Option<i64>>(10)
+            .map_err(failed())?
+            .map(|mib| u32::try_from(mib).map_err(|_| corrupt(&what, "memory limit")))
+            .transpose()?,
         name,
     })
 }

@@ -11,7 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/003_start_keys.sql"),
     include_str!("schema/004_job_cancels.sql"),
     include_str!("schema/005_retention.sql"),
-    include_str!("schema/006_quarantines.sql"),
+    include_str!("schema/006_quarantines_and_memory.sql"),
 ];
 
 /// The advisory lock nodes take to migrate one at a time ("STGC").

@@ -19,8 +19,9 @@ pub(super) fn insert_flow(tx: &Transaction<'_>, flow: &NewFlow) -> StoreResult<F
     let kind = name_of(&flow.kind)?;
     let deployed_at = nanos(flow.deployed_at)?;
     tx.prepare_cached(
-        "INSERT INTO flows (name, version, kind, digest, size, bytes, deployed_by, deployed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO flows
+             (name, version, kind, digest, size, bytes, deployed_by, deployed_at, memory_mib)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -32,6 +33,7 @@ pub(super) fn insert_flow(tx: &Transaction<'_>, flow: &NewFlow) -> StoreResult<F
             flow.bytes,
             flow.deployed_by,
             deployed_at,
+            flow.memory_mib,
         ])
     })
     .map_err(db)?;
@@ -184,7 +186,7 @@ pub(super) fn orchestrations(conn: &Connection) -> StoreResult<Vec<Orchestration
 }
 
 const FLOW_COLUMNS: &str = "SELECT f.name, f.version, f.kind, f.digest, f.size, f.deployed_by,
-        f.deployed_at, a.version IS NOT NULL, q.reason, q.since
+        f.deployed_at, a.version IS NOT NULL, q.reason, q.since, f.memory_mib
     FROM flows f LEFT JOIN active_flows a ON a.name = f.name AND a.version = f.version
     LEFT JOIN flow_quarantines q ON q.name = f.name AND q.version = f.version";
 
@@ -199,6 +201,7 @@ struct FlowRow {
     deployed_at: i64,
     active: bool,
     quarantine: Option<(String, i64)>,
+    memory_mib: Option<i64>,
 }
 
 impl FlowRow {
@@ -216,6 +219,7 @@ impl FlowRow {
                 (Some(reason), Some(since)) => Some((reason, since)),
                 _ => None,
             },
+            memory_mib: row.get(10)?,
         })
     }
 
@@ -238,6 +242,10 @@ impl FlowRow {
                         since: timestamp(since, &what)?,
                     })
                 })
+                .transpose()?,
+            memory_mib: self
+                .memory_mib
+                .map(|mib| u32::try_from(mib).map_err(|_| corrupt(&what, "memory limit")))
                 .transpose()?,
         })
     }

@@ -24,7 +24,7 @@ fn migrations() -> Migrations<'static> {
             super::runs::fill_stages,
         ),
         M::up(include_str!("schema/007_start_keys.sql")),
-        M::up(include_str!("schema/008_quarantines.sql")),
+        M::up(include_str!("schema/008_quarantines_and_memory.sql")),
     ])
 }
 

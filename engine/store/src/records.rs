@@ -20,6 +20,8 @@ pub struct NewFlow {
     pub deployed_by: String,
     /// When.
     pub deployed_at: Timestamp,
+    /// Its own memory limit in MiB, if not the server's default.
+    pub memory_mib: Option<u32>,
 }
 
 /// A stored flow version (without its bytes).
@@ -42,6 +44,8 @@ pub struct FlowRecord {
     pub deployed_at: Timestamp,
     /// Whether this is the version new steps use.
     pub active: bool,
+    /// Its own memory limit in MiB, if not the server's default.
+    pub memory_mib: Option<u32>,
     /// Set while the version is quarantined: its steps fail at once.
     pub quarantine: Option<Quarantine>,
 }

@@ -54,6 +54,9 @@ pub struct DeployQuery {
     /// through the failed invocation, dry-run.
     #[serde(default)]
     only_if_dry_run_passes: bool,
+    /// The version's own memory limit in MiB, instead of the server's
+    /// default.
+    memory_mib: Option<u32>,
 }
 
 /// A deployed version, and the resume job its deploy started (or why it
@@ -68,7 +71,7 @@ pub struct Deployed {
     resume_error: Option<String>,
 }
 
-/// `POST /flows/{name}?kind=...&resume_errored=&only_if_dry_run_passes=`
+/// `POST /flows/{name}?kind=...&memory_mib=&resume_errored=&only_if_dry_run_passes=`
 /// with the component as the raw body: deploys a new version and makes it
 /// active (a hot swap); with `resume_errored`, then starts a job resuming
 /// the runs whose Error came from this flow.
@@ -112,6 +115,7 @@ pub async fn deploy(
                 &name,
                 kind,
                 body.to_vec(),
+                query.memory_mib,
                 query.only_if_dry_run_passes,
                 caller.name(),
             )
@@ -128,7 +132,7 @@ pub async fn deploy(
     } else {
         let record = state
             .engine
-            .deploy_flow(&name, kind, body.to_vec(), caller.name())
+            .deploy_flow_with(&name, kind, body.to_vec(), query.memory_mib, caller.name())
             .await?;
         Deployed {
             record,

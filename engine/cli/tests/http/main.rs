@@ -12,11 +12,12 @@ mod cluster;
 mod commands;
 mod console;
 mod dry_run;
+mod flow_limits;
 mod operability;
 mod pinning;
 mod polyglot;
 mod postgres;
-mod quarantine;
+
 mod rate_limits;
 mod repair;
 mod restart;

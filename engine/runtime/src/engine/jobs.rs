@@ -108,10 +108,13 @@ impl<S: Store> Engine<S> {
         name: &str,
         kind: stagecraft_host::FlowKind,
         bytes: Vec<u8>,
+        memory_mib: Option<u32>,
         only_if_dry_run_passes: bool,
         by: &str,
     ) -> Result<(stagecraft_store::FlowRecord, Result<JobRecord, EngineError>), EngineError> {
-        let record = self.deploy_flow(name, kind, bytes, by).await?;
+        let record = self
+            .deploy_flow_with(name, kind, bytes, memory_mib, by)
+            .await?;
         let job = ResumeJob {
             filter: RepairFilter {
                 flow: Some(name.to_owned()),

@@ -114,7 +114,7 @@ async fn runs_stored_before_the_stage_column_get_theirs_when_migrated() {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE flow_quarantines; DROP TABLE start_keys; DROP INDEX runs_by_stage;
-             ALTER TABLE runs DROP COLUMN stage;
+             ALTER TABLE runs DROP COLUMN stage; ALTER TABLE flows DROP COLUMN memory_mib;
              PRAGMA user_version = 5;",
         )
         .unwrap();

@@ -74,6 +74,7 @@ pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<(
             name,
             file,
             kind,
+            memory_mib,
             resume_errored,
             only_if_dry_run_passes,
             detach,
@@ -82,6 +83,9 @@ pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<(
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let spinner = spinner(format!("deploying {name} (the server compiles it)"));
             let mut query = vec![("kind", kind)];
+            if let Some(mib) = memory_mib {
+                query.push(("memory_mib", mib.to_string()));
+            }
             if resume_errored {
                 query.push(("resume_errored", "true".to_owned()));
             }

@@ -60,7 +60,10 @@ pub async fn flows(
                                     div.meta { "since " (time(&quarantine.since)) ": " (quarantine.reason) }
                                 }
                             }
-                            td { (v.size / 1024) " KiB" }
+                            td {
+                                (v.size / 1024) " KiB"
+                                @if let Some(mib) = v.memory_mib { div.meta { "memory limit " (mib) " MiB" } }
+                            }
                             td { code title=(v.digest) { (v.digest.get(..12).unwrap_or(&v.digest)) "…" } }
                             td { (time(&v.deployed_at)) " by " (v.deployed_by) }
                             td {
@@ -97,6 +100,7 @@ pub async fn flows(
                 }
             }
             div.field { label for="flow-file" { "Component (.wasm)" } input #flow-file type="file" name="file" accept=".wasm,application/wasm" required; }
+            div.field { label for="flow-memory" { "Memory limit, MiB (empty: the server's default)" } input #flow-memory name="memory_mib" type="number" min="1"; }
             div.field { label.check { input type="checkbox" name="resume_errored" value="true"; " then resume the runs in Error on this flow" } }
             div.field { label.check { input type="checkbox" name="only_if_dry_run_passes" value="true"; " only those the new version gets through (dry-run first)" } }
             button type="submit" { "Deploy" }
@@ -150,12 +154,19 @@ pub async fn deploy_flow(
     if file.is_empty() {
         return bad(&signed, "Choose the component's .wasm file.");
     }
+    let memory_mib = match fields.get("memory_mib").map(|m| m.trim()) {
+        None | Some("") => None,
+        Some(mib) => match mib.parse::<u32>() {
+            Ok(mib) => Some(mib),
+            Err(_) => return bad(&signed, "The memory limit is a whole number of MiB."),
+        },
+    };
     let resume = fields.contains_key("resume_errored");
     let gated = resume && fields.contains_key("only_if_dry_run_passes");
     if resume {
         return match state
             .engine
-            .deploy_and_resume(&name, kind, file, gated, signed.name())
+            .deploy_and_resume(&name, kind, file, memory_mib, gated, signed.name())
             .await
         {
             Ok((_, Ok(job))) => Redirect::to(&format!("/ui/jobs/{}", job.id)).into_response(),
@@ -168,7 +179,7 @@ pub async fn deploy_flow(
     }
     match state
         .engine
-        .deploy_flow(&name, kind, file, signed.name())
+        .deploy_flow_with(&name, kind, file, memory_mib, signed.name())
         .await
     {
         Ok(record) => flows_notice(&format!(

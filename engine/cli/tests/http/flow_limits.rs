@@ -1,7 +1,8 @@
-//! The circuit breaker per flow version, through the API and the CLI: a
-//! version whose invocations keep exhausting their CPU budget is
+//! A flow version's limits, through the API and the CLI: the circuit breaker
+//! (a version whose invocations keep exhausting their CPU budget is
 //! quarantined, its next steps fail at once with a recoverable failure that
-//! names the quarantine, and an operator lifts it.
+//! names the quarantine, and an operator lifts it), and the memory limit a
+//! version is deployed with.
 
 use crate::support::{ADMIN, Server, assert_error, cli};
 use serde_json::Value;
@@ -132,4 +133,62 @@ fn a_flow_version_that_keeps_exhausting_its_budget_is_quarantined_shown_audited_
         run["status"] == "error" && run["error"]["kind"]["flow"] != "quarantined"
     });
     assert_eq!(run["error"]["kind"]["flow"], "cpu_budget", "{run}");
+}
+
+/// A flow version deployed with its own memory limit: a memory bomb stops
+/// at that limit, not the default; the limit shows in the listing; one above
+/// the server's most is refused.
+#[test]
+fn a_flow_version_deployed_with_its_own_memory_limit_runs_under_it() {
+    use serde_json::json;
+    use stagecraft_example_plugins as plugins;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(dir.path(), &["--flow-memory-max-mib", "128"]);
+    assert_error(
+        &server.post_bytes(
+            "/flows/hostile?kind=autolaunched&memory_mib=129",
+            Some(plugins::HOSTILE),
+        ),
+        400,
+        "bad_request",
+    );
+    let deployed = cli(
+        &server,
+        ADMIN,
+        &[
+            "flow",
+            "deploy",
+            "hostile",
+            plugins::HOSTILE,
+            "--kind",
+            "autolaunched",
+            "--memory-mib",
+            "16",
+        ],
+    );
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    let (_, versions) = server.get("/flows/hostile", ADMIN);
+    assert_eq!(versions[0]["memory_mib"], 16, "{versions}");
+    let definition = json!({
+        "format": 1,
+        "name": "attack",
+        "inputs": [{"name": "attack", "type": "text", "required": true}],
+        "elements": [{"type": "stage", "name": "s", "steps": [{
+            "name": "attack",
+            "kind": {"type": "background", "flow": "hostile"},
+            "inputs": {"attack": {"ref": "input.attack"}}
+        }]}]
+    });
+    assert_eq!(server.post("/orchestrations", ADMIN, definition).0, 201);
+    let (status, run) = server.post(
+        "/runs",
+        ADMIN,
+        json!({"orchestration": "attack", "inputs": {"attack": "memory-bomb"}}),
+    );
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().expect("run id").to_owned();
+    let run = server.wait_run(&id, |run| run["status"] != "in_progress");
+    assert_eq!(run["error"]["kind"]["flow"], "memory_limit", "{run}");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&(16u64 << 20).to_string()), "{message}");
 }

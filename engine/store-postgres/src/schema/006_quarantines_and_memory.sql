@@ -11,3 +11,7 @@ CREATE TABLE flow_quarantines (
 );
 CREATE TRIGGER flow_quarantines_changed AFTER INSERT OR UPDATE OR DELETE ON flow_quarantines
     FOR EACH STATEMENT EXECUTE FUNCTION stagecraft_catalog_changed();
+
+-- A flow version may be deployed with a memory limit of its own (MiB);
+-- NULL: the server's default.
+ALTER TABLE flows ADD COLUMN memory_mib BIGINT;
