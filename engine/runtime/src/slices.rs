@@ -10,7 +10,10 @@
 //! that arrives outranking one that has run for a tenth of a slice ends the
 //! running slices at once. A runaway flow so runs on the CPU nobody else
 //! wants, and an ordinary flow hardly waits. A flow blocked in a host call (a
-//! sleep) holds no lane: only time spent running is charged.
+//! sleep) holds no lane: only time spent running is charged. An invocation
+//! that runs past [`CpuShares::background_after`] goes on on background
+//! threads at a low OS priority, and for a half-life its flow's next
+//! invocations start there.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -147,6 +150,9 @@ struct State {
     running: Vec<Holder>,
     orchestrations: HashMap<Arc<str>, Use>,
     flows: HashMap<Arc<str>, Use>,
+    /// Flows whose invocations ran long lately, until when (seconds since
+    /// the epoch): theirs start on the background threads.
+    long: HashMap<Arc<str>, f64>,
 }
 
 struct Waiter {
@@ -226,6 +232,7 @@ impl Slices {
                 running: Vec::new(),
                 orchestrations: HashMap::new(),
                 flows: HashMap::new(),
+                long: HashMap::new(),
             }),
         }
     }
@@ -241,7 +248,8 @@ impl Slices {
     }
 
     /// [`Self::schedule`], and once it has run for long, `invocation`
-    /// continues on the background threads.
+    /// continues on the background threads; if an invocation of its flow
+    /// did so within the last half-life, it starts there.
     pub(crate) fn schedule_movable<F>(
         self: &Arc<Self>,
         account: Account,
@@ -251,7 +259,32 @@ impl Slices {
         F: Future + Send + 'static,
         F::Output: Send,
     {
-        self.sliced(account, Box::pin(invocation), Some(to_background::<F>))
+        let mut sliced = self.sliced(account, Box::pin(invocation), Some(to_background::<F>));
+        if let Some((background, _)) = &self.background {
+            let now = self.seconds(Instant::now());
+            let long = self
+                .lock()
+                .long
+                .get(&sliced.account.flow)
+                .is_some_and(|until| *until > now);
+            if long
+                && let Body::Here(invocation) = std::mem::replace(&mut sliced.body, Body::Moving)
+            {
+                sliced.body = Body::Away(to_background(
+                    background,
+                    sliced.account.clone(),
+                    invocation,
+                ));
+            }
+        }
+        sliced
+    }
+
+    /// Notes that an invocation of `flow` ran long: the next ones start on
+    /// the background threads for a half-life.
+    fn ran_long(&self, flow: &Arc<str>) {
+        let until = self.seconds(Instant::now()) + std::f64::consts::LN_2 / self.decay;
+        self.lock().long.insert(Arc::clone(flow), until);
     }
 
     fn sliced<F: Future>(
@@ -381,9 +414,10 @@ impl Slices {
 
     /// Drops accounts whose use has long decayed, once there are many.
     fn forget_idle(&self, state: &mut State, now: f64) {
-        if state.orchestrations.len() + state.flows.len() <= FORGET_ABOVE {
+        if state.orchestrations.len() + state.flows.len() + state.long.len() <= FORGET_ABOVE {
             return;
         }
+        state.long.retain(|_, until| *until > now);
         let horizon = FORGET_AFTER_HALF_LIVES * std::f64::consts::LN_2 / self.decay;
         state
             .orchestrations
@@ -514,6 +548,7 @@ impl<F: Future> Future for Sliced<F> {
                 let Body::Here(invocation) = std::mem::replace(&mut this.body, Body::Moving) else {
                     return Poll::Pending;
                 };
+                slices.ran_long(&this.account.flow);
                 this.body = Body::Away(move_away(background, this.account.clone(), invocation));
                 self.poll(cx)
             }
@@ -736,6 +771,11 @@ mod tests {
         let (first, last) = long.await;
         assert_ne!(first, background, "it starts on the engine's threads");
         assert_eq!(last, background, "it ends on the background threads");
+        // Its flow ran long lately: its next invocation starts there.
+        let next = slices.schedule_movable(Account::new("o", "long"), async move { thread() });
+        assert_eq!(next.await, background);
+        let other = slices.schedule_movable(Account::new("o", "short"), async move { thread() });
+        assert_ne!(other.await, background, "other flows are not concerned");
     }
 
     #[test]
