@@ -232,6 +232,17 @@ impl Store for FailingStore {
     async fn prune_start_keys(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
         self.inner.prune_start_keys(before, limit).await
     }
+
+    async fn prune_flow_versions(
+        &self,
+        superseded_before: jiff::Timestamp,
+        pins: std::sync::Arc<stagecraft_store::LivePins>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, u32)>> {
+        self.inner
+            .prune_flow_versions(superseded_before, pins, limit)
+            .await
+    }
     async fn oldest_audit(
         &self,
         before: jiff::Timestamp,

@@ -10,9 +10,9 @@ use stagecraft_engine::{EngineBuilder, EngineError, SqliteStore};
 use stagecraft_store::{Abandoned, Claim, RouteState, Routed};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
-    JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreResult,
-    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
+    JobRunState, JobStatus, LivePins, Memberships, NewFlow, NewJob, NewOrchestration,
+    OrchestrationRecord, Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store,
+    StoreResult, UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use stagecraft_store_postgres::{PostgresConfig, PostgresStore};
 
@@ -108,6 +108,7 @@ impl Store for Backend {
         fn prune_runs(&self, before: jiff::Timestamp, limit: u32) -> u64;
         fn prune_jobs(&self, before: jiff::Timestamp, limit: u32) -> u64;
         fn prune_start_keys(&self, before: jiff::Timestamp, limit: u32) -> u64;
+        fn prune_flow_versions(&self, superseded_before: jiff::Timestamp, pins: std::sync::Arc<LivePins>, limit: u32) -> Vec<(String, u32)>;
         fn oldest_audit(&self, before: jiff::Timestamp, limit: u32) -> Vec<AuditEntry>;
         fn prune_audit(&self, through: u64, before: jiff::Timestamp) -> u64;
         fn claim_retention(&self, hold: Duration) -> bool;

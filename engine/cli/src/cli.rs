@@ -170,6 +170,16 @@ pub struct EngineArgs {
         value_parser = parse_retention
     )]
     pub retain_audit: Retained,
+    /// How long a flow version is kept once a newer version of the same
+    /// flow was deployed, e.g. `30d`, unless it is active or a step of a
+    /// live run is pinned to it; `off` keeps every version.
+    #[arg(
+        long,
+        env = "STAGECRAFT_RETAIN_FLOW_VERSIONS",
+        default_value = "30d",
+        value_parser = parse_retention
+    )]
+    pub retain_flow_versions: Retained,
     /// Where audit records are written (JSON lines, one file per UTC day)
     /// before retention removes them; relative to the data directory.
     #[arg(long, env = "STAGECRAFT_AUDIT_EXPORT", default_value = "audit-export")]
@@ -358,6 +368,7 @@ impl EngineArgs {
         config.retention = Retention {
             runs: self.retain_runs.0,
             audit: self.retain_audit.0,
+            flow_versions: self.retain_flow_versions.0,
             audit_export: self.audit_export.clone(),
         };
         config.limits = self.sandbox.limits();

@@ -33,8 +33,8 @@ pub use definition::Orchestration;
 pub use event::{Actor, Event, FlowFailure, FlowFailureKind, Unavailability};
 pub use limits::Limits;
 pub use machine::{
-    EventError, FlowPin, InputProblem, MAX_VALUE_DEPTH, Transition, handle, outstanding_actions,
-    pin_flows, pinned_flow, start, value_depth,
+    EventError, FlowPin, InputProblem, MAX_VALUE_DEPTH, Transition, flow_pins, handle,
+    outstanding_actions, pin_flows, pinned_flow, start, value_depth,
 };
 pub use plan::Plan;
 pub use run::{Run, RunId, RunStatus};

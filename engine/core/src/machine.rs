@@ -17,7 +17,7 @@ use serde_json::Value;
 
 pub use depth::{MAX_VALUE_DEPTH, value_depth};
 pub use error::{EventError, InputProblem};
-pub use pin::{FlowPin, pin_flows, pinned_flow};
+pub use pin::{FlowPin, flow_pins, pin_flows, pinned_flow};
 pub use recovery::outstanding_actions;
 
 use crate::action::Action;

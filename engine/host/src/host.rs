@@ -38,6 +38,11 @@ pub struct FlowHost {
     inner: Arc<HostInner>,
 }
 
+/// The compile cache's size past which its least recently used files go.
+const CACHE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+/// The compile cache's file count past which its least recently used go.
+const CACHE_MAX_FILES: u64 = 4096;
+
 pub(crate) struct HostInner {
     engine: Engine,
     linker: Linker<FlowState>,
@@ -93,7 +98,13 @@ impl FlowHost {
                 HostError::Config(format!("cache directory {}: {e}", dir.display()))
             })?;
             let mut cache = CacheConfig::new();
-            cache.with_directory(dir);
+            // Bounded: wasmtime's cache worker removes the least recently
+            // used files past these, so the code of flow versions retention
+            // removed (or no longer used) leaves the disk too.
+            cache
+                .with_directory(dir)
+                .with_files_total_size_soft_limit(CACHE_MAX_BYTES)
+                .with_file_count_soft_limit(CACHE_MAX_FILES);
             config.cache(Some(Cache::new(cache).map_err(engine_error)?));
         }
         // Instances come from a pool sized for `slots` concurrent invocations:

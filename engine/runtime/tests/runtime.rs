@@ -529,6 +529,68 @@ async fn retention_removes_finished_runs_and_exports_old_audit_records_before_re
     engine.shutdown().await;
 }
 
+/// Issue 20, retention of flow versions: a version superseded longer than
+/// `Retention::flow_versions` ago is kept while a step of a live run is
+/// pinned to it (a run in Error reruns it on resume), and removed, audited,
+/// once that run has finished; the active version always stays.
+#[tokio::test]
+async fn a_superseded_flow_version_is_removed_once_no_live_run_is_pinned_to_it() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let clock = Arc::new(ManualClock::new(start()));
+    let script = Script::new(true);
+    let engine = deployed(&dir, &script, &clock, "trap").await;
+    let failed = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    let failed = engine.wait_until_settled(&failed.id).await.unwrap();
+    assert_eq!(failed.status, RunStatus::Error, "pinned to version 1");
+    engine
+        .deploy_flow("work", FlowKind::Autolaunched, b"ok".to_vec(), "test")
+        .await
+        .unwrap();
+    let versions = |flows: Vec<stagecraft_store::FlowRecord>| {
+        flows
+            .into_iter()
+            .filter(|f| f.name == "work")
+            .map(|f| f.version)
+            .collect::<Vec<_>>()
+    };
+
+    clock.advance(SignedDuration::from_hours(31 * 24));
+    assert_eq!(engine.prune().await.unwrap().flow_versions, 0);
+    assert_eq!(
+        versions(engine.flows().await.unwrap()),
+        [1, 2],
+        "the run in Error is pinned to version 1"
+    );
+
+    engine.cancel(&failed.id, "operator").await.unwrap();
+    let pruned = engine.prune().await.unwrap();
+    assert_eq!(pruned.flow_versions, 1);
+    assert_eq!(
+        versions(engine.flows().await.unwrap()),
+        [2],
+        "the active one stays"
+    );
+    let audited = engine
+        .audit(stagecraft_engine::AuditFilter {
+            action: Some(stagecraft_engine::AuditAction::RetentionPrune),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audited[0].record.detail["flow_versions"], 1);
+    // Runs go on with the active version.
+    let run = engine
+        .start_run("one_step", json!({}), "ada")
+        .await
+        .unwrap();
+    let run = engine.wait_until_settled(&run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    engine.shutdown().await;
+}
+
 /// A flow version whose invocations keep ending in a resource limit is
 /// quarantined: later steps fail at once (nothing runs) with a recoverable
 /// failure naming the quarantine, it is stored (a restart keeps it) and

@@ -72,6 +72,7 @@ macro_rules! store_conformance_tests {
             retention::finished_runs_are_pruned_in_batches_with_their_logs_and_the_rest_kept,
             retention::ended_jobs_and_old_keys_are_pruned_and_running_ones_kept,
             retention::old_audit_records_are_listed_oldest_first_then_pruned_the_newest_kept,
+            retention::superseded_flow_versions_nothing_uses_are_pruned_and_the_rest_kept,
         );
     };
     (@each $fresh:ident; $($module:ident :: $name:ident),* $(,)?) => {

@@ -6,14 +6,15 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use stagecraft_core::FlowKind;
 use stagecraft_core::run::{RunId, RunStatus, StepKey};
 use stagecraft_store::{
-    AuditAction, AuditFilter, AuditRecord, Commit, JobId, JobStatus, NewJob, StartKey, StepLog,
-    Store,
+    AuditAction, AuditFilter, AuditRecord, Commit, JobId, JobStatus, LivePins, NewFlow, NewJob,
+    Quarantine, StartKey, StepLog, Store,
 };
 
 use crate::Harness;
-use crate::support::{t, variant};
+use crate::support::{audit, t, variant};
 
 fn log(run: &str) -> StepLog {
     StepLog {
@@ -161,4 +162,120 @@ pub async fn old_audit_records_are_listed_oldest_first_then_pruned_the_newest_ke
     assert_eq!(store.prune_audit(u64::MAX, t(1000)).await.unwrap(), 1);
     assert!(store.oldest_audit(t(1000), 10).await.unwrap().is_empty());
     assert_eq!(store.audit(AuditFilter::default()).await.unwrap().len(), 1);
+}
+
+pub async fn superseded_flow_versions_nothing_uses_are_pruned_and_the_rest_kept<H: Harness>(
+    test: H,
+) {
+    let store = test.store();
+    let deploy = |name: &str, bytes: &str, minutes| NewFlow {
+        name: name.to_owned(),
+        kind: FlowKind::Autolaunched,
+        bytes: bytes.as_bytes().to_vec(),
+        digest: format!("digest-of-{bytes}"),
+        deployed_by: "ops".to_owned(),
+        deployed_at: t(minutes),
+        memory_mib: None,
+    };
+    for (name, bytes, minutes) in [
+        ("score", "one", 0),
+        ("score", "two", 1),
+        ("score", "three", 2),
+        ("score", "four", 3),
+        ("score", "five", 40),
+        ("form", "form", 0),
+        ("rolled", "r1", 0),
+        ("rolled", "r2", 1),
+        ("late", "l1", 0),
+        ("late", "l2", 60),
+    ] {
+        store
+            .insert_flow(deploy(name, bytes, minutes), audit())
+            .await
+            .unwrap();
+    }
+    // Rolled back: the old version is active, the newer one superseded by nothing.
+    store.activate_flow("rolled", 1, audit()).await.unwrap();
+    store
+        .quarantine_flow(
+            "late",
+            1,
+            Quarantine {
+                reason: "five CPU budgets in a row".to_owned(),
+                since: t(5),
+            },
+            AuditRecord::done(
+                t(5),
+                "stagecraft",
+                AuditAction::FlowQuarantine,
+                "flow:late@1".to_owned(),
+            ),
+        )
+        .await
+        .unwrap();
+    // Live runs pin score v2 by digest and, from before digests, v3 by number.
+    let pins = std::sync::Arc::new(LivePins {
+        digests: ["digest-of-two".to_owned()].into(),
+        versions: [3].into(),
+    });
+    let versions = |flows: Vec<stagecraft_store::FlowRecord>| {
+        flows
+            .into_iter()
+            .map(|f| (f.name, f.version))
+            .collect::<Vec<_>>()
+    };
+
+    let removed = store
+        .prune_flow_versions(t(50), pins.clone(), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        removed,
+        [("score".to_owned(), 1)],
+        "oldest first, one per batch"
+    );
+    let removed = store
+        .prune_flow_versions(t(50), pins.clone(), 10)
+        .await
+        .unwrap();
+    assert_eq!(removed, [("score".to_owned(), 4)]);
+    assert!(
+        store
+            .prune_flow_versions(t(50), pins.clone(), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing more goes"
+    );
+    assert_eq!(
+        versions(store.flows().await.unwrap()),
+        [
+            ("form".to_owned(), 1),
+            ("late".to_owned(), 1),
+            ("late".to_owned(), 2),
+            ("rolled".to_owned(), 1),
+            ("rolled".to_owned(), 2),
+            ("score".to_owned(), 2),
+            ("score".to_owned(), 3),
+            ("score".to_owned(), 5),
+        ],
+        "pinned, active, superseded too recently or by nothing: kept"
+    );
+    assert_eq!(store.flow_bytes("score", 1).await.unwrap(), None);
+    assert!(
+        store.activate_flow("score", 1, audit()).await.is_err(),
+        "a removed version cannot be activated"
+    );
+
+    // Later, the quarantined version goes with its quarantine.
+    let removed = store.prune_flow_versions(t(70), pins, 10).await.unwrap();
+    assert_eq!(removed, [("late".to_owned(), 1)]);
+    let late = store.flows().await.unwrap();
+    assert!(late.iter().all(|f| f.name != "late" || f.version == 2));
+    // Numbering goes on from the highest version, never reusing one.
+    let next = store
+        .insert_flow(deploy("score", "six", 101), audit())
+        .await
+        .unwrap();
+    assert_eq!(next.version, 6);
 }

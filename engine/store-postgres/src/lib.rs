@@ -36,9 +36,9 @@ use stagecraft_store::encoding::EncodedCommit;
 use stagecraft_store::{Abandoned, Claim, RouteState, Routed};
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
-    JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
-    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
+    JobRunState, JobStatus, LivePins, Memberships, NewFlow, NewJob, NewOrchestration,
+    OrchestrationRecord, Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store,
+    StoreError, StoreResult, UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use tokio_postgres::NoTls;
 
@@ -426,6 +426,16 @@ impl Store for PostgresStore {
 
     async fn prune_start_keys(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
         retention::start_keys(&self.client().await?, before, limit).await
+    }
+
+    async fn prune_flow_versions(
+        &self,
+        superseded_before: jiff::Timestamp,
+        pins: Arc<LivePins>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, u32)>> {
+        let mut client = self.client().await?;
+        retention::flow_versions(&mut client, superseded_before, &pins, limit).await
     }
 
     async fn oldest_audit(

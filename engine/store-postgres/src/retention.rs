@@ -3,8 +3,8 @@
 //! locked `SKIP LOCKED`, so nodes pruning at once remove each row once.
 
 use deadpool_postgres::Client;
-use stagecraft_store::encoding::{final_statuses, nanos};
-use stagecraft_store::{AuditEntry, StoreResult};
+use stagecraft_store::encoding::{final_statuses, nanos, version};
+use stagecraft_store::{AuditEntry, LivePins, StoreResult};
 
 use crate::error::{read_error, write_error};
 
@@ -61,6 +61,69 @@ pub(crate) async fn start_keys(
         )
         .await
         .map_err(write_error("old idempotency keys"))
+}
+
+/// Removes up to `limit` flow versions superseded before `before`, not
+/// active and not in `pins`, oldest first, with their quarantines; which.
+/// The candidates are locked, so an activation of one waits and then fails
+/// (its foreign key), and nodes pruning at once remove each once. Nothing
+/// is deleted (nor the catalog's change count raised) when nothing goes.
+pub(crate) async fn flow_versions(
+    client: &mut Client,
+    before: jiff::Timestamp,
+    pins: &LivePins,
+    limit: u32,
+) -> StoreResult<Vec<(String, u32)>> {
+    let what = "superseded flow versions";
+    let tx = client.transaction().await.map_err(write_error(what))?;
+    let rows = tx
+        .query(
+            "SELECT f.name, f.version, f.digest FROM flows f
+             WHERE NOT EXISTS (SELECT 1 FROM active_flows a
+                               WHERE a.name = f.name AND a.version = f.version)
+               AND EXISTS (SELECT 1 FROM flows newer
+                           WHERE newer.name = f.name AND newer.version > f.version
+                             AND newer.deployed_at < $1)
+             ORDER BY f.deployed_at, f.name, f.version
+             FOR UPDATE OF f SKIP LOCKED",
+            &[&nanos(before)?],
+        )
+        .await
+        .map_err(write_error(what))?;
+    let mut names = Vec::new();
+    let mut numbers = Vec::new();
+    for row in &rows {
+        let name: String = row.try_get(0).map_err(read_error("a flow version"))?;
+        let number: i64 = row.try_get(1).map_err(read_error("a flow version"))?;
+        let digest: String = row.try_get(2).map_err(read_error("a flow version"))?;
+        if !pins.holds(&digest, version(number, "flow version")?) {
+            names.push(name);
+            numbers.push(number);
+        }
+        if names.len() >= limit as usize {
+            break;
+        }
+    }
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    for table in ["flow_quarantines", "flows"] {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE (name, version) IN
+                     (SELECT * FROM unnest($1::text[], $2::bigint[]))"
+            ),
+            &[&names, &numbers],
+        )
+        .await
+        .map_err(write_error(what))?;
+    }
+    tx.commit().await.map_err(write_error(what))?;
+    names
+        .into_iter()
+        .zip(numbers)
+        .map(|(name, number)| Ok((name, version(number, "flow version")?)))
+        .collect()
 }
 
 /// The oldest audit records recorded before `before`, oldest first, the

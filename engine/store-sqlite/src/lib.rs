@@ -44,9 +44,9 @@ use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
 use readers::Readers;
 use stagecraft_store::{
     AuditEntry, AuditFilter, AuditRecord, Commit, FlowRecord, Group, JobId, JobRecord, JobRun,
-    JobRunState, JobStatus, Memberships, NewFlow, NewJob, NewOrchestration, OrchestrationRecord,
-    Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store, StoreError, StoreResult,
-    UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
+    JobRunState, JobStatus, LivePins, Memberships, NewFlow, NewJob, NewOrchestration,
+    OrchestrationRecord, Quarantine, Queue, RunFilter, RunSummary, StartKey, StepLog, Store,
+    StoreError, StoreResult, UnfinishedRuns, User, WorkItemFilter, WorkItemRecord,
 };
 use writer::Writer;
 
@@ -431,6 +431,16 @@ impl Store for SqliteStore {
 
     async fn prune_start_keys(&self, before: jiff::Timestamp, limit: u32) -> StoreResult<u64> {
         self.write(move |tx| retention::start_keys(tx, before, limit))
+            .await
+    }
+
+    async fn prune_flow_versions(
+        &self,
+        superseded_before: jiff::Timestamp,
+        pins: Arc<LivePins>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, u32)>> {
+        self.write(move |tx| retention::flow_versions(tx, superseded_before, &pins, limit))
             .await
     }
 

@@ -1,12 +1,13 @@
-//! Retention: finished runs, ended jobs and old idempotency keys removed in
+//! Retention: finished runs, ended jobs, old idempotency keys and flow
+//! versions nothing uses removed in
 //! small batches, each its own short transaction on the writer thread, so
 //! that group commits queue behind one batch at most.
 
 use rusqlite::{Transaction, params};
 
 use super::codec::{db, nanos};
-use stagecraft_store::StoreResult;
-use stagecraft_store::encoding::final_statuses;
+use stagecraft_store::encoding::{final_statuses, version};
+use stagecraft_store::{LivePins, StoreResult};
 
 /// Removes up to `limit` finished runs that last changed before `before`,
 /// with their step logs and (by cascade) work items; how many.
@@ -84,4 +85,55 @@ pub(super) fn start_keys(
         .and_then(|mut stmt| stmt.execute(params![before, limit]))
         .map_err(db)?;
     Ok(u64::try_from(removed).unwrap_or(u64::MAX))
+}
+
+/// Removes up to `limit` flow versions superseded before `before`, not
+/// active and not in `pins`, oldest first, with their quarantines; which.
+pub(super) fn flow_versions(
+    tx: &Transaction<'_>,
+    before: jiff::Timestamp,
+    pins: &LivePins,
+    limit: u32,
+) -> StoreResult<Vec<(String, u32)>> {
+    let before = nanos(before)?;
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT f.name, f.version, f.digest FROM flows f
+             WHERE NOT EXISTS (SELECT 1 FROM active_flows a
+                               WHERE a.name = f.name AND a.version = f.version)
+               AND EXISTS (SELECT 1 FROM flows newer
+                           WHERE newer.name = f.name AND newer.version > f.version
+                             AND newer.deployed_at < ?1)
+             ORDER BY f.deployed_at, f.name, f.version",
+        )
+        .map_err(db)?;
+    let candidates = stmt
+        .query_map([before], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(db)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)?;
+    let mut removed = Vec::new();
+    for (name, number, digest) in candidates {
+        let flow_version = version(number, "flow version")?;
+        if pins.holds(&digest, flow_version) {
+            continue;
+        }
+        tx.prepare_cached("DELETE FROM flow_quarantines WHERE name = ?1 AND version = ?2")
+            .and_then(|mut stmt| stmt.execute(params![name, number]))
+            .map_err(db)?;
+        tx.prepare_cached("DELETE FROM flows WHERE name = ?1 AND version = ?2")
+            .and_then(|mut stmt| stmt.execute(params![name, number]))
+            .map_err(db)?;
+        removed.push((name, flow_version));
+        if removed.len() >= limit as usize {
+            break;
+        }
+    }
+    Ok(removed)
 }

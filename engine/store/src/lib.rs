@@ -36,6 +36,36 @@ pub use records::{
 
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId};
 
+/// The flow versions the steps of live runs are pinned to: what retention
+/// must keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LivePins {
+    /// The components' digests (SHA-256, hex).
+    pub digests: std::collections::BTreeSet<String>,
+    /// Version numbers of steps pinned before pins carried a digest: every
+    /// flow's version with such a number is kept.
+    pub versions: std::collections::BTreeSet<u32>,
+}
+
+impl LivePins {
+    /// The pins of every step of `runs`.
+    pub fn of<'r>(runs: impl IntoIterator<Item = &'r Run>) -> Self {
+        let mut pins = Self::default();
+        for (version, digest) in runs.into_iter().flat_map(stagecraft_core::flow_pins) {
+            match digest {
+                Some(digest) => pins.digests.insert(digest.to_owned()),
+                None => pins.versions.insert(version),
+            };
+        }
+        pins
+    }
+
+    /// Whether a version with `digest` and number `version` is pinned.
+    pub fn holds(&self, digest: &str, version: u32) -> bool {
+        self.digests.contains(digest) || self.versions.contains(&version)
+    }
+}
+
 /// What [`Store::unfinished_runs`] found.
 #[derive(Debug, Default)]
 pub struct UnfinishedRuns {
@@ -375,6 +405,17 @@ pub trait Store: Send + Sync + 'static {
         before: jiff::Timestamp,
         limit: u32,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Removes up to `limit` flow versions that a newer version of the
+    /// same flow superseded before `superseded_before`, that are not
+    /// active, and that no step of a live run is pinned to (`pins`), oldest
+    /// first, with their quarantines; the versions removed.
+    fn prune_flow_versions(
+        &self,
+        superseded_before: jiff::Timestamp,
+        pins: Arc<LivePins>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<(String, u32)>>> + Send;
 
     /// The oldest audit records recorded before `before`, up to `limit`,
     /// oldest first: to export before [`Store::prune_audit`] removes them.

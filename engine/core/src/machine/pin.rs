@@ -52,6 +52,15 @@ pub fn pinned_flow(run: &Run, step: &StepKey) -> Option<(u32, Option<String>)> {
     Some((step.flow_version?, step.flow_digest.clone()))
 }
 
+/// The version (and digest, when pinned with one) of every pinned step of
+/// `run`, in every stage it entered.
+pub fn flow_pins(run: &Run) -> impl Iterator<Item = (u32, Option<&str>)> {
+    run.stages
+        .iter()
+        .flat_map(|stage| &stage.steps)
+        .filter_map(|step| Some((step.flow_version?, step.flow_digest.as_deref())))
+}
+
 fn step_run_mut<'r>(run: &'r mut Run, step: &StepKey) -> Option<&'r mut StepRun> {
     run.stages
         .get_mut(step.stage_run)

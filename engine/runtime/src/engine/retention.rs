@@ -4,7 +4,11 @@
 //! resume jobs go after [`Retention::runs`]; idempotency keys after their
 //! window; audit records after [`Retention::audit`], once written to the
 //! export directory as JSON lines (at least once: a record exported and not
-//! yet removed when a node stops is exported again, with its id).
+//! yet removed when a node stops is exported again, with its id); a flow
+//! version once a newer one has superseded it for [`Retention::flow_versions`],
+//! unless it is active or a step of a live run is pinned to it. The
+//! compiled code of removed versions leaves wasmtime's compile cache by its
+//! own least-recently-used bound (see `HostConfig::cache_max_bytes`).
 //!
 //! A round removes rows in small batches, each its own short transaction,
 //! so that commits queue behind one batch at most. On a store shared by
@@ -16,7 +20,7 @@ use super::start_key::START_KEY_WINDOW;
 use crate::error::EngineError;
 use serde::Serialize;
 use stagecraft_core::run::SYSTEM_PRINCIPAL;
-use stagecraft_store::{AuditAction, AuditEntry, Store};
+use stagecraft_store::{AuditAction, AuditEntry, LivePins, Store};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,6 +46,10 @@ pub struct Retention {
     /// Audit records: exported, then removed this long after they were
     /// recorded. `None` keeps them for ever.
     pub audit: Option<Duration>,
+    /// Flow versions: removed this long after a newer version of the same
+    /// flow was deployed, unless active or pinned by a step of a live run.
+    /// `None` keeps them for ever.
+    pub flow_versions: Option<Duration>,
     /// Where audit records are written before they are removed, one JSON
     /// object per line, in one file per UTC day (`audit-2026-12-07.jsonl`);
     /// relative to the data directory unless absolute.
@@ -53,6 +61,7 @@ impl Default for Retention {
         Self {
             runs: Some(Duration::from_secs(30 * 24 * 60 * 60)),
             audit: Some(Duration::from_secs(400 * 24 * 60 * 60)),
+            flow_versions: Some(Duration::from_secs(30 * 24 * 60 * 60)),
             audit_export: PathBuf::from("audit-export"),
         }
     }
@@ -62,7 +71,7 @@ impl Retention {
     /// How often a round runs: a quarter of the shortest retention, between
     /// one second and a minute.
     fn every(&self) -> Duration {
-        [self.runs, self.audit]
+        [self.runs, self.audit, self.flow_versions]
             .into_iter()
             .flatten()
             .min()
@@ -83,6 +92,8 @@ pub struct Pruned {
     pub start_keys: u64,
     /// Audit records, exported first.
     pub audit: u64,
+    /// Superseded flow versions nothing uses.
+    pub flow_versions: u64,
 }
 
 impl Pruned {
@@ -115,6 +126,9 @@ impl<S: Store> Engine<S> {
         if let Some(age) = retention.audit {
             pruned.audit = self.export_and_prune_audit(ago(age)).await?;
         }
+        if let Some(age) = retention.flow_versions {
+            pruned.flow_versions = self.prune_flow_versions(ago(age)).await?;
+        }
         if !pruned.is_empty() {
             let record = self
                 .audit_record(
@@ -129,10 +143,46 @@ impl<S: Store> Engine<S> {
                 jobs = pruned.jobs,
                 start_keys = pruned.start_keys,
                 audit = pruned.audit,
+                flow_versions = pruned.flow_versions,
                 "retention removed what it keeps no longer"
             );
         }
         Ok(pruned)
+    }
+
+    /// Removes the flow versions superseded before `before` that are not
+    /// active and that no step of a live run is pinned to. The live runs
+    /// are read only when some version is a candidate, and nothing is
+    /// removed while one of them cannot be read (its pins are unknown).
+    async fn prune_flow_versions(&self, before: jiff::Timestamp) -> Result<u64, EngineError> {
+        let store = &*self.inner.store;
+        let flows = store.flows().await?;
+        let superseded = |old: &stagecraft_store::FlowRecord| {
+            !old.active
+                && flows.iter().any(|newer| {
+                    newer.name == old.name
+                        && newer.version > old.version
+                        && newer.deployed_at < before
+                })
+        };
+        if !flows.iter().any(superseded) {
+            return Ok(0);
+        }
+        let live = store.unfinished_runs().await?;
+        if let Some((run, error)) = live.unreadable.first() {
+            tracing::warn!(
+                run = %run.0,
+                error = %error.report(),
+                "flow versions are kept while a live run cannot be read: its pins are unknown"
+            );
+            return Ok(0);
+        }
+        let pins = Arc::new(LivePins::of(&live.runs));
+        let removed = store.prune_flow_versions(before, pins, BATCH).await?;
+        for (name, version) in &removed {
+            tracing::info!(flow = %name, version, "removed a superseded flow version nothing uses");
+        }
+        Ok(u64::try_from(removed.len()).unwrap_or(u64::MAX))
     }
 
     /// Writes the audit records older than `before` to the export
