@@ -13,6 +13,7 @@ mod commands;
 mod console;
 mod dry_run;
 mod flow_limits;
+mod full_disk;
 mod operability;
 mod pinning;
 mod polyglot;
