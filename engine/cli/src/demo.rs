@@ -1,14 +1,13 @@
 //! `stagecraft demo`: the loan story on a fresh server, step by step.
 
-use crate::backend::Engine;
 use crate::cli::DemoArgs;
 use crate::client::Client;
 use crate::commands::flow::spinner;
-use crate::server::{self, ServerConfig};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemStatus};
 use stagecraft_example_plugins as plugins;
+use stagecraft_server::{Engine, RateLimit, ServerConfig};
 use std::time::Duration;
 
 const DEFINITION: &str = include_str!("../../../example-plugins/loan_approval.json");
@@ -42,14 +41,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "starting the engine in {}",
         args.data_dir.display()
     ));
-    let running = server::start(ServerConfig {
+    let running = stagecraft_server::serve(ServerConfig {
         addr: args.addr,
         engine: stagecraft_engine::EngineConfig::new(&args.data_dir),
         admin_token: None,
         example_actions: true,
         database: None,
         lease_ttl: stagecraft_store_postgres::DEFAULT_LEASE_TTL,
-        rate_limit: server::RateLimit::default(),
+        rate_limit: RateLimit::default(),
     })
     .await;
     starting.finish_and_clear();
@@ -216,7 +215,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("  stagecraft flow list");
     println!("  stagecraft audit");
     drop(engine);
-    running.until_signal().await
+    Ok(running.until_signal().await?)
 }
 
 async fn deploy(admin: &Client, name: &str, kind: &str, wasm: &[u8]) -> Result<Value> {

@@ -3,13 +3,11 @@
 //! talk to such a server; `stagecraft demo` runs the whole story in one
 //! command. See the repository README, section "The `stagecraft` program".
 
-mod backend;
 mod cli;
 mod client;
 mod commands;
 mod demo;
 mod output;
-mod server;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
@@ -51,14 +49,14 @@ async fn run(cli: Cli) -> Result<()> {
                 Some(path) => Some(read_token_file(path)?),
                 None => args.admin_token,
             };
-            let running = server::start(server::ServerConfig {
+            let running = stagecraft_server::serve(stagecraft_server::ServerConfig {
                 addr: args.addr,
                 engine: args.engine.config(args.data_dir),
                 admin_token,
                 example_actions: args.example_actions,
                 database: args.database,
                 lease_ttl: args.lease_ttl.unsigned_abs(),
-                rate_limit: server::RateLimit {
+                rate_limit: stagecraft_server::RateLimit {
                     users: args.rate_limit.0,
                     admin: args.admin_rate_limit.0,
                 },
@@ -68,7 +66,7 @@ async fn run(cli: Cli) -> Result<()> {
             if let Some(token) = &running.generated_admin_token {
                 println!("admin token (generated, shown once): {token}");
             }
-            running.until_signal().await
+            Ok(running.until_signal().await?)
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Completions { shell } => {

@@ -95,7 +95,7 @@ fn signed_out_the_console_asks_for_a_token_and_refuses_a_bad_one() {
     let browser = Browser::new(&server);
     let root = browser.get("/");
     assert!(root.status().is_redirection());
-    assert_eq!(location(&root), "/ui/");
+    assert_eq!(location(&root), "/ui");
     let inbox = browser.get("/ui/inbox");
     assert!(inbox.status().is_redirection());
     assert_eq!(location(&inbox), "/ui/sign-in?next=/ui/inbox");
@@ -295,7 +295,7 @@ fn the_admin_finds_the_failed_run_tries_the_fix_and_resumes_it_from_the_console(
 
     let mut admin = Browser::new(&server);
     admin.sign_in(ADMIN);
-    assert_eq!(location(&admin.get("/ui/")), "/ui/runs");
+    assert_eq!(location(&admin.get("/ui")), "/ui/runs");
     let (status, list, _) = admin.page("/ui/runs?status=error");
     assert_eq!(status, 200, "{list}");
     assert!(list.contains(&format!("/ui/runs/{failed}")), "{list}");

@@ -7,6 +7,7 @@ use super::super::AppState;
 use super::diagram;
 use super::page::{Page, encode, layout, refusal, time};
 use super::session::Signed;
+use super::urls::Urls;
 use super::work::engine_refusal;
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
@@ -73,7 +74,7 @@ fn nonempty(value: &Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// `GET /ui/runs`: runs newest first, with filters and counts per status.
+/// `GET runs`: runs newest first, with filters and counts per status.
 /// The stage filter keeps the live runs in that stage (in progress, in error
 /// or suspended); with status `error`, the failed flow narrows it too, and
 /// every run shown can be resumed as one job.
@@ -167,19 +168,19 @@ pub async fn list(
                     params.push((key.to_owned(), value));
                 }
             }
-            format!("/ui/runs?{}", encode_query(&params))
+            signed.urls().runs_where(encode_query(&params))
         });
     let body = html! {
         div #live data-every="5" {}
         h1 { "Runs" }
         p.counts {
-            a href="/ui/runs" { (total) " in all" }
+            a href=(signed.urls().runs()) { (total) " in all" }
             @for status in STATUSES {
                 @let count = counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
-                " · " a href=(format!("/ui/runs?status={}", status_name(status))) { (badge(status)) ": " (count) }
+                " · " a href=(signed.urls().runs_where(format_args!("status={}", status_name(status)))) { (badge(status)) ": " (count) }
             }
         }
-        form.filters method="get" action="/ui/runs" {
+        form.filters method="get" action=(signed.urls().runs()) {
             label for="status" { "Status" }
             select #status name="status" {
                 option value="" { "any" }
@@ -214,7 +215,7 @@ pub async fn list(
                 tbody {
                     @for (id, name, v, s, at) in &rows {
                         tr {
-                            td { a href=(format!("/ui/runs/{id}")) { code { (id) } } }
+                            td { a href=(signed.urls().run(id)) { code { (id) } } }
                             td { (name) " v" (v) }
                             td { (badge(*s)) }
                             td { (time(at)) }
@@ -225,7 +226,7 @@ pub async fn list(
             @if let Some(next) = &next { p { a href=(next) { "Older runs →" } } }
         }
         @if status == Some(RunStatus::Error) && !rows.is_empty() {
-            form.resume-all method="post" action="/ui/runs/resume" {
+            form.resume-all method="post" action=(signed.urls().resume_all()) {
                 input type="hidden" name="_csrf" value=(signed.csrf());
                 input type="hidden" name="orchestration" value=[orchestration.as_deref()];
                 input type="hidden" name="version" value=[version];
@@ -241,7 +242,7 @@ pub async fn list(
             }
         }
     };
-    Page::ok(layout("Runs", Some(&signed), body)).into_response()
+    Page::ok(layout(signed.urls(), "Runs", Some(&signed), body)).into_response()
 }
 
 fn encode_query(params: &[(String, String)]) -> String {
@@ -258,7 +259,7 @@ pub struct ShowQuery {
     notice: Option<String>,
 }
 
-/// `GET /ui/runs/{id}`: everything about one run.
+/// `GET runs/{id}`: everything about one run.
 pub async fn show(
     State(state): State<AppState>,
     signed: Signed,
@@ -309,7 +310,7 @@ pub async fn show(
                     }
                 }
                 @if !versions.is_empty() {
-                    form.try method="post" action=(format!("/ui/runs/{}/dry-run", run.id)) enctype="multipart/form-data" {
+                    form.try method="post" action=(signed.urls().run_dry_run(&run.id)) enctype="multipart/form-data" {
                         input type="hidden" name="_csrf" value=(signed.csrf());
                         label for="try-version" { "Try a version against the input that failed" }
                         select #try-version name="version" {
@@ -366,7 +367,13 @@ pub async fn show(
             }
         }
     };
-    Page::ok(layout(&format!("Run {}", run.id), Some(&signed), body)).into_response()
+    Page::ok(layout(
+        signed.urls(),
+        &format!("Run {}", run.id),
+        Some(&signed),
+        body,
+    ))
+    .into_response()
 }
 
 fn pretty(value: &serde_json::Value) -> String {
@@ -402,14 +409,14 @@ fn actions(signed: &Signed, run: &Run) -> Markup {
             section.actions {
                 h2 { "Actions" }
                 @for (action, label) in &possible {
-                    form.inline method="post" action=(format!("/ui/runs/{}/act", run.id)) {
+                    form.inline method="post" action=(signed.urls().run_act(&run.id)) {
                         input type="hidden" name="_csrf" value=(signed.csrf());
                         input type="hidden" name="action" value=(action);
                         button type="submit" { (label) }
                     }
                 }
                 @if run.status == RunStatus::InProgress {
-                    form.inline method="post" action=(format!("/ui/runs/{}/act", run.id)) {
+                    form.inline method="post" action=(signed.urls().run_act(&run.id)) {
                         input type="hidden" name="_csrf" value=(signed.csrf());
                         input type="hidden" name="action" value="publish";
                         label for="event" { "Event" }
@@ -422,7 +429,7 @@ fn actions(signed: &Signed, run: &Run) -> Markup {
     }
 }
 
-/// `POST /ui/runs/{id}/act`: suspend, resume, cancel or publish. Without
+/// `POST runs/{id}/act`: suspend, resume, cancel or publish. Without
 /// `confirmed`, a confirmation page; with it, the action, then back to the
 /// run with a notice, or the engine's refusal.
 pub async fn act(
@@ -453,6 +460,7 @@ pub async fn act(
         "publish" if !event.is_empty() => format!("Publish the event {event:?} to this run?"),
         "publish" => {
             return refusal(
+                signed.urls(),
                 StatusCode::BAD_REQUEST,
                 Some(&signed),
                 "Name the event to publish.",
@@ -460,24 +468,29 @@ pub async fn act(
             .into_response();
         }
         _ => {
-            return refusal(StatusCode::BAD_REQUEST, Some(&signed), "No such action.")
-                .into_response();
+            return refusal(
+                signed.urls(),
+                StatusCode::BAD_REQUEST,
+                Some(&signed),
+                "No such action.",
+            )
+            .into_response();
         }
     };
     if form.get("confirmed").map(String::as_str) != Some("yes") {
         let body = html! {
             h1 { "Confirm" }
             p { (what) " (run " code { (id) } ")" }
-            form method="post" action=(format!("/ui/runs/{id}/act")) {
+            form method="post" action=(signed.urls().run_act(&id)) {
                 input type="hidden" name="_csrf" value=(signed.csrf());
                 input type="hidden" name="action" value=(action);
                 input type="hidden" name="event" value=(event);
                 input type="hidden" name="confirmed" value="yes";
                 button type="submit" { "Yes, " (action) }
-                " " a href=(format!("/ui/runs/{id}")) { "No, back to the run" }
+                " " a href=(signed.urls().run(&id)) { "No, back to the run" }
             }
         };
-        return Page::ok(layout("Confirm", Some(&signed), body)).into_response();
+        return Page::ok(layout(signed.urls(), "Confirm", Some(&signed), body)).into_response();
     }
     let by = signed.name();
     let result = match action {
@@ -488,7 +501,8 @@ pub async fn act(
     };
     match result {
         Ok(run) => Redirect::to(&format!(
-            "/ui/runs/{id}?notice={}",
+            "{}?notice={}",
+            signed.urls().run(&id),
             encode(&format!("Done: {action}. The run is {}.", run.status))
         ))
         .into_response(),
@@ -496,7 +510,7 @@ pub async fn act(
     }
 }
 
-/// `POST /ui/runs/{id}/dry-run` (multipart: a deployed `version`, or a
+/// `POST runs/{id}/dry-run` (multipart: a deployed `version`, or a
 /// component `file`): tried against the input that failed, beside the
 /// failure. Nothing changes.
 pub async fn dry_run(
@@ -514,6 +528,7 @@ pub async fn dry_run(
                 let name = field.name().unwrap_or_default().to_owned();
                 let Ok(bytes) = field.bytes().await else {
                     return refusal(
+                        signed.urls(),
                         StatusCode::BAD_REQUEST,
                         Some(&signed),
                         "The upload broke off.",
@@ -528,8 +543,13 @@ pub async fn dry_run(
             }
             Ok(None) => break,
             Err(error) => {
-                return refusal(StatusCode::BAD_REQUEST, Some(&signed), &error.body_text())
-                    .into_response();
+                return refusal(
+                    signed.urls(),
+                    StatusCode::BAD_REQUEST,
+                    Some(&signed),
+                    &error.body_text(),
+                )
+                .into_response();
             }
         }
     }
@@ -553,17 +573,23 @@ pub async fn dry_run(
         Ok(tried) => tried,
         Err(error) => return engine_refusal(&signed, &error).into_response(),
     };
-    Page::ok(layout("Dry-run", Some(&signed), dry_run_result(&tried))).into_response()
+    Page::ok(layout(
+        signed.urls(),
+        "Dry-run",
+        Some(&signed),
+        dry_run_result(signed.urls(), &tried),
+    ))
+    .into_response()
 }
 
-fn dry_run_result(tried: &DryRun) -> Markup {
+fn dry_run_result(urls: &Urls, tried: &DryRun) -> Markup {
     let which = match tried.candidate.version {
         Some(v) => format!("{} v{v}", tried.flow),
         None => format!("an uploaded component of {}", tried.flow),
     };
     html! {
         h1 { "Dry-run of " (which) }
-        p.meta { "Run " a href=(format!("/ui/runs/{}", tried.run)) { code { (tried.run) } }
+        p.meta { "Run " a href=(urls.run(&tried.run)) { code { (tried.run) } }
             " · stage " (tried.stage) @if let Some(step) = &tried.step { ", step " (step) } " · nothing was changed" }
         div.side-by-side {
             section {
@@ -590,11 +616,11 @@ fn dry_run_result(tried: &DryRun) -> Markup {
                 }
             }
         }
-        p { a href=(format!("/ui/runs/{}", tried.run)) { "Back to the run" } }
+        p { a href=(urls.run(&tried.run)) { "Back to the run" } }
     }
 }
 
-/// `POST /ui/runs/resume`: every run in Error that the list's filter
+/// `POST runs/resume`: every run in Error that the list's filter
 /// selects, resumed as one job; then the job's page.
 pub async fn resume_all(
     State(state): State<AppState>,
@@ -631,7 +657,7 @@ pub async fn resume_all(
         deployed: None,
     };
     match state.engine.resume_many(job, signed.name()).await {
-        Ok(job) => Redirect::to(&format!("/ui/jobs/{}", job.id)).into_response(),
+        Ok(job) => Redirect::to(&signed.urls().job(&job.id)).into_response(),
         Err(error) => engine_refusal(&signed, &error).into_response(),
     }
 }

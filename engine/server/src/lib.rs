@@ -1,7 +1,25 @@
-//! `stagecraft serve`: the engine behind an HTTP JSON API.
+//! Stagecraft's HTTP JSON API (bearer tokens, `/openapi.json`) and its web
+//! console, as [`axum::Router`]s an embedder mounts into its own app, and
+//! [`serve`], which runs them on their own listener as `stagecraft serve`
+//! does.
+//!
+//! ```no_run
+//! # async fn embed() -> Result<(), Box<dyn std::error::Error>> {
+//! use stagecraft_engine::{EngineBuilder, EngineConfig};
+//! use stagecraft_server::{Auth, Backend, Server};
+//!
+//! let engine = Backend::open(EngineBuilder::new(EngineConfig::new("./data")), None).await?;
+//! let server = Server::new(engine, Auth::new("a-long-random-admin-token", "./data")).await?;
+//! let app = axum::Router::new()
+//!     .nest("/stagecraft", server.api())
+//!     .nest("/console", server.console());
+//! # let _ = app; Ok(()) }
+//! ```
 
 mod audit;
 mod auth;
+pub mod backend;
+#[cfg(feature = "console")]
 mod console;
 mod directory;
 mod dry_runs;
@@ -14,10 +32,9 @@ mod rate_limit;
 mod runs;
 mod work_items;
 
+pub use backend::{Backend, Engine};
 pub use rate_limit::RateLimit;
 
-use crate::backend::{self, Engine};
-use anyhow::{Context, Result};
 use auth::Tokens;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
@@ -27,8 +44,9 @@ use axum::routing::{MethodFilter, on};
 use axum::{Router, middleware};
 use error::ApiError;
 use serde_json::json;
-use stagecraft_engine::{EngineBuilder, EngineConfig};
+use stagecraft_engine::{EngineBuilder, EngineConfig, EngineError};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -37,15 +55,54 @@ use tokio::task::JoinHandle;
 /// The OpenAPI document of this API, kept in the repository.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// Where [`Server::router`] mounts the console.
+pub const CONSOLE_AT: &str = "/ui";
+
 /// Largest flow component accepted, in bytes.
 const MAX_COMPONENT: usize = 64 * 1024 * 1024;
 
+/// Why a server could not be built or started.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The engine could not be opened on its store.
+    #[error("opening the engine {on}: {report}")]
+    Engine {
+        /// Where: in a data directory, or on PostgreSQL.
+        on: String,
+        /// The error with its sources, in one line.
+        report: String,
+    },
+    /// The tokens could not be loaded, or the admin token generated.
+    #[error(transparent)]
+    Tokens(#[from] auth::TokenError),
+    /// The address could not be listened on.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The server stopped with an error.
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
 /// What the handlers share.
 #[derive(Clone)]
-pub struct AppState {
+struct AppState {
     engine: Engine,
     tokens: Arc<Tokens>,
     /// The console's sessions.
+    #[cfg(feature = "console")]
     sessions: Arc<console::Sessions>,
     /// Turns true when the server is stopping: long waits answer at once.
     stopping: tokio::sync::watch::Receiver<bool>,
@@ -66,6 +123,114 @@ fn forget_idle_callers(limits: std::sync::Weak<rate_limit::RateLimits>) {
             }
         }
     });
+}
+
+/// How callers authenticate.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// The admin token: every right, for bootstrap and automation.
+    pub admin_token: String,
+    /// Where an earlier version's `tokens.json` may be, to import once.
+    pub data_dir: PathBuf,
+    /// Requests per second allowed to each token.
+    pub rate_limit: RateLimit,
+}
+
+impl Auth {
+    /// `admin_token`, with the default rate limits.
+    pub fn new(admin_token: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            admin_token: admin_token.into(),
+            data_dir: data_dir.into(),
+            rate_limit: RateLimit::default(),
+        }
+    }
+}
+
+/// The API and the console of one engine, to mount.
+pub struct Server {
+    state: AppState,
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl Server {
+    /// Serves `engine`, authenticating callers by `auth`.
+    pub async fn new(engine: Engine, auth: Auth) -> Result<Self, ServerError> {
+        let tokens = Arc::new(Tokens::open(&engine, &auth.data_dir, &auth.admin_token).await?);
+        let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+        let rate_limits = Arc::new(rate_limit::RateLimits::new(auth.rate_limit));
+        forget_idle_callers(Arc::downgrade(&rate_limits));
+        Ok(Self {
+            state: AppState {
+                engine,
+                tokens,
+                #[cfg(feature = "console")]
+                sessions: Arc::default(),
+                stopping,
+                rate_limits,
+            },
+            stopping: stopping_tx,
+        })
+    }
+
+    /// The engine served.
+    pub fn engine(&self) -> &Engine {
+        &self.state.engine
+    }
+
+    /// The JSON API: every route of `/openapi.json`, behind bearer tokens
+    /// but `/openapi.json` itself. Unknown paths and methods under it are
+    /// answered with the API's JSON errors, so nest it (`.nest("/api",
+    /// server.api())`) or merge it into a router without a fallback.
+    pub fn api(&self) -> Router {
+        let protected = routes()
+            .router
+            .fallback(|| async { ApiError::no_route() })
+            .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+            .layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                auth::authenticate,
+            ));
+        let public = public_routes()
+            .router
+            .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
+        public
+            .merge(protected)
+            .layer(middleware::from_fn(nul::refuse_nul))
+            .layer(middleware::from_fn(server_timing))
+            .with_state(self.state.clone())
+    }
+
+    /// The web console's pages, signed in with a session cookie. Its links,
+    /// forms, redirects and cookie follow the prefix it is nested under.
+    #[cfg(feature = "console")]
+    pub fn console(&self) -> Router {
+        console::router()
+            .layer(middleware::from_fn(nul::refuse_nul))
+            .layer(middleware::from_fn(server_timing))
+            .with_state(self.state.clone())
+    }
+
+    /// What `stagecraft serve` answers: the API at the root and the console
+    /// at [`CONSOLE_AT`], where `/` (and `/ui/`) lead.
+    pub fn router(&self) -> Router {
+        let router = Router::new();
+        #[cfg(feature = "console")]
+        let router = {
+            let to_console = || async { axum::response::Redirect::to(CONSOLE_AT) };
+            router
+                .route("/", axum::routing::get(to_console))
+                .route(&format!("{CONSOLE_AT}/"), axum::routing::get(to_console))
+                .nest(CONSOLE_AT, self.console())
+        };
+        router.merge(self.api())
+    }
+
+    /// Tells requests that wait (`wait_for`, `Stagecraft-Wait`) to answer at
+    /// once: the server is stopping.
+    pub fn stop_waiting(&self) {
+        let _ = self.stopping.send(true);
+    }
 }
 
 /// How to start a server.
@@ -95,13 +260,14 @@ pub struct Running {
     pub generated_admin_token: Option<String>,
     /// The engine it serves.
     pub engine: Engine,
-    stop: oneshot::Sender<()>,
-    stopping: tokio::sync::watch::Sender<bool>,
+    served: Server,
+    shutdown: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
 
-/// Opens the engine in the data directory and starts serving.
-pub async fn start(config: ServerConfig) -> Result<Running> {
+/// Opens the engine in the data directory (or on PostgreSQL) and serves
+/// the API and the console on `config.addr`, as `stagecraft serve` does.
+pub async fn serve(config: ServerConfig) -> Result<Running, ServerError> {
     let (admin_token, generated) = match config.admin_token {
         Some(token) if !token.trim().is_empty() => (token, None),
         _ => {
@@ -121,32 +287,45 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
             },
         );
     }
-    let engine = backend::open(builder, config.database.as_deref(), config.lease_ttl)
-        .await
-        .map_err(|error| match error {
-            // With its source: "storage unavailable" alone helps no one.
-            stagecraft_engine::EngineError::Store(store) => anyhow::anyhow!(store.report()),
-            other => other.into(),
-        })
-        .with_context(|| match &config.database {
-            Some(_) => "opening the engine on PostgreSQL".to_owned(),
-            None => format!("opening the engine in {}", data_dir.display()),
-        })?;
-    let tokens = Arc::new(Tokens::open(&engine, &data_dir, &admin_token).await?);
+    let database = config.database.map(|url| (url, config.lease_ttl));
+    let engine = Backend::open(
+        builder,
+        database.as_ref().map(|(url, ttl)| (url.as_str(), *ttl)),
+    )
+    .await
+    .map_err(|error| ServerError::Engine {
+        on: match &database {
+            Some(_) => "on PostgreSQL".to_owned(),
+            None => format!("in {}", data_dir.display()),
+        },
+        // With its sources: "storage unavailable" alone helps no one.
+        report: match error {
+            EngineError::Store(store) => store.report(),
+            other => other.to_string(),
+        },
+    })?;
+    let served = Server::new(
+        engine.clone(),
+        Auth {
+            admin_token,
+            data_dir: data_dir.clone(),
+            rate_limit: config.rate_limit,
+        },
+    )
+    .await?;
     let listener = TcpListener::bind(config.addr)
         .await
-        .with_context(|| format!("listening on {}", config.addr))?;
-    let addr = listener.local_addr()?;
-    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    let rate_limits = Arc::new(rate_limit::RateLimits::new(config.rate_limit));
-    forget_idle_callers(Arc::downgrade(&rate_limits));
-    let app = router(AppState {
-        engine: engine.clone(),
-        tokens,
-        sessions: Arc::default(),
-        stopping,
-        rate_limits,
-    });
+        .map_err(|source| ServerError::Listen {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen {
+            addr: config.addr,
+            source,
+        })?;
+    let app = served.router();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -160,35 +339,54 @@ pub async fn start(config: ServerConfig) -> Result<Running> {
         url: format!("http://{addr}"),
         generated_admin_token: generated,
         engine,
-        stop,
-        stopping: stopping_tx,
+        served,
+        shutdown: stop,
         server,
     })
 }
 
 /// Creates the data directory, readable by this user only: it holds the
 /// store and the token hashes.
-fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+fn create_private_dir(dir: &std::path::Path) -> Result<(), ServerError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+    builder.create(dir).map_err(|source| ServerError::DataDir {
+        path: dir.to_owned(),
+        source,
+    })
 }
 
 impl Running {
     /// Serves until SIGTERM or Ctrl-C, then finishes the requests in
     /// flight, stops the engine (committing what was queued) and returns.
-    pub async fn until_signal(self) -> Result<()> {
+    pub async fn until_signal(self) -> Result<(), ServerError> {
         shutdown_signal().await;
+        self.stop().await
+    }
+
+    /// Finishes the requests in flight, stops the engine (committing what
+    /// was queued) and returns.
+    pub async fn stop(self) -> Result<(), ServerError> {
         tracing::info!("shutting down");
-        let _ = self.stopping.send(true);
-        let _ = self.stop.send(());
-        self.server.await.context("server task")??;
-        let store = self.engine.store().clone();
-        self.engine.shutdown().await;
+        let Self {
+            engine,
+            served,
+            shutdown,
+            server,
+            ..
+        } = self;
+        served.stop_waiting();
+        let _ = shutdown.send(());
+        match server.await {
+            Ok(result) => result.map_err(ServerError::Serve)?,
+            Err(stopped) => return Err(ServerError::Serve(std::io::Error::other(stopped))),
+        }
+        // The engine stops once the handlers' handles on it are gone.
+        drop(served);
+        let store = engine.store().clone();
+        engine.shutdown().await;
         store.leave().await;
         tracing::info!("stopped");
         Ok(())
@@ -332,27 +530,6 @@ fn public_routes() -> Routes {
         table: Vec::new(),
     }
     .add(Method::GET, "/openapi.json", openapi)
-}
-
-fn router(state: AppState) -> Router {
-    let protected = routes()
-        .router
-        .fallback(|| async { ApiError::no_route() })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ));
-    let public = public_routes()
-        .router
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
-    // The console's pages sign people in with a session, not a bearer token.
-    public
-        .merge(console::router())
-        .merge(protected)
-        .layer(middleware::from_fn(nul::refuse_nul))
-        .layer(middleware::from_fn(server_timing))
-        .with_state(state)
 }
 
 /// Says how long the server took over each answer (`Server-Timing`), as

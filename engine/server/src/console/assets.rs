@@ -8,12 +8,7 @@ use axum::response::{IntoResponse, Response};
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 
-/// The URL of an asset, versioned so that a new build is fetched anew.
-pub fn url(name: &str) -> String {
-    format!("/ui/assets/{name}?v={}", env!("CARGO_PKG_VERSION"))
-}
-
-/// `GET /ui/assets/{name}`.
+/// `GET assets/{name}`.
 pub async fn serve(Path(name): Path<String>) -> Response {
     let (body, kind) = match name.as_str() {
         "console.css" => (CSS, "text/css; charset=utf-8"),

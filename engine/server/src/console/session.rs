@@ -8,6 +8,7 @@
 use super::super::AppState;
 use super::super::auth::Caller;
 use super::page::{Page, encode, layout, refusal};
+use super::urls::Urls;
 use axum::Form;
 use axum::extract::{FromRequestParts, OriginalUri, State};
 use axum::http::request::Parts;
@@ -50,6 +51,7 @@ struct Session {
 pub struct Signed {
     caller: Caller,
     csrf: String,
+    urls: Urls,
 }
 
 impl Signed {
@@ -71,6 +73,11 @@ impl Signed {
         self.caller == Caller::Admin
     }
 
+    /// The console's URLs, under the prefix of this request.
+    pub fn urls(&self) -> &Urls {
+        &self.urls
+    }
+
     /// The session's CSRF token, for forms.
     pub fn csrf(&self) -> &str {
         &self.csrf
@@ -82,6 +89,7 @@ impl Signed {
             return Ok(());
         }
         Err(refusal(
+            self.urls(),
             StatusCode::FORBIDDEN,
             Some(self),
             "This page is for administrators; it needs the admin token.",
@@ -101,6 +109,7 @@ impl Signed {
             Ok(())
         } else {
             Err(refusal(
+                self.urls(),
                 StatusCode::FORBIDDEN,
                 Some(self),
                 "Cross-site posts are refused.",
@@ -116,6 +125,7 @@ impl Signed {
             Ok(())
         } else {
             Err(refusal(
+                self.urls(),
                 StatusCode::FORBIDDEN,
                 Some(self),
                 "This form is stale or did not come from this console (its CSRF token does not \
@@ -143,9 +153,10 @@ impl FromRequestParts<AppState> for Signed {
             .extensions
             .get::<OriginalUri>()
             .map_or_else(|| parts.uri.to_string(), |uri| uri.0.to_string());
+        let Ok(urls) = Urls::from_request_parts(parts, state).await;
         let to_sign_in = || {
             let next = encode(&target);
-            Redirect::to(&format!("/ui/sign-in?next={next}")).into_response()
+            Redirect::to(&format!("{}?next={next}", urls.sign_in())).into_response()
         };
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(id) = jar.get(COOKIE).map(|cookie| cookie.value().to_owned()) else {
@@ -169,11 +180,12 @@ impl FromRequestParts<AppState> for Signed {
             && let Some(why) = inactive(state, user).await
         {
             state.sessions.by_hash.write().await.remove(&key);
-            return Err(refusal(StatusCode::FORBIDDEN, None, &why).into_response());
+            return Err(refusal(&urls, StatusCode::FORBIDDEN, None, &why).into_response());
         }
         Ok(Signed {
             caller: session.caller,
             csrf: session.csrf,
+            urls,
         })
     }
 }
@@ -192,12 +204,10 @@ async fn inactive(state: &AppState, user: &str) -> Option<String> {
 }
 
 /// Only console paths are followed after sign-in (no open redirect).
-fn safe_next(next: Option<&str>) -> &str {
+fn safe_next(urls: &Urls, next: Option<&str>) -> String {
     match next {
-        Some(next) if next.starts_with("/ui/") && !next.contains("//") && !next.contains('\\') => {
-            next
-        }
-        _ => "/ui/",
+        Some(next) if urls.is_page(next) => next.to_owned(),
+        _ => urls.home(),
     }
 }
 
@@ -207,15 +217,19 @@ pub struct SignInQuery {
     next: Option<String>,
 }
 
-/// `GET /ui/sign-in`: a token field. A link ending in `#token=…` (the
+/// `GET sign-in`: a token field. A link ending in `#token=…` (the
 /// demo prints one per person) signs in with one click: the fragment never
 /// reaches a server or its logs, and the script posts it.
-pub async fn sign_in_page(axum::extract::Query(query): axum::extract::Query<SignInQuery>) -> Page {
-    sign_in_form(query.next.as_deref(), None)
+pub async fn sign_in_page(
+    urls: Urls,
+    axum::extract::Query(query): axum::extract::Query<SignInQuery>,
+) -> Page {
+    sign_in_form(&urls, query.next.as_deref(), None)
 }
 
-fn sign_in_form(next: Option<&str>, problem: Option<&str>) -> Page {
+fn sign_in_form(urls: &Urls, next: Option<&str>, problem: Option<&str>) -> Page {
     Page::ok(layout(
+        urls,
         "Sign in",
         None,
         html! {
@@ -223,8 +237,8 @@ fn sign_in_form(next: Option<&str>, problem: Option<&str>) -> Page {
             @if let Some(problem) = problem {
                 p.notice.error role="alert" { (problem) }
             }
-            form.sign-in method="post" action="/ui/sign-in" {
-                input type="hidden" name="next" value=(safe_next(next));
+            form.sign-in method="post" action=(urls.sign_in()) {
+                input type="hidden" name="next" value=(safe_next(urls, next));
                 label for="token" { "Token" }
                 input #token type="password" name="token" autocomplete="current-password" required;
                 p.help { "The admin token, or a token the admin issued to you (" code { "stagecraft user token <you>" } ")." }
@@ -241,16 +255,18 @@ pub struct SignIn {
     next: Option<String>,
 }
 
-/// `POST /ui/sign-in`: checks the token, starts a session, and goes on to
+/// `POST sign-in`: checks the token, starts a session, and goes on to
 /// `next`.
 pub async fn sign_in(
     State(state): State<AppState>,
+    urls: Urls,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<SignIn>,
 ) -> Response {
     if !same_origin(&headers) {
         return refusal(
+            &urls,
             StatusCode::FORBIDDEN,
             None,
             "Cross-site sign-in is refused.",
@@ -259,19 +275,24 @@ pub async fn sign_in(
     }
     let token = form.token.trim();
     let Some(caller) = state.tokens.caller(token).await else {
-        return sign_in_form(form.next.as_deref(), Some("That token is not valid."))
-            .with_status(StatusCode::UNAUTHORIZED)
-            .into_response();
+        return sign_in_form(
+            &urls,
+            form.next.as_deref(),
+            Some("That token is not valid."),
+        )
+        .with_status(StatusCode::UNAUTHORIZED)
+        .into_response();
     };
     if let Caller::User(user) = &caller
         && let Some(why) = inactive(&state, user).await
     {
-        return sign_in_form(form.next.as_deref(), Some(&why))
+        return sign_in_form(&urls, form.next.as_deref(), Some(&why))
             .with_status(StatusCode::FORBIDDEN)
             .into_response();
     }
     let (Ok(id), Ok(csrf)) = (random_hex(), random_hex()) else {
         return refusal(
+            &urls,
             StatusCode::INTERNAL_SERVER_ERROR,
             None,
             "No randomness for a session; see the server log.",
@@ -294,14 +315,14 @@ pub async fn sign_in(
     }
     tracing::info!(who = caller.name(), "console sign-in");
     let cookie = Cookie::build((COOKIE, id))
-        .path("/ui")
+        .path(urls.cookie_path())
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(behind_https(&headers))
         .build();
     (
         jar.add(cookie),
-        Redirect::to(safe_next(form.next.as_deref())),
+        Redirect::to(&safe_next(&urls, form.next.as_deref())),
     )
         .into_response()
 }
@@ -314,7 +335,7 @@ pub struct Csrf {
     csrf: Option<String>,
 }
 
-/// `POST /ui/sign-out`: ends the session.
+/// `POST sign-out`: ends the session.
 pub async fn sign_out(
     State(state): State<AppState>,
     signed: Signed,
@@ -332,8 +353,10 @@ pub async fn sign_out(
             .await
             .remove(&digest(cookie.value()));
     }
-    let removal = Cookie::build((COOKIE, "")).path("/ui").build();
-    (jar.remove(removal), Redirect::to("/ui/sign-in")).into_response()
+    let removal = Cookie::build((COOKIE, ""))
+        .path(signed.urls().cookie_path())
+        .build();
+    (jar.remove(removal), Redirect::to(&signed.urls().sign_in())).into_response()
 }
 
 /// Whether the request reached us through https (a TLS-terminating proxy

@@ -1,7 +1,7 @@
 //! The page shell every console page shares, and the pages for refusals.
 
-use super::assets;
 use super::session::Signed;
+use super::urls::Urls;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
@@ -56,7 +56,7 @@ impl IntoResponse for Page {
 
 /// The shell: header with navigation and sign-out (when signed in), then
 /// `body`.
-pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
+pub fn layout(urls: &Urls, title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -64,24 +64,24 @@ pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Stagecraft" }
-                link rel="stylesheet" href=(assets::url("console.css"));
-                script src=(assets::url("console.js")) defer {}
+                link rel="stylesheet" href=(urls.asset("console.css"));
+                script src=(urls.asset("console.js")) defer {}
             }
             body {
                 header.top {
-                    a.brand href="/ui/" { "Stagecraft" }
+                    a.brand href=(urls.home()) { "Stagecraft" }
                     @if let Some(signed) = signed {
                         nav aria-label="Main" {
-                            a href="/ui/inbox" { "Inbox" }
+                            a href=(urls.inbox()) { "Inbox" }
                             @if signed.is_admin() {
-                                a href="/ui/runs" { "Runs" }
-                                a href="/ui/runs?status=error" { "In Error" }
-                                a href="/ui/flows" { "Flows" }
-                                a href="/ui/orchestrations" { "Orchestrations" }
-                                a href="/ui/audit" { "Audit" }
+                                a href=(urls.runs()) { "Runs" }
+                                a href=(urls.runs_where("status=error")) { "In Error" }
+                                a href=(urls.flows()) { "Flows" }
+                                a href=(urls.orchestrations()) { "Orchestrations" }
+                                a href=(urls.audit()) { "Audit" }
                             }
                         }
-                        form.sign-out method="post" action="/ui/sign-out" {
+                        form.sign-out method="post" action=(urls.sign_out()) {
                             input type="hidden" name="_csrf" value=(signed.csrf());
                             span.who { @if signed.is_admin() { "Administrator" } @else { (signed.name()) } }
                             button type="submit" { "Sign out" }
@@ -95,15 +95,16 @@ pub fn layout(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
 }
 
 /// A refusal as a page: 403, 404, 409…
-pub fn refusal(status: StatusCode, signed: Option<&Signed>, message: &str) -> Page {
+pub fn refusal(urls: &Urls, status: StatusCode, signed: Option<&Signed>, message: &str) -> Page {
     let title = status.canonical_reason().unwrap_or("Error");
     Page::ok(layout(
+        urls,
         title,
         signed,
         html! {
             h1 { (title) }
             p.notice.error role="alert" { (message) }
-            p { a href="/ui/" { "Back to the start" } }
+            p { a href=(urls.home()) { "Back to the start" } }
         },
     ))
     .with_status(status)

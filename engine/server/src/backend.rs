@@ -1,4 +1,4 @@
-//! The store `stagecraft serve` runs on: the embedded SQLite file in the
+//! The store the server runs on: the embedded SQLite file in the
 //! data directory (the default), or a PostgreSQL database (`--database`).
 
 use std::future::Future;
@@ -28,26 +28,25 @@ pub enum Backend {
     Postgres(PostgresStore),
 }
 
-/// Opens the engine on PostgreSQL at `url` if given (as one node of the
-/// cluster on that database, with leases of `lease_ttl`), else on SQLite in
-/// the data directory.
-pub async fn open(
-    builder: EngineBuilder,
-    database: Option<&str>,
-    lease_ttl: Duration,
-) -> Result<Engine, EngineError> {
-    let store = match database {
-        None => Backend::Sqlite(builder.sqlite_store()?),
-        Some(url) => {
-            let mut config = PostgresConfig::from_url(url)?;
-            config.lease_ttl = lease_ttl;
-            Backend::Postgres(PostgresStore::open(config).await?)
-        }
-    };
-    builder.open_on(store).await
-}
-
 impl Backend {
+    /// Opens the engine on PostgreSQL at `database`'s URL if given (as one
+    /// node of the cluster on that database, with leases of its duration),
+    /// else on SQLite in the data directory.
+    pub async fn open(
+        builder: EngineBuilder,
+        database: Option<(&str, Duration)>,
+    ) -> Result<Engine, EngineError> {
+        let store = match database {
+            None => Self::Sqlite(builder.sqlite_store()?),
+            Some((url, lease_ttl)) => {
+                let mut config = PostgresConfig::from_url(url)?;
+                config.lease_ttl = lease_ttl;
+                Self::Postgres(PostgresStore::open(config).await?)
+            }
+        };
+        builder.open_on(store).await
+    }
+
     /// Leaves the cluster once the engine has stopped, so that the other
     /// nodes take over at once (nothing to do on SQLite).
     pub async fn leave(&self) {

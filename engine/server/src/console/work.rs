@@ -19,13 +19,13 @@ use std::collections::{BTreeMap, HashMap};
 /// Items listed in an inbox, at most.
 const MAX_ITEMS: usize = 500;
 
-/// `GET /ui/`: where a person starts: the admin at the runs, a user at
+/// `GET /`: where a person starts: the admin at the runs, a user at
 /// their inbox.
 pub async fn home(signed: Signed) -> Redirect {
-    Redirect::to(if signed.is_admin() {
-        "/ui/runs"
+    Redirect::to(&if signed.is_admin() {
+        signed.urls().runs()
     } else {
-        "/ui/inbox"
+        signed.urls().inbox()
     })
 }
 
@@ -43,7 +43,7 @@ struct Entry {
     applicant: Option<String>,
 }
 
-/// `GET /ui/inbox?orchestration=&done=`: the open work items assigned to
+/// `GET inbox?orchestration=&done=`: the open work items assigned to
 /// me, my groups and my queues, newest first (for the admin, every open
 /// item, to watch), with counts per source.
 pub async fn inbox(
@@ -108,7 +108,7 @@ pub async fn inbox(
             (entries.len()) " open"
             @for (source, count) in &sources { " · " (source) ": " (count) }
         }
-        form.filters method="get" action="/ui/inbox" {
+        form.filters method="get" action=(signed.urls().inbox()) {
             label for="orchestration" { "Orchestration" }
             select #orchestration name="orchestration" {
                 option value="" { "all" }
@@ -128,7 +128,7 @@ pub async fn inbox(
                 tbody {
                     @for entry in &shown {
                         tr {
-                            td { a href=(format!("/ui/work/{}", entry.record.item.id)) {
+                            td { a href=(signed.urls().work(&entry.record.item.id)) {
                                 (entry.record.item.id.0.rsplit('/').next().unwrap_or_default())
                                 @if let Some(applicant) = &entry.applicant { " · " (applicant) }
                             } }
@@ -142,7 +142,7 @@ pub async fn inbox(
             }
         }
     };
-    Page::ok(layout("Inbox", Some(&signed), body)).into_response()
+    Page::ok(layout(signed.urls(), "Inbox", Some(&signed), body)).into_response()
 }
 
 fn source(principal: &Principal) -> String {
@@ -153,7 +153,7 @@ fn source(principal: &Principal) -> String {
     }
 }
 
-/// `GET /ui/work/{run}/{item}`: the item and, for its assignee while it is
+/// `GET work/{run}/{item}`: the item and, for its assignee while it is
 /// open, its screen flow's form.
 pub async fn show(
     State(state): State<AppState>,
@@ -198,15 +198,15 @@ async fn render(
                 run.status
             ),
         };
-        let body = html! { (heading) p.notice role="status" { (why) } p { a href="/ui/inbox" { "Back to the inbox" } } };
-        return Page::ok(layout("Work item", Some(signed), body));
+        let body = html! { (heading) p.notice role="status" { (why) } p { a href=(signed.urls().inbox()) { "Back to the inbox" } } };
+        return Page::ok(layout(signed.urls(), "Work item", Some(signed), body));
     }
     let Some(user) = signed.user() else {
         let body = html! {
             (heading)
             p.notice role="status" { "Work items are completed by their assignees, signed in with their own token." }
         };
-        return Page::ok(layout("Work item", Some(signed), body));
+        return Page::ok(layout(signed.urls(), "Work item", Some(signed), body));
     };
     let form = match state.engine.work_item_form(id, user).await {
         Ok(form) => form,
@@ -215,7 +215,7 @@ async fn render(
     let body = html! {
         (heading)
         h2 { (form.title) }
-        form.work method="post" action=(format!("/ui/work/{id}")) novalidate {
+        form.work method="post" action=(signed.urls().work(id)) novalidate {
             input type="hidden" name="_csrf" value=(signed.csrf());
             (form::fields(&form, values, errors))
             button type="submit" { "Submit" }
@@ -226,10 +226,10 @@ async fn render(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Page::ok(layout(&form.title, Some(signed), body)).with_status(status)
+    Page::ok(layout(signed.urls(), &form.title, Some(signed), body)).with_status(status)
 }
 
-/// `POST /ui/work/{run}/{item}`: submits the answers to the screen flow.
+/// `POST work/{run}/{item}`: submits the answers to the screen flow.
 /// Invalid answers come back inline, next to their fields; accepted ones
 /// lead back to the inbox with a confirmation.
 pub async fn complete(
@@ -245,6 +245,7 @@ pub async fn complete(
     let id = WorkItemId(format!("{run}/{item}"));
     let Some(user) = signed.user() else {
         return refusal(
+            signed.urls(),
             StatusCode::FORBIDDEN,
             Some(&signed),
             "Work items are completed by their assignees, signed in with their own token.",
@@ -258,7 +259,8 @@ pub async fn complete(
     let answers = form::answers(&form, &posted);
     match state.engine.complete_work_item(&id, user, answers).await {
         Ok(Completion::Completed(_)) => {
-            Redirect::to(&format!("/ui/inbox?done={}", encode(&id.0))).into_response()
+            Redirect::to(&format!("{}?done={}", signed.urls().inbox(), encode(&id.0)))
+                .into_response()
         }
         Ok(Completion::Invalid(errors)) => render(&state, &signed, &id, &posted, &errors)
             .await
@@ -271,11 +273,16 @@ pub async fn complete(
                     (error.lines().next().unwrap_or_default())
                     ". The run is " (run.status) "; an operator can fix the flow and resume it."
                 }
-                p { a href="/ui/inbox" { "Back to the inbox" } }
+                p { a href=(signed.urls().inbox()) { "Back to the inbox" } }
             };
-            Page::ok(layout("Submission failed", Some(&signed), body))
-                .with_status(StatusCode::BAD_GATEWAY)
-                .into_response()
+            Page::ok(layout(
+                signed.urls(),
+                "Submission failed",
+                Some(&signed),
+                body,
+            ))
+            .with_status(StatusCode::BAD_GATEWAY)
+            .into_response()
         }
         Err(error) => engine_refusal(&signed, &error).into_response(),
     }
@@ -295,5 +302,5 @@ pub fn engine_refusal(signed: &Signed, error: &EngineError) -> Page {
         EngineError::Unavailable(_) | EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    refusal(status, Some(signed), &error.to_string())
+    refusal(signed.urls(), status, Some(signed), &error.to_string())
 }

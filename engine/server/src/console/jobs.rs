@@ -11,7 +11,7 @@ use maud::html;
 use serde::Deserialize;
 use stagecraft_engine::{AuditAction, AuditFilter, AuditOutcome, JobId, JobStatus};
 
-/// `GET /ui/jobs/{id}`.
+/// `GET jobs/{id}`.
 pub async fn show(
     State(state): State<AppState>,
     signed: Signed,
@@ -42,15 +42,15 @@ pub async fn show(
                         tr {
                             td { (refusal.reason) }
                             td { (refusal.count) }
-                            td { a href=(format!("/ui/runs/{}", refusal.example)) { code { (refusal.example) } } }
+                            td { a href=(signed.urls().run(&refusal.example)) { code { (refusal.example) } } }
                         }
                     }
                 }
             }
         }
-        p { a href="/ui/runs?status=error" { "Runs in Error" } }
+        p { a href=(signed.urls().runs_where("status=error")) { "Runs in Error" } }
     };
-    Page::ok(layout("Resume job", Some(&signed), body)).into_response()
+    Page::ok(layout(signed.urls(), "Resume job", Some(&signed), body)).into_response()
 }
 
 /// The query of the audit page.
@@ -62,7 +62,7 @@ pub struct AuditQuery {
     before: Option<u64>,
 }
 
-/// `GET /ui/audit`: who did what, newest first, a page at a time.
+/// `GET audit`: who did what, newest first, a page at a time.
 pub async fn audit(
     State(state): State<AppState>,
     signed: Signed,
@@ -94,7 +94,7 @@ pub async fn audit(
         .flatten();
     let body = html! {
         h1 { "Audit log" }
-        form.filters method="get" action="/ui/audit" {
+        form.filters method="get" action=(signed.urls().audit()) {
             label for="actor" { "Actor" } input #actor name="actor" value=[some(&query.actor)];
             label for="action" { "Action" }
             select #action name="action" {
@@ -122,8 +122,8 @@ pub async fn audit(
                     }
                 }
             }
-            @if let Some(before) = next { p { a href=(format!("/ui/audit?before={before}")) { "Older records →" } } }
+            @if let Some(before) = next { p { a href=(format!("{}?before={before}", signed.urls().audit())) { "Older records →" } } }
         }
     };
-    Page::ok(layout("Audit log", Some(&signed), body)).into_response()
+    Page::ok(layout(signed.urls(), "Audit log", Some(&signed), body)).into_response()
 }

@@ -25,7 +25,7 @@ pub struct Notice {
     notice: Option<String>,
 }
 
-/// `GET /ui/flows`.
+/// `GET flows`.
 pub async fn flows(
     State(state): State<AppState>,
     signed: Signed,
@@ -68,14 +68,14 @@ pub async fn flows(
                             td { (time(&v.deployed_at)) " by " (v.deployed_by) }
                             td {
                                 @if v.quarantine.is_some() {
-                                    form.inline method="post" action=(format!("/ui/flows/{name}/lift-quarantine")) {
+                                    form.inline method="post" action=(signed.urls().flow_lift(name)) {
                                         input type="hidden" name="_csrf" value=(signed.csrf());
                                         input type="hidden" name="version" value=(v.version);
                                         button type="submit" { "Lift quarantine" }
                                     }
                                 }
                                 @if !v.active {
-                                    form.inline method="post" action=(format!("/ui/flows/{name}/activate")) {
+                                    form.inline method="post" action=(signed.urls().flow_activate(name)) {
                                         input type="hidden" name="_csrf" value=(signed.csrf());
                                         input type="hidden" name="version" value=(v.version);
                                         button type="submit" { "Activate v" (v.version) }
@@ -88,7 +88,7 @@ pub async fn flows(
             }
         }
         h2 { "Deploy a version" }
-        form.upload method="post" action="/ui/flows" enctype="multipart/form-data" {
+        form.upload method="post" action=(signed.urls().flows()) enctype="multipart/form-data" {
             input type="hidden" name="_csrf" value=(signed.csrf());
             div.field { label for="flow-name" { "Flow name" } input #flow-name name="name" required; }
             div.field {
@@ -106,10 +106,10 @@ pub async fn flows(
             button type="submit" { "Deploy" }
         }
     };
-    Page::ok(layout("Flows", Some(&signed), body)).into_response()
+    Page::ok(layout(signed.urls(), "Flows", Some(&signed), body)).into_response()
 }
 
-/// `POST /ui/flows` (multipart): deploys a version; with `resume_errored`,
+/// `POST flows` (multipart): deploys a version; with `resume_errored`,
 /// on to the resume job's page.
 pub async fn deploy_flow(
     State(state): State<AppState>,
@@ -169,11 +169,14 @@ pub async fn deploy_flow(
             .deploy_and_resume(&name, kind, file, memory_mib, gated, signed.name())
             .await
         {
-            Ok((_, Ok(job))) => Redirect::to(&format!("/ui/jobs/{}", job.id)).into_response(),
-            Ok((record, Err(error))) => flows_notice(&format!(
-                "Deployed {} v{}, but the resume job could not start: {error}",
-                record.name, record.version
-            )),
+            Ok((_, Ok(job))) => Redirect::to(&signed.urls().job(&job.id)).into_response(),
+            Ok((record, Err(error))) => flows_notice(
+                &signed,
+                &format!(
+                    "Deployed {} v{}, but the resume job could not start: {error}",
+                    record.name, record.version
+                ),
+            ),
             Err(error) => engine_refusal(&signed, &error).into_response(),
         };
     }
@@ -182,23 +185,34 @@ pub async fn deploy_flow(
         .deploy_flow_with(&name, kind, file, memory_mib, signed.name())
         .await
     {
-        Ok(record) => flows_notice(&format!(
-            "Deployed {} v{}, now active.",
-            record.name, record.version
-        )),
+        Ok(record) => flows_notice(
+            &signed,
+            &format!("Deployed {} v{}, now active.", record.name, record.version),
+        ),
         Err(error) => engine_refusal(&signed, &error).into_response(),
     }
 }
 
 fn bad(signed: &Signed, message: &str) -> Response {
-    refusal(StatusCode::BAD_REQUEST, Some(signed), message).into_response()
+    refusal(
+        signed.urls(),
+        StatusCode::BAD_REQUEST,
+        Some(signed),
+        message,
+    )
+    .into_response()
 }
 
-fn flows_notice(notice: &str) -> Response {
-    Redirect::to(&format!("/ui/flows?notice={}", encode(notice))).into_response()
+fn flows_notice(signed: &Signed, notice: &str) -> Response {
+    Redirect::to(&format!(
+        "{}?notice={}",
+        signed.urls().flows(),
+        encode(notice)
+    ))
+    .into_response()
 }
 
-/// `POST /ui/flows/{name}/activate` (version): a rollback or roll forward.
+/// `POST flows/{name}/activate` (version): a rollback or roll forward.
 pub async fn activate_flow(
     State(state): State<AppState>,
     signed: Signed,
@@ -220,12 +234,15 @@ pub async fn activate_flow(
         .activate_flow(&name, version, signed.name())
         .await
     {
-        Ok(record) => flows_notice(&format!("{} v{} is active.", record.name, record.version)),
+        Ok(record) => flows_notice(
+            &signed,
+            &format!("{} v{} is active.", record.name, record.version),
+        ),
         Err(error) => engine_refusal(&signed, &error).into_response(),
     }
 }
 
-/// `POST /ui/flows/{name}/lift-quarantine` (version): its steps run again.
+/// `POST flows/{name}/lift-quarantine` (version): its steps run again.
 pub async fn lift_quarantine(
     State(state): State<AppState>,
     signed: Signed,
@@ -247,15 +264,18 @@ pub async fn lift_quarantine(
         .lift_quarantine(&name, version, signed.name())
         .await
     {
-        Ok(record) => flows_notice(&format!(
-            "{} v{} is no longer quarantined: resume the runs it put in Error.",
-            record.name, record.version
-        )),
+        Ok(record) => flows_notice(
+            &signed,
+            &format!(
+                "{} v{} is no longer quarantined: resume the runs it put in Error.",
+                record.name, record.version
+            ),
+        ),
         Err(error) => engine_refusal(&signed, &error).into_response(),
     }
 }
 
-/// `GET /ui/orchestrations`: every version, and a form to deploy one.
+/// `GET orchestrations`: every version, and a form to deploy one.
 pub async fn orchestrations(
     State(state): State<AppState>,
     signed: Signed,
@@ -288,7 +308,7 @@ async fn orchestrations_page(
             tbody {
                 @for r in records.iter().rev() {
                     tr {
-                        td { a href=(format!("/ui/orchestrations/{}/{}", r.name, r.version)) { (r.name) } }
+                        td { a href=(signed.urls().orchestration(&r.name, r.version)) { (r.name) } }
                         td { "v" (r.version) @if r.active { " " strong.status.completed { "active" } } }
                         td { (time(&r.deployed_at)) " by " (r.deployed_by) }
                     }
@@ -307,7 +327,7 @@ async fn orchestrations_page(
                 }
             }
         }
-        form.deploy method="post" action="/ui/orchestrations" enctype="multipart/form-data" {
+        form.deploy method="post" action=(signed.urls().orchestrations()) enctype="multipart/form-data" {
             input type="hidden" name="_csrf" value=(signed.csrf());
             div.field {
                 label for="definition" { "Definition (JSON)" }
@@ -322,10 +342,10 @@ async fn orchestrations_page(
     } else {
         StatusCode::OK
     };
-    Page::ok(layout("Orchestrations", Some(signed), body)).with_status(status)
+    Page::ok(layout(signed.urls(), "Orchestrations", Some(signed), body)).with_status(status)
 }
 
-/// `POST /ui/orchestrations` (multipart: pasted `definition` or `file`).
+/// `POST orchestrations` (multipart: pasted `definition` or `file`).
 pub async fn deploy_orchestration(
     State(state): State<AppState>,
     signed: Signed,
@@ -375,7 +395,8 @@ pub async fn deploy_orchestration(
         .await
     {
         Ok(record) => Redirect::to(&format!(
-            "/ui/orchestrations?notice={}",
+            "{}?notice={}",
+            signed.urls().orchestrations(),
             encode(&format!(
                 "Deployed {} v{}, now active.",
                 record.name, record.version
@@ -388,7 +409,7 @@ pub async fn deploy_orchestration(
     }
 }
 
-/// `GET /ui/orchestrations/{name}/{version}`: the definition and its
+/// `GET orchestrations/{name}/{version}`: the definition and its
 /// diagram.
 pub async fn orchestration(
     State(state): State<AppState>,
@@ -407,6 +428,7 @@ pub async fn orchestration(
         .find(|r| r.name == name && r.version == version)
     else {
         return refusal(
+            signed.urls(),
             StatusCode::NOT_FOUND,
             Some(&signed),
             &format!("orchestration {name:?} v{version} not found"),
@@ -421,5 +443,5 @@ pub async fn orchestration(
         h2 { "Definition" }
         pre { (serde_json::to_string_pretty(&record.definition).unwrap_or_default()) }
     };
-    Page::ok(layout(&record.name, Some(&signed), body)).into_response()
+    Page::ok(layout(signed.urls(), &record.name, Some(&signed), body)).into_response()
 }
