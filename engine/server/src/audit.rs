@@ -1,11 +1,10 @@
 //! The audit log: who did what, to what, when, and how it ended.
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::{Extension, Json};
+use super::extract::{Admin, ApiQuery};
+use axum::Json;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use stagecraft_engine::{AuditAction, AuditEntry, AuditFilter};
 
@@ -36,11 +35,9 @@ pub struct AuditPage {
 /// (admin): the audit log, newest first, a page at a time.
 pub async fn list(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    query: Result<Query<AuditQuery>, QueryRejection>,
+    Admin(_caller): Admin,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
-    caller.admin()?;
-    let Query(query) = query?;
     let action = query
         .action
         .map(|name| {

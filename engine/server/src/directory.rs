@@ -3,20 +3,17 @@
 use super::AppState;
 use super::auth::{Caller, TokenError};
 use super::error::{ApiError, ApiResult};
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use super::extract::{Admin, ApiJson, ApiPath};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stagecraft_engine::{Group, Queue, User, UserStatus};
 use stagecraft_store::Store;
 
 /// `GET /me`: the caller, with their groups and queues.
-pub async fn me(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> ApiResult<Json<Value>> {
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     Ok(Json(match caller {
         Caller::Admin => json!({ "role": "admin" }),
         Caller::User(user) => {
@@ -34,27 +31,24 @@ pub async fn me(
 /// `GET /users`.
 pub async fn users(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Admin(_caller): Admin,
 ) -> ApiResult<Json<Vec<User>>> {
-    caller.admin()?;
     Ok(Json(state.engine.store().directory().await?.0))
 }
 
 /// `GET /groups`.
 pub async fn groups(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Admin(_caller): Admin,
 ) -> ApiResult<Json<Vec<Group>>> {
-    caller.admin()?;
     Ok(Json(state.engine.store().directory().await?.1))
 }
 
 /// `GET /queues`.
 pub async fn queues(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Admin(_caller): Admin,
 ) -> ApiResult<Json<Vec<Queue>>> {
-    caller.admin()?;
     Ok(Json(state.engine.store().directory().await?.2))
 }
 
@@ -74,13 +68,10 @@ fn active() -> UserStatus {
 /// `PUT /users/{id}`: creates or replaces a user.
 pub async fn put_user(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
-    body: Result<Json<UserBody>, JsonRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UserBody>,
 ) -> ApiResult<Json<User>> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let Json(body) = body?;
     let user = User {
         id,
         name: body.name,
@@ -102,13 +93,10 @@ pub struct MembersBody {
 /// `PUT /groups/{id}`: creates or replaces a group and its members.
 pub async fn put_group(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
-    body: Result<Json<MembersBody>, JsonRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<MembersBody>,
 ) -> ApiResult<Json<Group>> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let Json(body) = body?;
     check_members(&state, &body.members).await?;
     let group = Group {
         id,
@@ -122,13 +110,10 @@ pub async fn put_group(
 /// `PUT /queues/{id}`: creates or replaces a queue and its members.
 pub async fn put_queue(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
-    body: Result<Json<MembersBody>, JsonRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<MembersBody>,
 ) -> ApiResult<Json<Queue>> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let Json(body) = body?;
     check_members(&state, &body.members).await?;
     let queue = Queue {
         id,
@@ -155,11 +140,9 @@ async fn check_members(state: &AppState, members: &[String]) -> ApiResult<()> {
 /// this response. The store keeps its hash, with the audit record.
 pub async fn issue_token(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.admin()?;
-    let Path(id) = id?;
     let token = state
         .tokens
         .issue(&state.engine, &id, caller.name())
@@ -175,11 +158,9 @@ pub async fn issue_token(
 /// `DELETE /users/{id}/tokens`: revokes every token of the user.
 pub async fn revoke_tokens(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    caller.admin()?;
-    let Path(id) = id?;
     let revoked = state
         .tokens
         .revoke(&state.engine, &id, caller.name())

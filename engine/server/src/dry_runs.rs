@@ -3,12 +3,11 @@
 //! selects), committing nothing.
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
+use super::extract::{Admin, ApiBytes, ApiPath, ApiQuery};
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::{Extension, Json};
+use axum::extract::State;
 use serde::Deserialize;
 use stagecraft_core::FlowFailureKind;
 use stagecraft_core::run::RunId;
@@ -27,15 +26,12 @@ pub struct DryRunQuery {
 /// inputs. The run is not changed.
 pub async fn step(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<DryRunQuery>, QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    Admin(caller): Admin,
+    ApiPath((id, step)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<DryRunQuery>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<DryRun>> {
-    caller.admin()?;
-    let Path((id, step)) = path?;
-    let Query(query) = query?;
-    let candidate = candidate(query.version, body?)?;
+    let candidate = candidate(query.version, body)?;
     let Some((stage, step)) = step.split_once('.') else {
         return Err(ApiError::bad_request(
             "invalid_path",
@@ -54,15 +50,12 @@ pub async fn step(
 /// (a step's flow, or an evaluation flow of a condition).
 pub async fn failure(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<DryRunQuery>, QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DryRunQuery>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<DryRun>> {
-    caller.admin()?;
-    let Path(id) = path?;
-    let Query(query) = query?;
-    let candidate = candidate(query.version, body?)?;
+    let candidate = candidate(query.version, body)?;
     let dry_run = state
         .engine
         .dry_run(&RunId(id), None, candidate, caller.name())
@@ -94,13 +87,11 @@ pub struct SelectionQuery {
 /// and how the others fail, grouped. Nothing is resumed.
 pub async fn selection(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    query: Result<Query<SelectionQuery>, QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    Admin(caller): Admin,
+    ApiQuery(query): ApiQuery<SelectionQuery>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<SelectionDryRun>> {
-    caller.admin()?;
-    let Query(query) = query?;
-    let candidate = candidate(query.version, body?)?;
+    let candidate = candidate(query.version, body)?;
     let filter = RepairFilter {
         status: Resumable::Error,
         orchestration: query.orchestration,

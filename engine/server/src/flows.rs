@@ -1,13 +1,11 @@
 //! Flows: deploy a version from uploaded component bytes, list, activate.
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use super::extract::{Admin, ApiBytes, ApiPath, ApiQuery};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use stagecraft_engine::{FlowKind, JobRecord};
 use stagecraft_store::FlowRecord;
@@ -15,20 +13,17 @@ use stagecraft_store::FlowRecord;
 /// `GET /flows`: every version of every flow.
 pub async fn list(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Admin(_caller): Admin,
 ) -> ApiResult<Json<Vec<FlowRecord>>> {
-    caller.admin()?;
     Ok(Json(state.engine.flows().await?))
 }
 
 /// `GET /flows/{name}`: the versions of one flow.
 pub async fn versions(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    name: Result<Path<String>, PathRejection>,
+    Admin(_caller): Admin,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<FlowRecord>>> {
-    caller.admin()?;
-    let Path(name) = name?;
     let versions: Vec<_> = state
         .engine
         .flows()
@@ -77,14 +72,11 @@ pub struct Deployed {
 /// the runs whose Error came from this flow.
 pub async fn deploy(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    name: Result<Path<String>, PathRejection>,
-    query: Result<Query<DeployQuery>, QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    Admin(caller): Admin,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DeployQuery>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<Deployed>)> {
-    caller.admin()?;
-    let Path(name) = name?;
-    let Query(query) = query?;
     let kind: FlowKind = query
         .kind
         .ok_or_else(|| {
@@ -95,7 +87,6 @@ pub async fn deploy(
         })?
         .parse()
         .map_err(|message: String| ApiError::bad_request("invalid_kind", message))?;
-    let body = body?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "empty_body",
@@ -146,11 +137,9 @@ pub async fn deploy(
 /// `POST /flows/{name}/versions/{version}/activate`: rollback or roll forward.
 pub async fn activate(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<(String, u32)>, PathRejection>,
+    Admin(caller): Admin,
+    ApiPath((name, version)): ApiPath<(String, u32)>,
 ) -> ApiResult<Json<FlowRecord>> {
-    caller.admin()?;
-    let Path((name, version)) = path?;
     Ok(Json(
         state
             .engine
@@ -163,11 +152,9 @@ pub async fn activate(
 /// again.
 pub async fn lift_quarantine(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<(String, u32)>, PathRejection>,
+    Admin(caller): Admin,
+    ApiPath((name, version)): ApiPath<(String, u32)>,
 ) -> ApiResult<Json<FlowRecord>> {
-    caller.admin()?;
-    let Path((name, version)) = path?;
     Ok(Json(
         state
             .engine

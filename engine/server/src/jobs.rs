@@ -2,13 +2,12 @@
 //! follow their progress; cancel them.
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use super::runs::{WAIT_HEADER, parse_timeout};
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::{Extension, Json};
 use serde::Deserialize;
 use stagecraft_engine::{JobId, JobRecord, JobRun, JobRunState, RepairFilter, ResumeJob};
 use std::time::Duration;
@@ -31,11 +30,9 @@ pub struct ResumeBody {
 /// 202 with the job (its `counts.total` is the selection's size).
 pub async fn resume_many(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    body: Result<Json<ResumeBody>, JsonRejection>,
+    Admin(caller): Admin,
+    ApiJson(body): ApiJson<ResumeBody>,
 ) -> ApiResult<(StatusCode, Json<JobRecord>)> {
-    caller.admin()?;
-    let Json(body) = body?;
     let job = ResumeJob {
         filter: body.filter,
         only_if_dry_run_passes: body.only_if_dry_run_passes,
@@ -55,11 +52,9 @@ pub struct ListQuery {
 /// `GET /jobs?limit=`: the latest jobs, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Admin(_caller): Admin,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<JobRecord>>> {
-    caller.admin()?;
-    let Query(query) = query?;
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     Ok(Json(state.engine.jobs(limit).await?))
 }
@@ -79,13 +74,10 @@ pub struct ShowQuery {
 /// passes (the `Stagecraft-Wait` header says `met` or `timeout`).
 pub async fn show(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
-    query: Result<Query<ShowQuery>, QueryRejection>,
+    Admin(_caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ShowQuery>,
 ) -> ApiResult<(HeaderMap, Json<JobRecord>)> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let Query(query) = query?;
     let id = JobId(id);
     match query.wait_for.as_deref() {
         None if query.timeout.is_some() => Err(ApiError::bad_request(
@@ -130,13 +122,10 @@ pub struct RunsQuery {
 /// became of each, in selection order.
 pub async fn runs(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
-    query: Result<Query<RunsQuery>, QueryRejection>,
+    Admin(_caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RunsQuery>,
 ) -> ApiResult<Json<Vec<JobRun>>> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let Query(query) = query?;
     let limit = query.limit.unwrap_or(1000).clamp(1, 100_000);
     Ok(Json(
         state
@@ -150,11 +139,9 @@ pub async fn runs(
 /// handled stay as they are. 409 if it already ended.
 pub async fn cancel(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobRecord>> {
-    caller.admin()?;
-    let Path(id) = id?;
     Ok(Json(
         state.engine.cancel_job(&JobId(id), caller.name()).await?,
     ))

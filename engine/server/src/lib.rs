@@ -24,6 +24,7 @@ mod console;
 mod directory;
 mod dry_runs;
 mod error;
+mod extract;
 mod flows;
 mod jobs;
 mod nul;

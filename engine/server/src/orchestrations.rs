@@ -1,12 +1,11 @@
 //! Orchestrations: deploy a definition, list versions, the definition schema.
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use super::extract::{Admin, ApiJson, ApiPath};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
 use stagecraft_store::OrchestrationRecord;
@@ -36,9 +35,8 @@ impl From<OrchestrationRecord> for VersionSummary {
 /// `GET /orchestrations`: every version of every orchestration.
 pub async fn list(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Admin(_caller): Admin,
 ) -> ApiResult<Json<Vec<VersionSummary>>> {
-    caller.admin()?;
     let records = state.engine.orchestrations().await?;
     Ok(Json(
         records.into_iter().map(VersionSummary::from).collect(),
@@ -48,11 +46,9 @@ pub async fn list(
 /// `POST /orchestrations` with the JSON definition: deploys a new version.
 pub async fn deploy(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    definition: Result<Json<Value>, JsonRejection>,
+    Admin(caller): Admin,
+    ApiJson(definition): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<OrchestrationRecord>)> {
-    caller.admin()?;
-    let Json(definition) = definition?;
     let record = state
         .engine
         .deploy_orchestration(definition, caller.name())
@@ -63,11 +59,9 @@ pub async fn deploy(
 /// `GET /orchestrations/{name}`: the versions of one orchestration.
 pub async fn versions(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    name: Result<Path<String>, PathRejection>,
+    Admin(_caller): Admin,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Vec<VersionSummary>>> {
-    caller.admin()?;
-    let Path(name) = name?;
     let versions: Vec<_> = state
         .engine
         .orchestrations()
@@ -88,11 +82,9 @@ pub async fn versions(
 /// definition.
 pub async fn version(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<(String, u32)>, PathRejection>,
+    Admin(_caller): Admin,
+    ApiPath((name, version)): ApiPath<(String, u32)>,
 ) -> ApiResult<Json<OrchestrationRecord>> {
-    caller.admin()?;
-    let Path((name, version)) = path?;
     state
         .engine
         .orchestrations()
@@ -104,7 +96,6 @@ pub async fn version(
 }
 
 /// `GET /schemas/orchestration`: the JSON Schema of definitions.
-pub async fn schema(Extension(caller): Extension<Caller>) -> ApiResult<Json<Value>> {
-    caller.admin()?;
+pub async fn schema(_: Admin) -> ApiResult<Json<Value>> {
     Ok(Json(stagecraft_core::json_schema()))
 }

@@ -3,11 +3,11 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use crate::backend::Engine;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
 use stagecraft_core::run::{Milestone, Run, RunId, RunStatus, SYSTEM_PRINCIPAL, WorkItemStatus};
@@ -43,16 +43,13 @@ const REPLAYED: &str = "idempotent-replayed";
 /// passes).
 pub async fn start(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Admin(caller): Admin,
     request: HeaderMap,
-    wait: Result<Query<WaitQuery>, QueryRejection>,
-    body: Result<Json<StartRun>, JsonRejection>,
+    ApiQuery(wait): ApiQuery<WaitQuery>,
+    ApiJson(body): ApiJson<StartRun>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Run>)> {
-    caller.admin()?;
-    let Query(wait) = wait?;
     let wait = wait.parse()?;
     let key = idempotency_key(&request)?;
-    let Json(body) = body?;
     let (status, run) = match key {
         None => {
             let run = state
@@ -118,11 +115,9 @@ pub struct ListQuery {
 /// `GET /runs?status=&orchestration=&version=&stage=&limit=`: newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Admin(_caller): Admin,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<RunSummary>>> {
-    caller.admin()?;
-    let Query(query) = query?;
     let runs = state
         .engine
         .runs(RunFilter {
@@ -142,13 +137,10 @@ pub async fn list(
 /// the timeout passes).
 pub async fn show(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
-    wait: Result<Query<WaitQuery>, QueryRejection>,
+    Admin(_caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(wait): ApiQuery<WaitQuery>,
 ) -> ApiResult<(HeaderMap, Json<Run>)> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let Query(wait) = wait?;
     let wait = wait.parse()?;
     let run = state.engine.run(&RunId(id)).await?;
     let (headers, run) = match wait {
@@ -161,11 +153,9 @@ pub async fn show(
 /// `GET /runs/{id}/history`: the run's milestones, oldest first.
 pub async fn history(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
+    Admin(_caller): Admin,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<Milestone>>> {
-    caller.admin()?;
-    let Path(id) = id?;
     let run = state.engine.run(&RunId(id)).await?;
     Ok(Json(for_people(Arc::unwrap_or_clone(run)).history))
 }
@@ -181,26 +171,20 @@ pub struct LogsQuery {
 /// logged, per attempt, oldest first.
 pub async fn logs(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
-    query: Result<Query<LogsQuery>, QueryRejection>,
+    Admin(_caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> ApiResult<Json<Vec<StepLog>>> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let Query(query) = query?;
     step_logs(&state, RunId(id), None, query.attempt).await
 }
 
 /// `GET /runs/{id}/steps/{stage.step}/logs?attempt=`: one step's logs.
 pub async fn step_logs_route(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<LogsQuery>, QueryRejection>,
+    Admin(_caller): Admin,
+    ApiPath((id, step)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> ApiResult<Json<Vec<StepLog>>> {
-    caller.admin()?;
-    let Path((id, step)) = path?;
-    let Query(query) = query?;
     let Some((stage, step)) = step.split_once('.') else {
         return Err(ApiError::bad_request(
             "invalid_path",
@@ -387,8 +371,8 @@ pub const WAIT_HEADER: &str = "stagecraft-wait";
 /// `POST /runs/{id}/suspend`.
 pub async fn suspend(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Run>> {
     control(&state, &caller, id, Control::Suspend).await
 }
@@ -396,8 +380,8 @@ pub async fn suspend(
 /// `POST /runs/{id}/resume`: a suspended run, or one in recoverable Error.
 pub async fn resume(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Run>> {
     control(&state, &caller, id, Control::Resume).await
 }
@@ -405,8 +389,8 @@ pub async fn resume(
 /// `POST /runs/{id}/cancel`.
 pub async fn cancel(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Run>> {
     control(&state, &caller, id, Control::Cancel).await
 }
@@ -423,11 +407,9 @@ enum Control {
 async fn control(
     state: &AppState,
     caller: &Caller,
-    id: Result<Path<String>, PathRejection>,
+    id: String,
     action: Control,
 ) -> ApiResult<Json<Run>> {
-    caller.admin()?;
-    let Path(id) = id?;
     let id = RunId(id);
     let engine = &state.engine;
     let by = caller.name();
@@ -449,13 +431,10 @@ pub struct PublishEvent {
 /// `POST /runs/{id}/events`: publishes an orchestration event to the run.
 pub async fn publish(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    id: Result<Path<String>, PathRejection>,
-    body: Result<Json<PublishEvent>, JsonRejection>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<PublishEvent>,
 ) -> ApiResult<Json<Run>> {
-    caller.admin()?;
-    let Path(id) = id?;
-    let Json(body) = body?;
     let id = RunId(id);
     let result = state
         .engine

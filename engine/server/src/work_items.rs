@@ -5,9 +5,9 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::{Extension, Json};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use axum::Json;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stagecraft_core::Actor;
@@ -27,10 +27,9 @@ pub struct ListQuery {
 /// and queues); for the admin, every open item.
 pub async fn list(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<WorkItemRecord>>> {
-    let Query(query) = query?;
     let run = query.run.map(RunId);
     let items = match caller {
         Caller::Admin => {
@@ -67,10 +66,10 @@ pub struct Shown {
 /// `GET /work-items/{run}/{item}`: one item; its assignee also gets the form.
 pub async fn show(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    caller: Caller,
+    ApiPath(path): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Shown>> {
-    let id = work_item_id(path?);
+    let id = work_item_id(path);
     let store = state.engine.store();
     let record = store
         .work_item(&id)
@@ -118,17 +117,16 @@ pub struct Completed {
 /// the assignee (or a member of its group or queue) completes it.
 pub async fn complete(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Result<Json<Answers>, JsonRejection>,
+    caller: Caller,
+    ApiPath(path): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<Answers>,
 ) -> ApiResult<Json<Completed>> {
-    let id = work_item_id(path?);
+    let id = work_item_id(path);
     let Caller::User(user) = caller else {
         return Err(ApiError::refused_role(
             "work items are completed by their assignees, with a user token",
         ));
     };
-    let Json(body) = body?;
     match state
         .engine
         .complete_work_item(&id, &user, body.answers)
@@ -149,6 +147,6 @@ pub async fn complete(
     }
 }
 
-fn work_item_id(Path((run, item)): Path<(String, String)>) -> WorkItemId {
+fn work_item_id((run, item): (String, String)) -> WorkItemId {
     WorkItemId(format!("{run}/{item}"))
 }

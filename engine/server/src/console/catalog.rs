@@ -7,9 +7,8 @@
 use super::super::AppState;
 use super::diagram;
 use super::page::{Page, encode, layout, refusal, time};
-use super::session::Signed;
+use super::session::{AdminForm, AdminPage, Signed};
 use super::work::engine_refusal;
-use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,12 +27,9 @@ pub struct Notice {
 /// `GET flows`.
 pub async fn flows(
     State(state): State<AppState>,
-    signed: Signed,
+    AdminPage(signed): AdminPage,
     Query(query): Query<Notice>,
 ) -> Response {
-    if let Err(refused) = signed.require_admin() {
-        return refused.into_response();
-    }
     let records = match state.engine.flows().await {
         Ok(records) => records,
         Err(error) => return engine_refusal(&signed, &error).into_response(),
@@ -137,10 +133,7 @@ pub async fn deploy_flow(
             Err(error) => return bad(&signed, &error.body_text()),
         }
     }
-    if let Err(refused) = signed
-        .require_admin()
-        .and_then(|()| signed.check_post(&headers, &fields))
-    {
+    if let Err(refused) = signed.admin_post(&headers, &fields) {
         return refused.into_response();
     }
     let name = fields
@@ -215,17 +208,9 @@ fn flows_notice(signed: &Signed, notice: &str) -> Response {
 /// `POST flows/{name}/activate` (version): a rollback or roll forward.
 pub async fn activate_flow(
     State(state): State<AppState>,
-    signed: Signed,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    AdminForm { signed, form }: AdminForm,
 ) -> Response {
-    if let Err(refused) = signed
-        .require_admin()
-        .and_then(|()| signed.check_post(&headers, &form))
-    {
-        return refused.into_response();
-    }
     let Some(version) = form.get("version").and_then(|v| v.parse::<u32>().ok()) else {
         return bad(&signed, "Which version?");
     };
@@ -245,17 +230,9 @@ pub async fn activate_flow(
 /// `POST flows/{name}/lift-quarantine` (version): its steps run again.
 pub async fn lift_quarantine(
     State(state): State<AppState>,
-    signed: Signed,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    AdminForm { signed, form }: AdminForm,
 ) -> Response {
-    if let Err(refused) = signed
-        .require_admin()
-        .and_then(|()| signed.check_post(&headers, &form))
-    {
-        return refused.into_response();
-    }
     let Some(version) = form.get("version").and_then(|v| v.parse::<u32>().ok()) else {
         return bad(&signed, "Which version?");
     };
@@ -278,12 +255,9 @@ pub async fn lift_quarantine(
 /// `GET orchestrations`: every version, and a form to deploy one.
 pub async fn orchestrations(
     State(state): State<AppState>,
-    signed: Signed,
+    AdminPage(signed): AdminPage,
     Query(query): Query<Notice>,
 ) -> Response {
-    if let Err(refused) = signed.require_admin() {
-        return refused.into_response();
-    }
     orchestrations_page(&state, &signed, query.notice.as_deref(), None, "")
         .await
         .into_response()
@@ -368,10 +342,7 @@ pub async fn deploy_orchestration(
             Err(error) => return bad(&signed, &error.body_text()),
         }
     }
-    if let Err(refused) = signed
-        .require_admin()
-        .and_then(|()| signed.check_post(&headers, &fields))
-    {
+    if let Err(refused) = signed.admin_post(&headers, &fields) {
         return refused.into_response();
     }
     let text = fields
@@ -413,12 +384,9 @@ pub async fn deploy_orchestration(
 /// diagram.
 pub async fn orchestration(
     State(state): State<AppState>,
-    signed: Signed,
+    AdminPage(signed): AdminPage,
     Path((name, version)): Path<(String, u32)>,
 ) -> Response {
-    if let Err(refused) = signed.require_admin() {
-        return refused.into_response();
-    }
     let records = match state.engine.orchestrations().await {
         Ok(records) => records,
         Err(error) => return engine_refusal(&signed, &error).into_response(),

@@ -3,7 +3,7 @@
 
 use super::super::AppState;
 use super::page::{Page, layout, time};
-use super::session::Signed;
+use super::session::AdminPage;
 use super::work::engine_refusal;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -14,12 +14,9 @@ use stagecraft_engine::{AuditAction, AuditFilter, AuditOutcome, JobId, JobStatus
 /// `GET jobs/{id}`.
 pub async fn show(
     State(state): State<AppState>,
-    signed: Signed,
+    AdminPage(signed): AdminPage,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = signed.require_admin() {
-        return refused.into_response();
-    }
     let job = match state.engine.job(&JobId(id)).await {
         Ok(job) => job,
         Err(error) => return engine_refusal(&signed, &error).into_response(),
@@ -65,12 +62,9 @@ pub struct AuditQuery {
 /// `GET audit`: who did what, newest first, a page at a time.
 pub async fn audit(
     State(state): State<AppState>,
-    signed: Signed,
+    AdminPage(signed): AdminPage,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    if let Err(refused) = signed.require_admin() {
-        return refused.into_response();
-    }
     let some = |v: &Option<String>| {
         v.as_ref()
             .map(|v| v.trim().to_owned())

@@ -6,10 +6,9 @@
 use super::super::AppState;
 use super::diagram;
 use super::page::{Page, encode, layout, refusal, time};
-use super::session::Signed;
+use super::session::{AdminForm, AdminPage, Signed};
 use super::urls::Urls;
 use super::work::engine_refusal;
-use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -80,12 +79,9 @@ fn nonempty(value: &Option<String>) -> Option<String> {
 /// every run shown can be resumed as one job.
 pub async fn list(
     State(state): State<AppState>,
-    signed: Signed,
+    AdminPage(signed): AdminPage,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if let Err(refused) = signed.require_admin() {
-        return refused.into_response();
-    }
     let status: Option<RunStatus> = nonempty(&query.status)
         .and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok());
     let orchestration = nonempty(&query.orchestration);
@@ -262,13 +258,10 @@ pub struct ShowQuery {
 /// `GET runs/{id}`: everything about one run.
 pub async fn show(
     State(state): State<AppState>,
-    signed: Signed,
+    AdminPage(signed): AdminPage,
     Path(id): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> Response {
-    if let Err(refused) = signed.require_admin() {
-        return refused.into_response();
-    }
     let id = RunId(id);
     let run = match state.engine.run(&id).await {
         Ok(run) => run,
@@ -434,17 +427,9 @@ fn actions(signed: &Signed, run: &Run) -> Markup {
 /// run with a notice, or the engine's refusal.
 pub async fn act(
     State(state): State<AppState>,
-    signed: Signed,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    AdminForm { signed, form }: AdminForm,
 ) -> Response {
-    if let Err(refused) = signed
-        .require_admin()
-        .and_then(|()| signed.check_post(&headers, &form))
-    {
-        return refused.into_response();
-    }
     let id = RunId(id);
     let action = form.get("action").map(String::as_str).unwrap_or_default();
     let event = form
@@ -553,10 +538,7 @@ pub async fn dry_run(
             }
         }
     }
-    if let Err(refused) = signed
-        .require_admin()
-        .and_then(|()| signed.check_post(&headers, &form))
-    {
+    if let Err(refused) = signed.admin_post(&headers, &form) {
         return refused.into_response();
     }
     let id = RunId(id);
@@ -624,16 +606,8 @@ fn dry_run_result(urls: &Urls, tried: &DryRun) -> Markup {
 /// selects, resumed as one job; then the job's page.
 pub async fn resume_all(
     State(state): State<AppState>,
-    signed: Signed,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    AdminForm { signed, form }: AdminForm,
 ) -> Response {
-    if let Err(refused) = signed
-        .require_admin()
-        .and_then(|()| signed.check_post(&headers, &form))
-    {
-        return refused.into_response();
-    }
     let get = |key: &str| {
         form.get(key)
             .map(|v| v.trim().to_owned())

@@ -10,7 +10,7 @@ use super::super::auth::Caller;
 use super::page::{Page, encode, layout, refusal};
 use super::urls::Urls;
 use axum::Form;
-use axum::extract::{FromRequestParts, OriginalUri, State};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -94,6 +94,17 @@ impl Signed {
             Some(self),
             "This page is for administrators; it needs the admin token.",
         ))
+    }
+
+    /// Refuses a state-changing form that is not the admin's, or did not
+    /// come from this console: what every admin form is checked for.
+    pub fn admin_post(
+        &self,
+        headers: &HeaderMap,
+        form: &HashMap<String, String>,
+    ) -> Result<(), Page> {
+        self.require_admin()?;
+        self.check_post(headers, form)
     }
 
     /// Refuses a state-changing form that did not come from this console:
@@ -187,6 +198,59 @@ impl FromRequestParts<AppState> for Signed {
             csrf: session.csrf,
             urls,
         })
+    }
+}
+
+/// The admin, signed in, for an administrator's page; anyone else is
+/// refused.
+#[derive(Debug, Clone)]
+pub struct AdminPage(pub Signed);
+
+impl FromRequestParts<AppState> for AdminPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let signed = Signed::from_request_parts(parts, state).await?;
+        signed
+            .require_admin()
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self(signed))
+    }
+}
+
+/// The admin's form (url-encoded), posted from this console with the
+/// session's CSRF token: the one guard of every state-changing admin form.
+#[derive(Debug, Clone)]
+pub struct AdminForm {
+    /// Who posted it.
+    pub signed: Signed,
+    /// Its fields.
+    pub form: HashMap<String, String>,
+}
+
+impl FromRequest<AppState> for AdminForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let Form(form) =
+            Form::<HashMap<String, String>>::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(|rejection| {
+                    refusal(
+                        signed.urls(),
+                        StatusCode::BAD_REQUEST,
+                        Some(&signed),
+                        &rejection.body_text(),
+                    )
+                    .into_response()
+                })?;
+        signed
+            .admin_post(&headers, &form)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self { signed, form })
     }
 }
 
