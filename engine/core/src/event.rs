@@ -92,6 +92,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// Every principal whose work this user may take: themselves, their
+    /// groups and their queues.
+    pub fn principals(&self) -> Vec<Principal> {
+        std::iter::once(Principal::User(self.user.clone()))
+            .chain(self.groups.iter().cloned().map(Principal::Group))
+            .chain(self.queues.iter().cloned().map(Principal::Queue))
+            .collect()
+    }
+
     /// Whether this user may see and complete work assigned to `assignee`:
     /// it is them, or a group or queue of theirs.
     pub fn may_work_on(&self, assignee: &Principal) -> bool {

@@ -116,6 +116,23 @@ pub fn handle(
     ctx.finish()
 }
 
+/// What makes a stage's exit conditions (and its steps' own) be evaluated
+/// again, evaluation flows included (C-EXIT-EVAL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// The stage was entered: its conditions are evaluated a first time.
+    StageEntered,
+    /// The run was resumed into the stage.
+    Resumed,
+    /// One of its steps completed.
+    StepCompleted,
+    /// A screen was submitted to a step whose own exit condition decides
+    /// when it completes.
+    ScreenSubmitted,
+    /// An event was published to the run.
+    EventPublished,
+}
+
 /// The working state of one transition.
 struct Ctx<'p> {
     plan: &'p Plan,
@@ -124,8 +141,10 @@ struct Ctx<'p> {
     now: Timestamp,
     /// The user behind a manual action; recorded on every milestone it causes.
     actor: Option<String>,
-    /// Conditions must be re-evaluated, evaluation flows included (a SPEC trigger happened).
-    triggered: bool,
+    /// Why the current stage's conditions must be evaluated again,
+    /// evaluation flows included; `None` while nothing happened that could
+    /// change them.
+    trigger: Option<Trigger>,
     /// Stages entered during this transition (loop guard).
     stage_entries: usize,
 }
@@ -138,9 +157,14 @@ impl<'p> Ctx<'p> {
             actions: Vec::new(),
             now,
             actor,
-            triggered: false,
+            trigger: None,
             stage_entries: 0,
         }
+    }
+
+    /// Asks for the current stage's conditions to be evaluated again.
+    fn trigger(&mut self, why: Trigger) {
+        self.trigger = Some(why);
     }
 
     /// Runs until the run waits for work, then hands out the result.

@@ -1,3 +1,4 @@
+use stagecraft_core::FlowFailureKind;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -53,16 +54,54 @@ pub enum FlowFailure {
 }
 
 impl FlowFailure {
-    /// A short stable name for the kind of failure, for storage and APIs.
-    pub fn kind(&self) -> &'static str {
+    /// Its kind in the engine's one taxonomy of flow failures, which runs
+    /// record, the API answers and `flow test` prints: an instance that
+    /// cannot start is a trap.
+    pub fn kind(&self) -> FlowFailureKind {
         match self {
-            FlowFailure::Trap { .. } => "trap",
-            FlowFailure::CpuBudgetExhausted { .. } => "cpu_budget",
-            FlowFailure::MemoryLimit { .. } => "memory_limit",
-            FlowFailure::Timeout { .. } => "timeout",
-            FlowFailure::FlowError { .. } => "flow_error",
-            FlowFailure::BadOutput { .. } => "bad_output",
-            FlowFailure::Instantiation { .. } => "instantiation",
+            FlowFailure::Trap { .. } | FlowFailure::Instantiation { .. } => FlowFailureKind::Trap,
+            FlowFailure::CpuBudgetExhausted { .. } => FlowFailureKind::CpuBudget,
+            FlowFailure::MemoryLimit { .. } => FlowFailureKind::MemoryLimit,
+            FlowFailure::Timeout { .. } => FlowFailureKind::Timeout,
+            FlowFailure::FlowError { .. } => FlowFailureKind::FlowError,
+            FlowFailure::BadOutput { .. } => FlowFailureKind::BadOutput,
         }
+    }
+}
+
+/// The failure as the state machine records it: its kind and its message.
+impl From<FlowFailure> for stagecraft_core::FlowFailure {
+    fn from(failure: FlowFailure) -> Self {
+        Self {
+            kind: failure.kind(),
+            message: failure.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One name for one failure: an instance that cannot start is recorded,
+    /// answered and printed as a trap, as a run records it.
+    #[test]
+    fn every_host_failure_has_its_kind_in_the_one_taxonomy() {
+        let instantiation = FlowFailure::Instantiation {
+            reason: "its start function trapped".to_owned(),
+        };
+        assert_eq!(instantiation.kind(), FlowFailureKind::Trap);
+        let recorded =
+            stagecraft_core::FlowFailure::from(FlowFailure::CpuBudgetExhausted { budget: 10 });
+        assert_eq!(recorded.kind, FlowFailureKind::CpuBudget);
+        assert!(
+            recorded.message.contains("10 fuel units"),
+            "{}",
+            recorded.message
+        );
+        assert_eq!(
+            serde_json::to_value(instantiation.kind()).ok(),
+            Some("trap".into())
+        );
     }
 }

@@ -18,7 +18,6 @@ use crate::under_way::{Ticket, UnderWay, Work};
 use crate::versions::Versions;
 use stagecraft_core::run::{Principal, Run, RunId, WorkItemId};
 use stagecraft_core::{Action, Event, FlowFailure, FlowFailureKind, Unavailability};
-use stagecraft_host::FlowFailure as HostFailure;
 use stagecraft_host::{LogLine, LogStream};
 use stagecraft_store::{StepLog, StepLogLine, Store, StoreResult, UserStatus};
 use std::sync::Arc;
@@ -113,7 +112,7 @@ impl<S: Store> Dispatcher<S> {
                     let call = async move { flow_component.run(&inputs).await };
                     let invocation = slices.schedule_movable(account, call).await;
                     log_invocation(&flow, version, &invocation.log);
-                    let outcome = invocation.outcome.map_err(failure);
+                    let outcome = invocation.outcome.map_err(FlowFailure::from);
                     let failed = outcome.as_ref().err().map(|failure| failure.kind);
                     if let Some(reason) = breaker.record(&flow, version, failed) {
                         quarantine::quarantine(&*store, &registry, &*clock, &flow, version, reason)
@@ -171,7 +170,7 @@ impl<S: Store> Dispatcher<S> {
                                 let call = async move { component.evaluate(&inputs).await };
                                 let invocation = slices.schedule_movable(account, call).await;
                                 log_invocation(&flow, active.version, &invocation.log);
-                                let outcome = invocation.outcome.map_err(failure);
+                                let outcome = invocation.outcome.map_err(FlowFailure::from);
                                 let failed = outcome.as_ref().err().map(|failure| failure.kind);
                                 if let Some(reason) = breaker.record(&flow, active.version, failed)
                                 {
@@ -325,22 +324,6 @@ fn missing_flow(name: &str) -> FlowFailure {
     FlowFailure {
         kind: FlowFailureKind::Trap,
         message: format!("no flow named {name:?} is deployed"),
-    }
-}
-
-/// The host's typed failure, in the state machine's terms.
-pub(crate) fn failure(failure: HostFailure) -> FlowFailure {
-    let kind = match &failure {
-        HostFailure::Trap { .. } | HostFailure::Instantiation { .. } => FlowFailureKind::Trap,
-        HostFailure::CpuBudgetExhausted { .. } => FlowFailureKind::CpuBudget,
-        HostFailure::MemoryLimit { .. } => FlowFailureKind::MemoryLimit,
-        HostFailure::Timeout { .. } => FlowFailureKind::Timeout,
-        HostFailure::FlowError { .. } => FlowFailureKind::FlowError,
-        HostFailure::BadOutput { .. } => FlowFailureKind::BadOutput,
-    };
-    FlowFailure {
-        kind,
-        message: failure.to_string(),
     }
 }
 

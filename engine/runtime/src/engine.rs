@@ -12,7 +12,7 @@ use audit::target;
 use crate::action::ExternalAction;
 use crate::clock::{Clock, SystemClock};
 use crate::config::EngineConfig;
-use crate::dispatch::{Dispatcher, failure};
+use crate::dispatch::Dispatcher;
 use crate::error::EngineError;
 use crate::executor::{Command, Executor, RunUpdate, Trail};
 use crate::fairness::FlowShares;
@@ -23,7 +23,7 @@ use crate::slices::{Account, Slices};
 use crate::versions::Versions;
 use crate::watch::Watchers;
 use serde_json::Value;
-use stagecraft_core::run::{Principal, Run, RunId, RunStatus, WorkItemId, WorkItemStatus};
+use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemId, WorkItemStatus};
 use stagecraft_core::{Actor, Event, Limits, Orchestration};
 use stagecraft_host::{FieldError, FlowHost, FlowKind, Form, HostConfig, Submission};
 use stagecraft_store::{
@@ -877,10 +877,7 @@ impl<S: Store> Engine<S> {
     /// Open work items that `user` may complete: assigned to them, or to a
     /// group or queue they belong to.
     pub async fn work_items_for(&self, user: &str) -> Result<Vec<WorkItemRecord>, EngineError> {
-        let actor = self.actor(user).await?;
-        let mut assignees = vec![Principal::User(actor.user.clone())];
-        assignees.extend(actor.groups.iter().cloned().map(Principal::Group));
-        assignees.extend(actor.queues.iter().cloned().map(Principal::Queue));
+        let assignees = self.actor(user).await?.principals();
         Ok(self
             .inner
             .store
@@ -974,7 +971,7 @@ impl<S: Store> Engine<S> {
                 return Ok(Completion::Invalid(errors));
             }
             Ok(Ok(Submission::Accepted(outputs))) => Ok(outputs),
-            Ok(Err(error)) => Err(failure(error)),
+            Ok(Err(error)) => Err(stagecraft_core::FlowFailure::from(error)),
         };
         let step = record.item.step.clone();
         let event = Event::WorkItemCompleted {
@@ -1058,16 +1055,13 @@ impl<S: Store> Engine<S> {
             .map_err(|message| EngineError::Unavailable(format!("screen flow: {message}")))
     }
 
-    async fn actor(&self, user: &str) -> Result<Actor, EngineError> {
+    /// `user` of the directory with their groups and queues: who may work
+    /// on what.
+    pub async fn actor(&self, user: &str) -> Result<Actor, EngineError> {
         if self.inner.store.user(user).await?.is_none() {
             return Err(EngineError::NotFound(format!("user {user:?}")));
         }
-        let memberships = self.inner.store.memberships(user).await?;
-        Ok(Actor {
-            user: user.to_owned(),
-            groups: memberships.groups,
-            queues: memberships.queues,
-        })
+        Ok(self.inner.store.memberships(user).await?.of(user))
     }
 
     // ---- directory -------------------------------------------------------------

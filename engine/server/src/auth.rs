@@ -261,6 +261,29 @@ fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Why `user` may not act now, if they may not: frozen, inactive or gone
+/// from the directory. The one rule for the API's tokens and the console's
+/// sessions: such a user keeps their tokens but may not use them.
+pub async fn barred(
+    engine: &Engine,
+    user: &str,
+) -> Result<Option<String>, stagecraft_engine::EngineError> {
+    Ok(match engine.user(user).await? {
+        Some(record) => match record.status {
+            UserStatus::Active => None,
+            UserStatus::Frozen => Some(format!(
+                "user {user} is frozen; their tokens and sign-in are refused"
+            )),
+            UserStatus::Inactive => Some(format!(
+                "user {user} is inactive; their tokens and sign-in are refused"
+            )),
+        },
+        None => Some(format!(
+            "user {user} no longer exists; their tokens and sign-in are refused"
+        )),
+    })
+}
+
 /// Middleware: resolves the bearer token to a [`Caller`] for the handlers,
 /// or answers 401. Logs the request without its headers.
 pub async fn authenticate(
@@ -292,19 +315,8 @@ pub async fn authenticate(
     }
     // A frozen or inactive user keeps their tokens but may not use them.
     if let Caller::User(user) = &caller {
-        let refused = match state.engine.store().user(user).await {
-            Ok(Some(record)) => match record.status {
-                UserStatus::Active => None,
-                UserStatus::Frozen => {
-                    Some(format!("user {user} is frozen; their tokens are refused"))
-                }
-                UserStatus::Inactive => {
-                    Some(format!("user {user} is inactive; their tokens are refused"))
-                }
-            },
-            Ok(None) => Some(format!(
-                "user {user} no longer exists; their tokens are refused"
-            )),
+        let refused = match barred(&state.engine, user).await {
+            Ok(refused) => refused,
             Err(error) => {
                 return axum::response::IntoResponse::into_response(ApiError::from(error));
             }

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
-use stagecraft_core::run::{Milestone, Run, RunId, RunStatus, SYSTEM_PRINCIPAL, WorkItemStatus};
+use stagecraft_core::run::{Milestone, Run, RunId, RunStatus, WorkItemStatus};
 use stagecraft_engine::{RunFilter, StepLog};
 use stagecraft_store::RunSummary;
 use std::sync::Arc;
@@ -227,13 +227,13 @@ async fn step_logs(
     Ok(Json(logs))
 }
 
-/// Milestones of the system record the system principal as their actor,
-/// as SPEC's records do; the stored state leaves it out.
+/// Milestones of the system name the system principal as their actor, as
+/// SPEC's records do ([`Milestone::actor_name`]).
 fn for_people(mut run: Run) -> Run {
     for milestone in &mut run.history {
-        milestone
-            .actor
-            .get_or_insert_with(|| SYSTEM_PRINCIPAL.to_owned());
+        if milestone.actor.is_none() {
+            milestone.actor = Some(milestone.actor_name().to_owned());
+        }
     }
     run
 }

@@ -10,7 +10,6 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use stagecraft_core::Actor;
 use stagecraft_core::run::{Run, RunId, WorkItemId, WorkItemStatus};
 use stagecraft_engine::Completion;
 use stagecraft_store::{Store, WorkItemFilter, WorkItemRecord};
@@ -78,12 +77,7 @@ pub async fn show(
     let form = match &caller {
         Caller::Admin => Value::Null,
         Caller::User(user) => {
-            let memberships = store.memberships(user).await?;
-            let actor = Actor {
-                user: user.clone(),
-                groups: memberships.groups,
-                queues: memberships.queues,
-            };
+            let actor = state.engine.actor(user).await?;
             if !actor.may_work_on(&record.item.assignee) {
                 return Err(ApiError::forbidden(format!(
                     "work item {id} is not assigned to {user} nor to a group or queue of theirs"

@@ -210,6 +210,17 @@ pub struct Memberships {
     pub queues: Vec<String>,
 }
 
+impl Memberships {
+    /// `user` acting with these memberships.
+    pub fn of(self, user: impl Into<String>) -> stagecraft_core::Actor {
+        stagecraft_core::Actor {
+            user: user.into(),
+            groups: self.groups,
+            queues: self.queues,
+        }
+    }
+}
+
 /// What one flow invocation of a step printed and logged (SPEC §6: a flow's
 /// stdout and stderr go to its step's log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

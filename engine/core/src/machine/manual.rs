@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use crate::run::{MilestoneKind, MilestoneRecord, RunStatus, StageStatus, StepStatus};
 
-use super::{Ctx, EventError};
+use super::{Ctx, EventError, Trigger};
 
 impl Ctx<'_> {
     /// Suspends an In Progress run and its stage; awaited evaluations are dropped (conditions
@@ -42,7 +42,7 @@ impl Ctx<'_> {
         self.milestone(MilestoneRecord::Run, MilestoneKind::ResumeRun);
         self.milestone(MilestoneRecord::Run, MilestoneKind::StartRun);
         self.stage_milestone(cur, MilestoneKind::StartStage);
-        self.triggered = true;
+        self.trigger(Trigger::Resumed);
         let count = self.stage_run(cur)?.steps.len();
         for index in 0..count {
             if self.run.status != RunStatus::InProgress || self.run.current != Some(cur) {

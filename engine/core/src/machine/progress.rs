@@ -10,7 +10,7 @@ use crate::run::{
 };
 
 use super::resolve::{map_inputs, resolve};
-use super::{Ctx, EventError};
+use super::{Ctx, EventError, Trigger};
 
 impl Ctx<'_> {
     /// Advances the current stage until it waits for work: starts eligible steps, completes
@@ -28,10 +28,9 @@ impl Ctx<'_> {
                 self.complete_stage(cur, stage)?;
                 continue;
             }
-            if !self.triggered {
+            if self.trigger.take().is_none() {
                 return Ok(());
             }
-            self.triggered = false;
             self.issue_evaluations(cur, stage)?;
         }
     }
@@ -200,7 +199,7 @@ impl Ctx<'_> {
         });
         self.run.current = Some(cur);
         self.stage_milestone(cur, MilestoneKind::StartStage);
-        self.triggered = true;
+        self.trigger(Trigger::StageEntered);
         self.stage_entries += 1;
         if self.stage_entries > self.plan.limits().max_stage_entries_per_event {
             let message = format!(

@@ -9,7 +9,7 @@ use crate::run::{
     RunStatus, StepKey, StepStatus, WorkItemId, WorkItemStatus,
 };
 
-use super::{Ctx, EventError};
+use super::{Ctx, EventError, Trigger};
 
 /// Which step kind a result is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -289,7 +289,7 @@ impl Ctx<'_> {
 
     pub(super) fn event_published(&mut self) -> Result<(), EventError> {
         self.ensure_in_progress()?;
-        self.triggered = true;
+        self.trigger(Trigger::EventPublished);
         Ok(())
     }
 }

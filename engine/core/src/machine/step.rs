@@ -11,7 +11,7 @@ use crate::run::{
 };
 
 use super::resolve::{assignee, map_inputs};
-use super::{Ctx, EventError};
+use super::{Ctx, EventError, Trigger};
 
 impl Ctx<'_> {
     /// Starts (or restarts) step `index` of stage run `cur`: a new attempt, its inputs mapped,
@@ -109,7 +109,7 @@ impl Ctx<'_> {
         }
         self.step_milestone(cur, index, MilestoneKind::EndStep);
         self.close_work_items(cur, Some(index), "step completed");
-        self.triggered = true;
+        self.trigger(Trigger::StepCompleted);
         Ok(())
     }
 
@@ -171,7 +171,7 @@ impl Ctx<'_> {
                 PlanStepKind::Interactive { exit, .. } if *exit != Exit::Natural => {
                     // The screen is done but the step's own exit condition decides.
                     self.step_run_mut(cur, index)?.outputs = Some(outputs);
-                    self.triggered = true;
+                    self.trigger(Trigger::ScreenSubmitted);
                     Ok(())
                 }
                 _ => self.complete_step(cur, index, Some(outputs)),

@@ -18,6 +18,14 @@ pub struct Milestone {
     pub actor: Option<String>,
 }
 
+impl Milestone {
+    /// Who acted: the user of a manual action (and of what it caused), or
+    /// the system principal, which the stored state leaves out.
+    pub fn actor_name(&self) -> &str {
+        self.actor.as_deref().unwrap_or(super::SYSTEM_PRINCIPAL)
+    }
+}
+
 /// The record a milestone is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,6 @@
 
 use super::Engine;
 use super::audit::target;
-use crate::dispatch::failure;
 use crate::error::EngineError;
 use crate::runner::LoadedFlow;
 use crate::versions::Versions;
@@ -237,7 +236,7 @@ impl Trial {
                 let form = match invocation.outcome {
                     Ok(form) => serde_json::to_value(form).unwrap_or(Value::Null),
                     Err(error) => {
-                        let failure = failure(error);
+                        let failure = FlowFailure::from(error);
                         return (Outcome::Failed { failure }, lines(&log));
                     }
                 };
@@ -262,7 +261,7 @@ impl Trial {
                         }),
                     },
                     Err(error) => Outcome::Failed {
-                        failure: failure(error),
+                        failure: FlowFailure::from(error),
                     },
                 };
                 (outcome, log)
@@ -272,7 +271,7 @@ impl Trial {
                 let outcome = match invocation.outcome {
                     Ok(met) => Outcome::Decided { met },
                     Err(error) => Outcome::Failed {
-                        failure: failure(error),
+                        failure: FlowFailure::from(error),
                     },
                 };
                 (outcome, invocation.log)
@@ -282,7 +281,7 @@ impl Trial {
                 let outcome = match invocation.outcome {
                     Ok(outputs) => Outcome::Succeeded { outputs },
                     Err(error) => Outcome::Failed {
-                        failure: failure(error),
+                        failure: FlowFailure::from(error),
                     },
                 };
                 (outcome, invocation.log)

@@ -334,7 +334,7 @@ pub async fn show(
                         td { (time(&milestone.at)) }
                         td { (format!("{:?}", milestone.kind)) }
                         td { (record(&milestone.record)) }
-                        td { (milestone.actor.as_deref().unwrap_or(stagecraft_core::run::SYSTEM_PRINCIPAL)) }
+                        td { (milestone.actor_name()) }
                     }
                 }
             }

@@ -6,7 +6,7 @@
 //! session has a CSRF token that every state-changing form sends back.
 
 use super::super::AppState;
-use super::super::auth::Caller;
+use super::super::auth::{Caller, barred};
 use super::page::{Page, encode, layout, refusal};
 use super::urls::Urls;
 use axum::Form;
@@ -19,7 +19,6 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use maud::html;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use stagecraft_engine::UserStatus;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
@@ -254,17 +253,11 @@ impl FromRequest<AppState> for AdminForm {
     }
 }
 
-/// Why `user` may not act now, if they may not.
+/// Why `user` may not act now, if they may not (see [`barred`]).
 async fn inactive(state: &AppState, user: &str) -> Option<String> {
-    match state.engine.user(user).await {
-        Ok(Some(record)) => match record.status {
-            UserStatus::Active => None,
-            UserStatus::Frozen => Some(format!("{user} is frozen; sign-in is refused")),
-            UserStatus::Inactive => Some(format!("{user} is inactive; sign-in is refused")),
-        },
-        Ok(None) => Some(format!("{user} no longer exists")),
-        Err(error) => Some(format!("the directory cannot be read: {error}")),
-    }
+    barred(&state.engine, user)
+        .await
+        .unwrap_or_else(|error| Some(format!("the directory cannot be read: {error}")))
 }
 
 /// Only console paths are followed after sign-in (no open redirect).

@@ -96,7 +96,10 @@ fn report<T>(out: Output, invocation: Invocation<T>, shown: impl FnOnce(T) -> Va
         );
     });
     if let Some(failure) = failure {
-        bail!("the flow failed ({}): {failure}", failure.kind());
+        bail!(
+            "the flow failed ({}): {failure}",
+            json!(failure.kind()).as_str().unwrap_or_default()
+        );
     }
     Ok(())
 }
