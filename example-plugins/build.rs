@@ -99,7 +99,7 @@ fn main() -> Result<()> {
     all.push_str("];\n");
     std::fs::write(out_dir.join("plugins.rs"), consts + &all)?;
 
-    for dir in ["wit", "plugin-sdk", "example-plugins"] {
+    for dir in ["wit", "plugin-sdk", "engine/form", "example-plugins"] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
     Ok(())

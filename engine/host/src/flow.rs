@@ -5,7 +5,7 @@ use crate::failure::FlowFailure;
 use crate::host::HostInner;
 use crate::invocation::Invocation;
 use crate::sandbox::FlowState;
-use crate::screen::{FieldError, Form, Submission};
+use crate::screen::{Form, Submission, field_error_from_wit, form_from_wit};
 
 use serde_json::Value;
 use std::fmt;
@@ -186,7 +186,7 @@ impl Flow {
                     .await
                     .map_err(Stage::Call)
             },
-            |result: Result<_, FlowError>| Form::from_wit(result.map_err(returned)?)
+            |result: Result<_, FlowError>| form_from_wit(result.map_err(returned)?)
         )
     }
 
@@ -215,7 +215,7 @@ impl Flow {
                 match result {
                     Ok(outputs) => decode_object(outputs).map(Submission::Accepted),
                     Err(SubmitError::Invalid(errors)) => Ok(Submission::Invalid(
-                        errors.into_iter().map(FieldError::from_wit).collect(),
+                        errors.into_iter().map(field_error_from_wit).collect(),
                     )),
                     Err(SubmitError::Failed(error)) => Err(returned(error)),
                 }

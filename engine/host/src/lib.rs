@@ -38,5 +38,5 @@ pub use flow::{Flow, FlowKind, FlowWorld};
 pub use host::{FlowHost, HostError};
 pub use invocation::{Invocation, LogLevel, LogLine, LogStream};
 pub use load::LoadError;
-pub use screen::{Choice, FieldError, FieldType, Form, FormField, Submission};
+pub use screen::{Choice, Field, FieldError, FieldType, Form, Submission};
 pub use slice::{end_of_slice, poll_slice};

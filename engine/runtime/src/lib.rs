@@ -60,7 +60,7 @@ pub use executor::RunUpdate;
 pub use runner::{FlowRunner, LoadedFlow, RunnableFlow};
 pub use slices::CpuShares;
 pub use stagecraft_core::repair::{RepairFilter, Resumable};
-pub use stagecraft_host::{FieldError, FieldType, FlowKind, Form, FormField, SandboxLimits};
+pub use stagecraft_host::{FieldError, FieldType, FlowKind, Form, SandboxLimits};
 pub use stagecraft_store::{
     AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, Group, JobCounts, JobId,
     JobRecord, JobRefusals, JobRun, JobRunState, JobStatus, Queue, RunFilter, StepLog, StepLogLine,
