@@ -87,6 +87,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run of the step `key` names, in the stage run it names.
+    pub fn step(&self, key: &StepKey) -> Option<&StepRun> {
+        self.stages
+            .get(key.stage_run)
+            .filter(|stage| stage.stage == key.stage)?
+            .steps
+            .iter()
+            .find(|step| step.name == key.step)
+    }
+
     /// The current stage run, if any.
     pub fn current_stage(&self) -> Option<&StageRun> {
         self.stages.get(self.current?)

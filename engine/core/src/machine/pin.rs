@@ -42,13 +42,7 @@ pub fn pin_flows(transition: &mut Transition, active: impl Fn(&str) -> Option<Fl
 /// The version `step` of `run` is pinned to, if any (with its digest when
 /// it was pinned with one).
 pub fn pinned_flow(run: &Run, step: &StepKey) -> Option<(u32, Option<String>)> {
-    let step = run
-        .stages
-        .get(step.stage_run)
-        .filter(|stage| stage.stage == step.stage)?
-        .steps
-        .iter()
-        .find(|s| s.name == step.step)?;
+    let step = run.step(step)?;
     Some((step.flow_version?, step.flow_digest.clone()))
 }
 
