@@ -10,7 +10,7 @@ use stagecraft_example_plugins as plugins;
 #[test]
 fn the_openapi_document_is_served_and_every_documented_route_exists() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let (status, document) = server.call(Method::GET, "/openapi.json", None, None);
     assert_eq!(status, 200);
     assert_eq!(document["openapi"], "3.1.0");
@@ -40,7 +40,7 @@ fn the_openapi_document_is_served_and_every_documented_route_exists() {
 #[test]
 fn flows_orchestrations_and_the_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
 
     // Directory.
     let (status, user) = server.put("/users/ada", ADMIN, json!({"name": "Ada"}));
@@ -221,7 +221,7 @@ fn flows_orchestrations_and_the_directory() {
 #[test]
 fn runs_and_work_items() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada = server.loan_setup();
 
     // A risky application waits for an underwriter.

@@ -10,7 +10,7 @@ use stagecraft_example_plugins as plugins;
 #[test]
 fn no_or_bad_token_gets_401_and_nothing_else() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     for (method, path) in [
         (Method::GET, "/me"),
         (Method::GET, "/flows"),
@@ -54,7 +54,7 @@ fn no_or_bad_token_gets_401_and_nothing_else() {
 #[test]
 fn users_are_refused_what_is_not_theirs() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada = server.loan_setup();
     assert_eq!(
         server

@@ -91,7 +91,7 @@ pub(crate) fn work_page(server: &Server, run: &str) -> String {
 #[test]
 fn signed_out_the_console_asks_for_a_token_and_refuses_a_bad_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let browser = Browser::new(&server);
     let root = browser.get("/");
     assert!(root.status().is_redirection());
@@ -128,7 +128,7 @@ fn signed_out_the_console_asks_for_a_token_and_refuses_a_bad_one() {
 #[test]
 fn ada_completes_her_review_in_the_console_after_an_inline_field_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada_token = server.loan_setup();
     let run = server.start_loan("linus", 30000);
     let page_path = work_page(&server, &run);
@@ -212,7 +212,7 @@ fn ada_completes_her_review_in_the_console_after_an_inline_field_error() {
 #[test]
 fn the_console_refuses_foreign_work_forms_without_their_token_and_renders_markup_inert() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada_token = server.loan_setup();
     // An applicant's name is the run's input: it reaches the inbox and the
     // form's title, where it must stay text.
@@ -281,7 +281,7 @@ fn the_console_refuses_foreign_work_forms_without_their_token_and_renders_markup
 #[test]
 fn the_admin_finds_the_failed_run_tries_the_fix_and_resumes_it_from_the_console() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada_token = server.loan_setup();
     let failed = server.start_loan("<b>zero</b>", 0);
     server.wait_run(&failed, |run| run["status"] == "error");
@@ -425,7 +425,7 @@ fn the_admin_deploys_and_resumes_activates_and_deploys_definitions_from_the_cons
     use reqwest::blocking::multipart::{Form, Part};
     use stagecraft_example_plugins as plugins;
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada_token = server.loan_setup();
     let failed = server.start_loan("zero", 0);
     server.wait_run(&failed, |run| run["status"] == "error");
@@ -505,16 +505,10 @@ fn the_admin_deploys_and_resumes_activates_and_deploys_definitions_from_the_cons
 #[test]
 fn the_admin_sees_a_quarantined_flow_version_and_lifts_it_from_the_console() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start_with(
-        dir.path(),
-        &[
-            "--example-actions",
-            "--flow-fuel",
-            "1000",
-            "--quarantine-after",
-            "1",
-        ],
-    );
+    let server = Server::in_process_with(dir.path(), |config| {
+        config.engine.limits.fuel = 1000;
+        config.engine.quarantine_after = std::num::NonZeroU32::new(1);
+    });
     server.loan_setup();
     let failed = server.start_loan("ann", 900_000);
     server.wait_run(&failed, |run| run["status"] == "error");

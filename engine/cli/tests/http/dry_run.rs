@@ -12,7 +12,7 @@ fn dry_run(server: &Server, path: &str, component: Option<&str>) -> (u16, Value)
 #[test]
 fn a_fix_is_tried_against_the_failed_input_before_anything_is_resumed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
     let failed = server.start_loan("zero", 0);
     let run = server.wait_run(&failed, |run| run["status"] != "in_progress");
@@ -86,7 +86,7 @@ fn a_fix_is_tried_against_the_failed_input_before_anything_is_resumed() {
 #[test]
 fn screen_flows_render_and_external_steps_cannot_be_dry_run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
     let waiting = server.start_loan("linus", 30000);
     open_item(&server.wait_resting(&waiting)).expect("a work item");

@@ -14,16 +14,10 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn a_flow_version_that_keeps_exhausting_its_budget_is_quarantined_shown_audited_and_lifted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start_with(
-        dir.path(),
-        &[
-            "--example-actions",
-            "--flow-fuel",
-            "1000",
-            "--quarantine-after",
-            "2",
-        ],
-    );
+    let server = Server::in_process_with(dir.path(), |config| {
+        config.engine.limits.fuel = 1000;
+        config.engine.quarantine_after = std::num::NonZeroU32::new(2);
+    });
     server.loan_setup();
     for applicant in ["ann", "bob"] {
         let id = server.start_loan(applicant, 900_000);
@@ -143,7 +137,10 @@ fn a_flow_version_deployed_with_its_own_memory_limit_runs_under_it() {
     use serde_json::json;
     use stagecraft_example_plugins as plugins;
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start_with(dir.path(), &["--flow-memory-max-mib", "128"]);
+    let server = Server::in_process_with(dir.path(), |config| {
+        config.example_actions = false;
+        config.engine.max_flow_memory = 128 << 20;
+    });
     assert_error(
         &server.post_bytes(
             "/flows/hostile?kind=autolaunched&memory_mib=129",

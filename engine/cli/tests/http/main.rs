@@ -1,6 +1,8 @@
-//! Tests of the real `stagecraft` binary: `serve` on a free loopback port
-//! with a temporary data directory, driven over HTTP and by the client
-//! commands.
+//! Tests of Stagecraft's HTTP API, console and command line, each on a
+//! free loopback port with a temporary data directory: the server library
+//! in this process where a test needs only HTTP (`Server::in_process`), the
+//! real `stagecraft serve` where it needs a process (signals, kill -9,
+//! restarts, start-up failures, several nodes).
 
 mod support;
 

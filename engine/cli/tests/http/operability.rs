@@ -20,7 +20,7 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn runs_can_be_waited_for_over_http_and_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
 
     let response = server.call(
@@ -86,7 +86,7 @@ fn runs_can_be_waited_for_over_http_and_from_the_command_line() {
 #[test]
 fn step_logs_are_served_per_step_and_attempt() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
     let id = server.start_loan("grace", 900_000);
     server.wait_run(&id, |run| run["status"] != "in_progress");
@@ -172,7 +172,7 @@ fn serve_settings_reach_the_engine() {
 #[test]
 fn messages_are_in_people_words_and_milestones_name_their_actor() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
     let id = server.start_loan("grace", 900_000);
     server.wait_run(&id, |run| run["status"] != "in_progress");

@@ -22,7 +22,7 @@ fn step<'r>(run: &'r Value, stage: &str, step: &str) -> &'r Value {
 #[test]
 fn c_version_pin_an_open_work_item_keeps_its_screen_flow_version() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada = server.loan_setup();
     let first = server.start_loan("linus", 30000);
     let run = server.wait_resting(&first);
@@ -135,7 +135,7 @@ fn c_version_pin_c_durable_a_step_rerun_after_a_crash_keeps_its_version() {
 #[test]
 fn a_submission_that_fails_its_step_is_not_answered_as_completed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada = server.loan_setup();
     let definition = json!({
         "format": 1,

@@ -66,7 +66,7 @@ fn audit(server: &Server, query: &str) -> Vec<Value> {
 #[test]
 fn an_evaluation_flow_failure_is_dry_run_against_the_inputs_it_was_given() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
     server.deploy_flow("noop", "autolaunched", plugins::NOOP);
     assert_eq!(server.post("/orchestrations", ADMIN, gatekeeper()).0, 201);
@@ -143,7 +143,7 @@ fn an_evaluation_flow_failure_is_dry_run_against_the_inputs_it_was_given() {
 #[test]
 fn a_dry_run_over_a_selection_counts_the_runs_a_fix_would_get_through() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
     server.deploy_flow("noop", "autolaunched", plugins::NOOP);
     assert_eq!(server.post("/orchestrations", ADMIN, gatekeeper()).0, 201);
@@ -198,7 +198,7 @@ fn a_dry_run_over_a_selection_counts_the_runs_a_fix_would_get_through() {
 #[test]
 fn a_resume_job_gated_by_a_dry_run_refuses_then_deploy_and_resume_fixes_every_run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
     let trapped = trapped_loans(&server, 3);
 
@@ -342,7 +342,7 @@ fn a_resume_job_killed_mid_way_resumes_each_run_exactly_once_after_a_restart() {
 #[test]
 fn every_action_is_audited_refusals_too_and_only_the_admin_reads_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada = server.loan_setup();
     let failed = trapped_loans(&server, 1).remove(0);
 
@@ -415,7 +415,7 @@ fn a_canceled_job_resumes_nothing_more_and_leaves_its_other_runs_in_error() {
     // last runs are handled.
     const RUNS: usize = 800;
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.loan_setup();
     trapped_loans(&server, RUNS);
     server.deploy_flow("risk_score", "autolaunched", plugins::RISK_SCORE_FIXED);
@@ -469,7 +469,7 @@ fn a_canceled_job_resumes_nothing_more_and_leaves_its_other_runs_in_error() {
 #[test]
 fn a_screen_flow_that_failed_on_submission_is_dry_run_against_the_recorded_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada = server.loan_setup();
     // The review form's v2 traps when answers are submitted.
     server.deploy_flow("loan_review", "screen", plugins::REVIEW_TRAP);

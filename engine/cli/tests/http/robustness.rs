@@ -69,7 +69,7 @@ fn deeply_nested_inputs_are_refused_before_they_reach_the_store() {
 #[test]
 fn frozen_and_inactive_users_tokens_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     assert_eq!(
         server.put("/users/bob", ADMIN, json!({"name": "Bob"})).0,
         200
@@ -101,7 +101,7 @@ fn frozen_and_inactive_users_tokens_are_refused() {
 #[test]
 fn the_bearer_scheme_is_case_insensitive() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let response = reqwest::blocking::Client::new()
             .get(format!("{}/me", server.url))
@@ -116,7 +116,7 @@ fn the_bearer_scheme_is_case_insensitive() {
 #[test]
 fn orchestration_names_are_validated() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     server.deploy_flow("echo", "autolaunched", plugins::NOOP);
     for (name, code) in [
         (String::new(), "bad_request"),
@@ -243,7 +243,7 @@ fn a_database_that_fails_its_integrity_check_is_not_served() {
 #[test]
 fn oversized_bodies_and_wrong_methods_get_the_error_json() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let response = server.call(reqwest::Method::DELETE, "/openapi.json", None, None);
     assert_error(&response, 405, "method_not_allowed");
     // Just over the limit, so that what the server leaves unread fits in

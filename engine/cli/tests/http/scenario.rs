@@ -7,7 +7,7 @@ use stagecraft_example_plugins as plugins;
 #[test]
 fn trap_hot_swap_resume_and_complete_over_http() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = Server::in_process(dir.path());
     let ada = server.loan_setup();
 
     // A safe application goes straight through.

@@ -81,7 +81,7 @@ fn a_key_starts_one_run(server: &Server) {
 #[test]
 fn a_start_with_an_idempotency_key_is_made_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    a_key_starts_one_run(&Server::start(dir.path()));
+    a_key_starts_one_run(&Server::in_process(dir.path()));
 }
 
 /// On PostgreSQL, and across nodes: a retry through another node answers

@@ -1,4 +1,5 @@
-//! Starts the real binary and talks to it.
+//! Starts the real binary (or, for tests that need no process of their
+//! own, the server library in this process) and talks to it.
 
 use reqwest::Method;
 use reqwest::blocking::Client;
@@ -34,9 +35,22 @@ pub fn cli(server: &Server, token: &str, args: &[&str]) -> std::process::Output 
         .expect("run stagecraft")
 }
 
-/// A `stagecraft serve` child process, killed when dropped.
+/// How a test server runs.
+enum Serving {
+    /// A `stagecraft serve` child process, killed when dropped.
+    Process(Child),
+    /// `stagecraft_server::serve` on a runtime of its own in this process,
+    /// stopped (its engine shut down) when dropped.
+    InProcess {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+/// A server under test: a `stagecraft serve` process, or the server library
+/// in this process with the same defaults (and the example actions).
 pub struct Server {
-    child: Child,
+    serving: Serving,
     /// Its base URL.
     pub url: String,
     http: Client,
@@ -83,7 +97,7 @@ impl Server {
             }
         });
         let mut server = Server {
-            child,
+            serving: Serving::Process(child),
             url: String::new(),
             http: Client::builder()
                 .timeout(DEADLINE)
@@ -104,16 +118,80 @@ impl Server {
         server
     }
 
+    /// Serves `data_dir` in this process, as `stagecraft serve
+    /// --example-actions` with its defaults would: for tests that need only
+    /// the HTTP API and the console, not a process (no signals, no restart,
+    /// no command line).
+    pub fn in_process(data_dir: &Path) -> Server {
+        Self::in_process_with(data_dir, |_| {})
+    }
+
+    /// [`Server::in_process`], with `configure` changing the settings first.
+    pub fn in_process_with(
+        data_dir: &Path,
+        configure: impl FnOnce(&mut stagecraft_server::ServerConfig),
+    ) -> Server {
+        let mut config = stagecraft_server::ServerConfig {
+            addr: ([127, 0, 0, 1], 0).into(),
+            engine: stagecraft_engine::EngineConfig::new(data_dir),
+            admin_token: Some(ADMIN.to_owned()),
+            example_actions: true,
+            database: None,
+            lease_ttl: stagecraft_store_postgres::DEFAULT_LEASE_TTL,
+            rate_limit: stagecraft_server::RateLimit::default(),
+        };
+        configure(&mut config);
+        let (url_tx, url_rx) = mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let running = stagecraft_server::serve(config).await.expect("it serves");
+                let _ = url_tx.send(running.url.clone());
+                let _ = stopped.await;
+                running.stop().await.expect("it stops cleanly");
+            });
+        });
+        let url = url_rx
+            .recv_timeout(DEADLINE)
+            .expect("the server starts (or it panicked)");
+        Server {
+            serving: Serving::InProcess {
+                stop: Some(stop),
+                thread: Some(thread),
+            },
+            url,
+            http: Client::builder()
+                .timeout(DEADLINE)
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        match &mut self.serving {
+            Serving::Process(child) => child,
+            Serving::InProcess { .. } => panic!("an in-process server has no process"),
+        }
+    }
+
     /// The process id, for signals.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.serving {
+            Serving::Process(child) => child.id(),
+            Serving::InProcess { .. } => panic!("an in-process server has no process"),
+        }
     }
 
     /// Waits for the process to exit on its own.
     pub fn wait_exit(mut self) -> ExitStatus {
         let started = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
+            if let Some(status) = self.child().try_wait().expect("try_wait") {
                 return status;
             }
             assert!(started.elapsed() < DEADLINE, "the server did not exit");
@@ -357,8 +435,20 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.serving {
+            Serving::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Serving::InProcess { stop, thread } => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send(());
+                }
+                if let Some(thread) = thread.take() {
+                    let _ = thread.join();
+                }
+            }
+        }
     }
 }
 
