@@ -2,6 +2,7 @@
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, Url};
+use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
 
@@ -119,7 +120,11 @@ impl Client {
     }
 
     /// `POST` with a JSON body.
-    pub async fn post(&self, segments: &[&str], body: &Value) -> Result<Value, ClientError> {
+    pub async fn post(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<Value, ClientError> {
         send(self.request(Method::POST, segments).json(body)).await
     }
 
@@ -128,7 +133,7 @@ impl Client {
     pub async fn post_once(
         &self,
         segments: &[&str],
-        body: &Value,
+        body: &impl Serialize,
         key: &str,
     ) -> Result<(bool, Value), ClientError> {
         let request = self
@@ -143,7 +148,11 @@ impl Client {
     }
 
     /// `PUT` with a JSON body.
-    pub async fn put(&self, segments: &[&str], body: &Value) -> Result<Value, ClientError> {
+    pub async fn put(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<Value, ClientError> {
         send(self.request(Method::PUT, segments).json(body)).await
     }
 

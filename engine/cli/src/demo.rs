@@ -5,7 +5,10 @@ use crate::client::Client;
 use crate::commands::flow::spinner;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use stagecraft_api_model::{Answers, PutMembers, PutUser, ShownWorkItem, StartRun};
 use stagecraft_core::run::{Run, RunId, RunStatus, WorkItemStatus};
+use stagecraft_engine::Form;
+use stagecraft_engine::UserStatus;
 use stagecraft_example_plugins as plugins;
 use stagecraft_server::{Engine, RateLimit, ServerConfig};
 use std::time::Duration;
@@ -66,12 +69,21 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let engine = running.engine.clone();
 
     admin
-        .put(&["users", "ada"], &json!({ "name": "Ada Lovelace" }))
+        .put(
+            &["users", "ada"],
+            &PutUser {
+                name: "Ada Lovelace".to_owned(),
+                status: UserStatus::Active,
+            },
+        )
         .await?;
     admin
         .put(
             &["groups", "underwriters"],
-            &json!({ "name": "Underwriters", "members": ["ada"] }),
+            &PutMembers {
+                name: "Underwriters".to_owned(),
+                members: vec!["ada".to_owned()],
+            },
         )
         .await?;
     let ada_token = admin
@@ -110,7 +122,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         let run = admin
             .post(
                 &["runs"],
-                &json!({ "orchestration": "loan_approval", "inputs": inputs }),
+                &StartRun {
+                    orchestration: "loan_approval".to_owned(),
+                    inputs,
+                },
             )
             .await?;
         runs.push(RunId(run["id"].as_str().context("a run id")?.to_owned()));
@@ -241,17 +256,22 @@ async fn complete_for(client: &Client, runs: &[RunId], answers: Value, verb: &st
         }
         let id = record["item"]["id"].as_str().context("a work item id")?;
         let (run_part, item_part) = id.split_once('/').context("a work item id")?;
-        let shown = client
-            .get(&["work-items", run_part, item_part], &[])
-            .await?;
+        let shown: ShownWorkItem = serde_json::from_value(
+            client
+                .get(&["work-items", run_part, item_part], &[])
+                .await?,
+        )?;
+        let form: Option<Form> = serde_json::from_value(shown.form).ok();
         println!(
             "   ada opens {id}: form \"{}\" — she {verb}.",
-            shown["form"]["title"].as_str().unwrap_or("?")
+            form.as_ref().map_or("?", |form| form.title.as_str())
         );
         client
             .post(
                 &["work-items", run_part, item_part, "complete"],
-                &json!({ "answers": answers }),
+                &Answers {
+                    answers: answers.clone(),
+                },
             )
             .await?;
     }

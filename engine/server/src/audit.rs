@@ -5,31 +5,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, ApiQuery};
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use stagecraft_engine::{AuditAction, AuditEntry, AuditFilter};
-
-/// The query of `GET /audit`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    actor: Option<String>,
-    action: Option<String>,
-    target: Option<String>,
-    since: Option<jiff::Timestamp>,
-    until: Option<jiff::Timestamp>,
-    before: Option<u64>,
-    limit: Option<u32>,
-}
-
-/// A page of the audit log.
-#[derive(Debug, Serialize)]
-pub struct AuditPage {
-    /// The records, newest first.
-    records: Vec<AuditEntry>,
-    /// `before` for the next (older) page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_before: Option<u64>,
-}
+use stagecraft_api_model::{AuditPage, AuditQuery};
+use stagecraft_engine::{AuditAction, AuditFilter};
 
 /// `GET /audit?actor=&action=&target=&since=&until=&before=&limit=`
 /// (admin): the audit log, newest first, a page at a time.

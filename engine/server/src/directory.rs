@@ -7,23 +7,21 @@ use super::extract::{Admin, ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use stagecraft_engine::{Group, Queue, User, UserStatus};
+use stagecraft_api_model::{IssuedToken, Me, PutMembers, PutUser, RevokedTokens};
+use stagecraft_engine::{Group, Queue, User};
 use stagecraft_store::Store;
 
 /// `GET /me`: the caller, with their groups and queues.
-pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
     Ok(Json(match caller {
-        Caller::Admin => json!({ "role": "admin" }),
+        Caller::Admin => Me::Admin,
         Caller::User(user) => {
             let memberships = state.engine.store().memberships(&user).await?;
-            json!({
-                "role": "user",
-                "user": user,
-                "groups": memberships.groups,
-                "queues": memberships.queues,
-            })
+            Me::User {
+                user,
+                groups: memberships.groups,
+                queues: memberships.queues,
+            }
         }
     }))
 }
@@ -52,25 +50,12 @@ pub async fn queues(
     Ok(Json(state.engine.store().directory().await?.2))
 }
 
-/// The body of `PUT /users/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserBody {
-    name: String,
-    #[serde(default = "active")]
-    status: UserStatus,
-}
-
-fn active() -> UserStatus {
-    UserStatus::Active
-}
-
 /// `PUT /users/{id}`: creates or replaces a user.
 pub async fn put_user(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<UserBody>,
+    ApiJson(body): ApiJson<PutUser>,
 ) -> ApiResult<Json<User>> {
     let user = User {
         id,
@@ -81,21 +66,12 @@ pub async fn put_user(
     Ok(Json(user))
 }
 
-/// The body of `PUT /groups/{id}` and `PUT /queues/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MembersBody {
-    name: String,
-    #[serde(default)]
-    members: Vec<String>,
-}
-
 /// `PUT /groups/{id}`: creates or replaces a group and its members.
 pub async fn put_group(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<MembersBody>,
+    ApiJson(body): ApiJson<PutMembers>,
 ) -> ApiResult<Json<Group>> {
     check_members(&state, &body.members).await?;
     let group = Group {
@@ -112,7 +88,7 @@ pub async fn put_queue(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<MembersBody>,
+    ApiJson(body): ApiJson<PutMembers>,
 ) -> ApiResult<Json<Queue>> {
     check_members(&state, &body.members).await?;
     let queue = Queue {
@@ -142,17 +118,14 @@ pub async fn issue_token(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     let token = state
         .tokens
         .issue(&state.engine, &id, caller.name())
         .await
         .map_err(token_error)?;
     tracing::info!(user = id, "token issued");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "user": id, "token": token })),
-    ))
+    Ok((StatusCode::CREATED, Json(IssuedToken { user: id, token })))
 }
 
 /// `DELETE /users/{id}/tokens`: revokes every token of the user.
@@ -160,14 +133,14 @@ pub async fn revoke_tokens(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RevokedTokens>> {
     let revoked = state
         .tokens
         .revoke(&state.engine, &id, caller.name())
         .await
         .map_err(token_error)?;
     tracing::info!(user = id, revoked, "tokens revoked");
-    Ok(Json(json!({ "user": id, "revoked": revoked })))
+    Ok(Json(RevokedTokens { user: id, revoked }))
 }
 
 fn token_error(error: TokenError) -> ApiError {

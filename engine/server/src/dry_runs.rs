@@ -8,17 +8,9 @@ use super::extract::{Admin, ApiBytes, ApiPath, ApiQuery};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use serde::Deserialize;
-use stagecraft_core::FlowFailureKind;
+use stagecraft_api_model::{DryRunQuery, SelectionQuery};
 use stagecraft_core::run::RunId;
 use stagecraft_engine::{Candidate, DryRun, RepairFilter, Resumable, SelectionDryRun};
-
-/// The query of a dry-run of one run.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DryRunQuery {
-    version: Option<u32>,
-}
 
 /// `POST /runs/{id}/steps/{stage.step}/dry-run?version=N`, with an optional
 /// component as the raw body: tries that version (the active one by
@@ -61,24 +53,6 @@ pub async fn failure(
         .dry_run(&RunId(id), None, candidate, caller.name())
         .await?;
     Ok(Json(dry_run))
-}
-
-/// The query of a dry-run over a selection: the runs' filter (the failed
-/// flow is required), and the candidate's version. One flat struct: serde's
-/// `flatten` would read numbers in a query string as strings.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SelectionQuery {
-    flow: String,
-    version: Option<u32>,
-    orchestration: Option<String>,
-    orchestration_version: Option<u32>,
-    stage: Option<String>,
-    step: Option<String>,
-    flow_version: Option<u32>,
-    failure: Option<FlowFailureKind>,
-    started_after: Option<jiff::Timestamp>,
-    started_before: Option<jiff::Timestamp>,
 }
 
 /// `POST /runs/dry-run?flow=X&version=N&...filter`, with an optional

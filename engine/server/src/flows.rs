@@ -6,8 +6,8 @@ use super::extract::{Admin, ApiBytes, ApiPath, ApiQuery};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use stagecraft_engine::{FlowKind, JobRecord};
+use stagecraft_api_model::{DeployFlowQuery, DeployedFlow};
+use stagecraft_engine::FlowKind;
 use stagecraft_store::FlowRecord;
 
 /// `GET /flows`: every version of every flow.
@@ -37,35 +37,6 @@ pub async fn versions(
     Ok(Json(versions))
 }
 
-/// The query of a flow upload.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeployQuery {
-    kind: Option<String>,
-    /// Then resume every run whose Error came from this flow.
-    #[serde(default)]
-    resume_errored: bool,
-    /// With `resume_errored`: only the runs on which the new version gets
-    /// through the failed invocation, dry-run.
-    #[serde(default)]
-    only_if_dry_run_passes: bool,
-    /// The version's own memory limit in MiB, instead of the server's
-    /// default.
-    memory_mib: Option<u32>,
-}
-
-/// A deployed version, and the resume job its deploy started (or why it
-/// could not start: the version is deployed either way).
-#[derive(Debug, Serialize)]
-pub struct Deployed {
-    #[serde(flatten)]
-    record: FlowRecord,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resume_job: Option<JobRecord>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resume_error: Option<String>,
-}
-
 /// `POST /flows/{name}?kind=...&memory_mib=&resume_errored=&only_if_dry_run_passes=`
 /// with the component as the raw body: deploys a new version and makes it
 /// active (a hot swap); with `resume_errored`, then starts a job resuming
@@ -74,9 +45,9 @@ pub async fn deploy(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiPath(name): ApiPath<String>,
-    ApiQuery(query): ApiQuery<DeployQuery>,
+    ApiQuery(query): ApiQuery<DeployFlowQuery>,
     ApiBytes(body): ApiBytes,
-) -> ApiResult<(StatusCode, Json<Deployed>)> {
+) -> ApiResult<(StatusCode, Json<DeployedFlow>)> {
     let kind: FlowKind = query
         .kind
         .ok_or_else(|| {
@@ -115,7 +86,7 @@ pub async fn deploy(
             Ok(job) => (Some(job), None),
             Err(error) => (None, Some(error.to_string())),
         };
-        Deployed {
+        DeployedFlow {
             record,
             resume_job,
             resume_error,
@@ -125,7 +96,7 @@ pub async fn deploy(
             .engine
             .deploy_flow_with(&name, kind, body.to_vec(), query.memory_mib, caller.name())
             .await?;
-        Deployed {
+        DeployedFlow {
             record,
             resume_job: None,
             resume_error: None,

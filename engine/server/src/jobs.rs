@@ -8,22 +8,12 @@ use super::runs::{WAIT_HEADER, parse_timeout};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use serde::Deserialize;
-use stagecraft_engine::{JobId, JobRecord, JobRun, JobRunState, RepairFilter, ResumeJob};
+use stagecraft_api_model::{JobRunsQuery, JobsQuery, ResumeRuns, WaitQuery};
+use stagecraft_engine::{JobId, JobRecord, JobRun, ResumeJob};
 use std::time::Duration;
 
 /// How long a job wait lasts when the request does not say.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
-
-/// The body of `POST /runs/resume`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResumeBody {
-    #[serde(default)]
-    filter: RepairFilter,
-    #[serde(default)]
-    only_if_dry_run_passes: bool,
-}
 
 /// `POST /runs/resume` with `{"filter": {...}, "only_if_dry_run_passes":
 /// bool}`: starts a job resuming every run the filter selects now. Answers
@@ -31,7 +21,7 @@ pub struct ResumeBody {
 pub async fn resume_many(
     State(state): State<AppState>,
     Admin(caller): Admin,
-    ApiJson(body): ApiJson<ResumeBody>,
+    ApiJson(body): ApiJson<ResumeRuns>,
 ) -> ApiResult<(StatusCode, Json<JobRecord>)> {
     let job = ResumeJob {
         filter: body.filter,
@@ -42,31 +32,14 @@ pub async fn resume_many(
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
-/// The query of `GET /jobs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    limit: Option<u32>,
-}
-
 /// `GET /jobs?limit=`: the latest jobs, newest first.
 pub async fn list(
     State(state): State<AppState>,
     Admin(_caller): Admin,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<JobsQuery>,
 ) -> ApiResult<Json<Vec<JobRecord>>> {
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     Ok(Json(state.engine.jobs(limit).await?))
-}
-
-/// The query of `GET /jobs/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShowQuery {
-    /// `finished`: answer once the job is no longer running.
-    wait_for: Option<String>,
-    /// How long to wait at most: `30s` (the default), `1500ms`, at most 300s.
-    timeout: Option<String>,
 }
 
 /// `GET /jobs/{id}?wait_for=finished&timeout=30s`: a job and its progress;
@@ -76,7 +49,7 @@ pub async fn show(
     State(state): State<AppState>,
     Admin(_caller): Admin,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ShowQuery>,
+    ApiQuery(query): ApiQuery<WaitQuery>,
 ) -> ApiResult<(HeaderMap, Json<JobRecord>)> {
     let id = JobId(id);
     match query.wait_for.as_deref() {
@@ -110,21 +83,13 @@ pub async fn show(
     }
 }
 
-/// The query of `GET /jobs/{id}/runs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunsQuery {
-    state: Option<JobRunState>,
-    limit: Option<u32>,
-}
-
 /// `GET /jobs/{id}/runs?state=refused&limit=`: the job's runs and what
 /// became of each, in selection order.
 pub async fn runs(
     State(state): State<AppState>,
     Admin(_caller): Admin,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<RunsQuery>,
+    ApiQuery(query): ApiQuery<JobRunsQuery>,
 ) -> ApiResult<Json<Vec<JobRun>>> {
     let limit = query.limit.unwrap_or(1000).clamp(1, 100_000);
     Ok(Json(

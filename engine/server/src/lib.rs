@@ -556,6 +556,97 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
+    /// The requests and answers of the shared model are what the OpenAPI
+    /// document's schemas describe: every property a model type writes is
+    /// documented, and every documented property is one it writes.
+    #[test]
+    fn openapi_schemas_match_the_api_model() {
+        use stagecraft_api_model as model;
+        let document: serde_json::Value =
+            serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        let filter = stagecraft_core::repair::RepairFilter::default();
+        let samples = [
+            (
+                "StartRun",
+                json!(model::StartRun {
+                    orchestration: "loan".into(),
+                    inputs: json!({})
+                }),
+            ),
+            (
+                "PublishEvent",
+                json!(model::PublishEvent { name: "go".into() }),
+            ),
+            ("Answers", json!(model::Answers { answers: json!({}) })),
+            (
+                "PutUser",
+                json!(model::PutUser {
+                    name: "Ada".into(),
+                    status: stagecraft_engine::UserStatus::Active
+                }),
+            ),
+            (
+                "PutMembers",
+                json!(model::PutMembers {
+                    name: "Team".into(),
+                    members: vec!["ada".into()]
+                }),
+            ),
+            (
+                "IssuedToken",
+                json!(model::IssuedToken {
+                    user: "ada".into(),
+                    token: "t".into()
+                }),
+            ),
+            (
+                "RevokedTokens",
+                json!(model::RevokedTokens {
+                    user: "ada".into(),
+                    revoked: 1
+                }),
+            ),
+            (
+                "Me",
+                json!(model::Me::User {
+                    user: "ada".into(),
+                    groups: vec![],
+                    queues: vec![]
+                }),
+            ),
+            (
+                "ResumeRuns",
+                json!(model::ResumeRuns {
+                    filter,
+                    only_if_dry_run_passes: true
+                }),
+            ),
+            (
+                "AuditPage",
+                json!(model::AuditPage {
+                    records: vec![],
+                    next_before: Some(1)
+                }),
+            ),
+        ];
+        for (name, sample) in samples {
+            let schema = &document["components"]["schemas"][name];
+            let documented: BTreeSet<&str> = schema["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("schema {name} has properties"))
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let written: BTreeSet<&str> = sample
+                .as_object()
+                .expect("an object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(written, documented, "schema {name}");
+        }
+    }
+
     /// The OpenAPI document and the router list the same routes.
     #[test]
     fn openapi_document_matches_the_router() {

@@ -6,29 +6,18 @@ use super::extract::{Admin, ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
 use serde_json::Value;
+use stagecraft_api_model::OrchestrationSummary;
 use stagecraft_store::OrchestrationRecord;
 
-/// An orchestration version in a listing (without its definition).
-#[derive(Debug, Serialize)]
-pub struct VersionSummary {
-    name: String,
-    version: u32,
-    deployed_by: String,
-    deployed_at: String,
-    active: bool,
-}
-
-impl From<OrchestrationRecord> for VersionSummary {
-    fn from(record: OrchestrationRecord) -> Self {
-        Self {
-            name: record.name,
-            version: record.version,
-            deployed_by: record.deployed_by,
-            deployed_at: record.deployed_at.to_string(),
-            active: record.active,
-        }
+/// An orchestration version without its definition.
+fn summary(record: OrchestrationRecord) -> OrchestrationSummary {
+    OrchestrationSummary {
+        name: record.name,
+        version: record.version,
+        deployed_by: record.deployed_by,
+        deployed_at: record.deployed_at.to_string(),
+        active: record.active,
     }
 }
 
@@ -36,11 +25,9 @@ impl From<OrchestrationRecord> for VersionSummary {
 pub async fn list(
     State(state): State<AppState>,
     Admin(_caller): Admin,
-) -> ApiResult<Json<Vec<VersionSummary>>> {
+) -> ApiResult<Json<Vec<OrchestrationSummary>>> {
     let records = state.engine.orchestrations().await?;
-    Ok(Json(
-        records.into_iter().map(VersionSummary::from).collect(),
-    ))
+    Ok(Json(records.into_iter().map(summary).collect()))
 }
 
 /// `POST /orchestrations` with the JSON definition: deploys a new version.
@@ -61,14 +48,14 @@ pub async fn versions(
     State(state): State<AppState>,
     Admin(_caller): Admin,
     ApiPath(name): ApiPath<String>,
-) -> ApiResult<Json<Vec<VersionSummary>>> {
+) -> ApiResult<Json<Vec<OrchestrationSummary>>> {
     let versions: Vec<_> = state
         .engine
         .orchestrations()
         .await?
         .into_iter()
         .filter(|record| record.name == name)
-        .map(VersionSummary::from)
+        .map(summary)
         .collect();
     if versions.is_empty() {
         return Err(ApiError::not_found(format!(

@@ -8,26 +8,13 @@ use crate::backend::Engine;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use serde::Deserialize;
 use serde_json::Value;
+use stagecraft_api_model::{LogsQuery, PublishEvent, RunsQuery, StartRun, WaitQuery};
 use stagecraft_core::run::{Milestone, Run, RunId, RunStatus, WorkItemStatus};
 use stagecraft_engine::{RunFilter, StepLog};
 use stagecraft_store::RunSummary;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The body of `POST /runs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartRun {
-    orchestration: String,
-    #[serde(default = "empty_object")]
-    inputs: Value,
-}
-
-fn empty_object() -> Value {
-    Value::Object(serde_json::Map::new())
-}
 
 /// The header a client names a start with, so that its retry gets the
 /// first request's run instead of a second one.
@@ -48,7 +35,7 @@ pub async fn start(
     ApiQuery(wait): ApiQuery<WaitQuery>,
     ApiJson(body): ApiJson<StartRun>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Run>)> {
-    let wait = wait.parse()?;
+    let wait = Wait::parse(wait)?;
     let key = idempotency_key(&request)?;
     let (status, run) = match key {
         None => {
@@ -101,22 +88,11 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
     })
 }
 
-/// The query of `GET /runs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    status: Option<RunStatus>,
-    orchestration: Option<String>,
-    version: Option<u32>,
-    stage: Option<String>,
-    limit: Option<u32>,
-}
-
 /// `GET /runs?status=&orchestration=&version=&stage=&limit=`: newest first.
 pub async fn list(
     State(state): State<AppState>,
     Admin(_caller): Admin,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<RunsQuery>,
 ) -> ApiResult<Json<Vec<RunSummary>>> {
     let runs = state
         .engine
@@ -141,7 +117,7 @@ pub async fn show(
     ApiPath(id): ApiPath<String>,
     ApiQuery(wait): ApiQuery<WaitQuery>,
 ) -> ApiResult<(HeaderMap, Json<Run>)> {
-    let wait = wait.parse()?;
+    let wait = Wait::parse(wait)?;
     let run = state.engine.run(&RunId(id)).await?;
     let (headers, run) = match wait {
         Some(wait) => wait.wait(&state, run).await?,
@@ -158,13 +134,6 @@ pub async fn history(
 ) -> ApiResult<Json<Vec<Milestone>>> {
     let run = state.engine.run(&RunId(id)).await?;
     Ok(Json(for_people(Arc::unwrap_or_clone(run)).history))
-}
-
-/// The query of `GET /runs/{id}/logs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogsQuery {
-    attempt: Option<u32>,
 }
 
 /// `GET /runs/{id}/logs?attempt=`: what every step's flow printed and
@@ -241,14 +210,6 @@ fn for_people(mut run: Run) -> Run {
 /// The longest a request may wait for a run.
 const MAX_WAIT: Duration = Duration::from_secs(300);
 
-/// `?wait_for=&timeout=` of `GET /runs/{id}` and `POST /runs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WaitQuery {
-    wait_for: Option<String>,
-    timeout: Option<String>,
-}
-
 /// What a request waits for.
 #[derive(Debug, Clone, Copy)]
 enum Until {
@@ -266,10 +227,11 @@ pub struct Wait {
     timeout: Duration,
 }
 
-impl WaitQuery {
-    fn parse(self) -> ApiResult<Option<Wait>> {
-        let Some(wait_for) = self.wait_for else {
-            if self.timeout.is_some() {
+impl Wait {
+    /// What `query` asks to wait for, if anything.
+    pub(crate) fn parse(query: WaitQuery) -> ApiResult<Option<Wait>> {
+        let Some(wait_for) = query.wait_for else {
+            if query.timeout.is_some() {
                 return Err(ApiError::bad_request(
                     "invalid_query",
                     "timeout needs wait_for",
@@ -292,7 +254,7 @@ impl WaitQuery {
                 })?,
             ),
         };
-        let timeout = match self.timeout {
+        let timeout = match query.timeout {
             None => DEFAULT_WAIT,
             Some(text) => parse_timeout(&text)?,
         };
@@ -419,13 +381,6 @@ async fn control(
         Control::Cancel => engine.cancel(&id, by).await,
     }?;
     Ok(Json(for_people(Arc::unwrap_or_clone(run))))
-}
-
-/// The body of `POST /runs/{id}/events`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishEvent {
-    name: String,
 }
 
 /// `POST /runs/{id}/events`: publishes an orchestration event to the run.

@@ -8,26 +8,19 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use stagecraft_core::run::{Run, RunId, WorkItemId, WorkItemStatus};
+use stagecraft_api_model::{Answers, Completed, ShownWorkItem, WorkItemsQuery};
+use stagecraft_core::run::{RunId, WorkItemId, WorkItemStatus};
 use stagecraft_engine::Completion;
 use stagecraft_store::{Store, WorkItemFilter, WorkItemRecord};
 use std::sync::Arc;
-
-/// The query of `GET /work-items`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    run: Option<String>,
-}
 
 /// `GET /work-items`: a user's open items (assigned to them or their groups
 /// and queues); for the admin, every open item.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<WorkItemsQuery>,
 ) -> ApiResult<Json<Vec<WorkItemRecord>>> {
     let run = query.run.map(RunId);
     let items = match caller {
@@ -53,21 +46,12 @@ pub async fn list(
     Ok(Json(items))
 }
 
-/// A work item with the form of its screen flow.
-#[derive(Debug, Serialize)]
-pub struct Shown {
-    #[serde(flatten)]
-    record: WorkItemRecord,
-    /// The form, for its assignee while it is open; `null` otherwise.
-    form: Value,
-}
-
 /// `GET /work-items/{run}/{item}`: one item; its assignee also gets the form.
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(path): ApiPath<(String, String)>,
-) -> ApiResult<Json<Shown>> {
+) -> ApiResult<Json<ShownWorkItem>> {
     let id = work_item_id(path);
     let store = state.engine.store();
     let record = store
@@ -90,21 +74,7 @@ pub async fn show(
             }
         }
     };
-    Ok(Json(Shown { record, form }))
-}
-
-/// The body of a completion.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Answers {
-    answers: Value,
-}
-
-/// What a completion returns.
-#[derive(Debug, Serialize)]
-pub struct Completed {
-    /// The run after the completion.
-    run: Run,
+    Ok(Json(ShownWorkItem { record, form }))
 }
 
 /// `POST /work-items/{run}/{item}/complete` with `{"answers": {...}}`:

@@ -5,6 +5,7 @@ use crate::client::Client;
 use crate::output::{Output, cell};
 use anyhow::Result;
 use serde_json::json;
+use stagecraft_api_model::{IssuedToken, PutMembers};
 
 /// Runs a user command.
 pub async fn user(client: &Client, out: Output, command: UserCommand) -> Result<()> {
@@ -20,10 +21,11 @@ pub async fn user(client: &Client, out: Output, command: UserCommand) -> Result<
             out.print(&user, |_| println!("user {id} saved"));
         }
         UserCommand::Token { id } => {
-            let issued = client.post(&["users", &id, "tokens"], &json!(null)).await?;
-            out.print(&issued, |issued| {
+            let answer = client.post(&["users", &id, "tokens"], &()).await?;
+            let issued: IssuedToken = serde_json::from_value(answer.clone())?;
+            out.print(&answer, |_| {
                 println!("token for {id} (shown once; keep it secret):");
-                println!("{}", cell(&issued["token"]));
+                println!("{}", issued.token);
             });
         }
         UserCommand::Revoke { id } => {
@@ -76,7 +78,7 @@ pub async fn members(
         }
         MembersCommand::Put { id, name, members } => {
             let saved = client
-                .put(&[kind, &id], &json!({ "name": name, "members": members }))
+                .put(&[kind, &id], &PutMembers { name, members })
                 .await?;
             out.print(&saved, |_| {
                 println!("{} {id} saved", kind.trim_end_matches('s'))

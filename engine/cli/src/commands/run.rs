@@ -7,6 +7,7 @@ use crate::output::{Output, cell, table};
 use anyhow::{Context, Result, bail};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
+use stagecraft_api_model::{PublishEvent, StartRun};
 
 /// Runs a run command.
 pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()> {
@@ -19,7 +20,10 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
             timeout,
         } => {
             let inputs = json_object("--inputs", &inputs)?;
-            let body = json!({ "orchestration": orchestration, "inputs": inputs });
+            let body = StartRun {
+                orchestration,
+                inputs,
+            };
             let (replayed, run) = match &idempotency_key {
                 Some(key) => client.post_once(&["runs"], &body, key).await?,
                 None => (false, client.post(&["runs"], &body).await?),
@@ -216,7 +220,12 @@ pub async fn run(client: &Client, out: Output, command: RunCommand) -> Result<()
         RunCommand::Cancel { id } => control(client, out, &id, "cancel").await?,
         RunCommand::Publish { id, event } => {
             let run = client
-                .post(&["runs", &id, "events"], &json!({ "name": event }))
+                .post(
+                    &["runs", &id, "events"],
+                    &PublishEvent {
+                        name: event.clone(),
+                    },
+                )
                 .await?;
             out.print(&run, |run| {
                 println!("published {event}; run {id} is {}", cell(&run["status"]));

@@ -7,6 +7,7 @@ use crate::client::Client;
 use crate::output::{Output, cell, table};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
+use stagecraft_api_model::Answers;
 
 /// Runs a work item command.
 pub async fn run(client: &Client, out: Output, command: WorkCommand) -> Result<()> {
@@ -84,7 +85,7 @@ pub async fn run(client: &Client, out: Output, command: WorkCommand) -> Result<(
             let answers = json_object("--answers", &answers)?;
             let mut path = segments(&id)?;
             path.push("complete");
-            let done = client.post(&path, &json!({ "answers": answers })).await?;
+            let done = client.post(&path, &Answers { answers }).await?;
             out.print(&done, |done| {
                 println!(
                     "completed {id}; run {} is {}",
