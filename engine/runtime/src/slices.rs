@@ -128,8 +128,9 @@ impl Drop for Background {
     }
 }
 
-/// Nice 10: under contention the thread gets about a tenth of what one at
-/// the default priority gets. Linux applies it to the calling thread only.
+/// Nice 19: under contention the thread gets about a seventieth of what one
+/// at the default priority gets (CFS weights 15 and 1024). Linux applies it
+/// to the calling thread only.
 fn lower_priority() {
     #[cfg(unix)]
     if let Err(error) = rustix::process::setpriority_process(None, BACKGROUND_NICE) {
