@@ -148,7 +148,9 @@ impl Auth {
     }
 }
 
-/// The API and the console of one engine, to mount.
+/// The API and the console of one engine, to mount. The routers it gives
+/// hold handles on the engine: drop them and the `Server` before
+/// `Engine::shutdown`, which waits for every handle.
 pub struct Server {
     state: AppState,
     stopping: tokio::sync::watch::Sender<bool>,
