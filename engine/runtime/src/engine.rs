@@ -91,6 +91,10 @@ struct Inner<S> {
     breaker: Arc<Breaker>,
     /// Where audit records are exported before retention removes them.
     audit_export: std::path::PathBuf,
+    /// The superseded flow versions retention last found pinned by live
+    /// runs, and when: reading every live run again is worth it only once
+    /// they change or a while has passed.
+    flow_versions_kept: std::sync::Mutex<Option<retention::KeptVersions>>,
 }
 
 impl<S: Store> Engine<S> {

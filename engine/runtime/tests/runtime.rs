@@ -566,6 +566,12 @@ async fn a_superseded_flow_version_is_removed_once_no_live_run_is_pinned_to_it()
     );
 
     engine.cancel(&failed.id, "operator").await.unwrap();
+    assert_eq!(
+        engine.prune().await.unwrap().flow_versions,
+        0,
+        "the live runs are read again for the same versions only after an hour"
+    );
+    clock.advance(SignedDuration::from_hours(2));
     let pruned = engine.prune().await.unwrap();
     assert_eq!(pruned.flow_versions, 1);
     assert_eq!(

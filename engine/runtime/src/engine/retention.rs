@@ -35,6 +35,12 @@ const MAX_BATCHES: u32 = 200;
 const MAX_EVERY: Duration = Duration::from_secs(60);
 /// The shortest wait between two rounds.
 const MIN_EVERY: Duration = Duration::from_secs(1);
+/// Superseded flow versions found pinned by live runs, and when.
+pub(super) type KeptVersions = (Vec<(String, u32)>, jiff::Timestamp);
+
+/// How long superseded flow versions found pinned stay so before the live
+/// runs are read again for them (unless other versions become candidates).
+const RECHECK_PINS: Duration = Duration::from_secs(60 * 60);
 
 /// How long what the engine stores is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,8 +158,9 @@ impl<S: Store> Engine<S> {
 
     /// Removes the flow versions superseded before `before` that are not
     /// active and that no step of a live run is pinned to. The live runs
-    /// are read only when some version is a candidate, and nothing is
-    /// removed while one of them cannot be read (its pins are unknown).
+    /// are read only when some version is a candidate, and again for the
+    /// same candidates only after [`RECHECK_PINS`]; nothing is removed while
+    /// one of them cannot be read (its pins are unknown).
     async fn prune_flow_versions(&self, before: jiff::Timestamp) -> Result<u64, EngineError> {
         let store = &*self.inner.store;
         let flows = store.flows().await?;
@@ -165,8 +172,28 @@ impl<S: Store> Engine<S> {
                         && newer.deployed_at < before
                 })
         };
-        if !flows.iter().any(superseded) {
+        let candidates: Vec<(String, u32)> = flows
+            .iter()
+            .filter(|flow| superseded(flow))
+            .map(|flow| (flow.name.clone(), flow.version))
+            .collect();
+        if candidates.is_empty() {
             return Ok(0);
+        }
+        let now = self.inner.clock.now();
+        let recheck_after = jiff::SignedDuration::try_from(RECHECK_PINS).unwrap_or_default();
+        {
+            let kept = self
+                .inner
+                .flow_versions_kept
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((kept, at)) = &*kept
+                && *kept == candidates
+                && now.duration_since(*at) < recheck_after
+            {
+                return Ok(0);
+            }
         }
         let live = store.unfinished_runs().await?;
         if let Some((run, error)) = live.unreadable.first() {
@@ -182,6 +209,15 @@ impl<S: Store> Engine<S> {
         for (name, version) in &removed {
             tracing::info!(flow = %name, version, "removed a superseded flow version nothing uses");
         }
+        let still = candidates
+            .into_iter()
+            .filter(|candidate| !removed.contains(candidate))
+            .collect();
+        *self
+            .inner
+            .flow_versions_kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((still, now));
         Ok(u64::try_from(removed.len()).unwrap_or(u64::MAX))
     }
 

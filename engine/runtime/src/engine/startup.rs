@@ -237,6 +237,7 @@ impl<S: Store> Engine<S> {
                 catalog_reads: crate::catalog_version::CatalogReads::default(),
                 driving: std::sync::Mutex::default(),
                 audit_export: config.data_dir.join(&config.retention.audit_export),
+                flow_versions_kept: std::sync::Mutex::default(),
                 retention: config.retention.clone(),
                 slices,
                 breaker,
