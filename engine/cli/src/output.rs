@@ -1,8 +1,10 @@
 //! How commands print: a human table by default, the server's JSON with
 //! `--json`.
 
+use anyhow::{Context, Result};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Where a command's result goes.
@@ -23,6 +25,19 @@ impl Output {
         } else {
             human(value);
         }
+    }
+
+    /// Prints `value` as JSON, or, read as the API model's `T`, for people:
+    /// a field the model renames fails to compile here, not at run time.
+    pub fn show<T: DeserializeOwned>(&self, value: &Value, human: impl FnOnce(&T)) -> Result<()> {
+        if self.json {
+            self.print(value, |_| {});
+            return Ok(());
+        }
+        let typed = T::deserialize(value)
+            .with_context(|| format!("the server's answer does not read as expected: {value}"))?;
+        human(&typed);
+        Ok(())
     }
 
     /// Prints the array `value` as a table of `columns` (header, JSON

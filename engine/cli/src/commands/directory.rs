@@ -5,7 +5,7 @@ use crate::client::Client;
 use crate::output::{Output, cell};
 use anyhow::Result;
 use serde_json::json;
-use stagecraft_api_model::{IssuedToken, PutMembers};
+use stagecraft_api_model::{IssuedToken, Me, PutMembers, RevokedTokens};
 
 /// Runs a user command.
 pub async fn user(client: &Client, out: Output, command: UserCommand) -> Result<()> {
@@ -30,9 +30,9 @@ pub async fn user(client: &Client, out: Output, command: UserCommand) -> Result<
         }
         UserCommand::Revoke { id } => {
             let revoked = client.delete(&["users", &id, "tokens"]).await?;
-            out.print(&revoked, |revoked| {
-                println!("revoked {} token(s) of {id}", revoked["revoked"]);
-            });
+            out.show(&revoked, |revoked: &RevokedTokens| {
+                println!("revoked {} token(s) of {id}", revoked.revoked);
+            })?;
         }
     }
     Ok(())
@@ -91,14 +91,16 @@ pub async fn members(
 /// Prints who the token belongs to.
 pub async fn whoami(client: &Client, out: Output) -> Result<()> {
     let me = client.get(&["me"], &[]).await?;
-    out.print(&me, |me| match me["role"].as_str() {
-        Some("admin") => println!("admin"),
-        _ => println!(
-            "{} (groups: {}; queues: {})",
-            cell(&me["user"]),
-            me["groups"],
-            me["queues"]
+    out.show(&me, |me: &Me| match me {
+        Me::Admin => println!("admin"),
+        Me::User {
+            user,
+            groups,
+            queues,
+        } => println!(
+            "{user} (groups: {}; queues: {})",
+            serde_json::json!(groups),
+            serde_json::json!(queues)
         ),
-    });
-    Ok(())
+    })
 }

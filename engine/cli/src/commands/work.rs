@@ -7,7 +7,7 @@ use crate::client::Client;
 use crate::output::{Output, cell, table};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
-use stagecraft_api_model::Answers;
+use stagecraft_api_model::{Answers, Completed};
 
 /// Runs a work item command.
 pub async fn run(client: &Client, out: Output, command: WorkCommand) -> Result<()> {
@@ -86,13 +86,13 @@ pub async fn run(client: &Client, out: Output, command: WorkCommand) -> Result<(
             let mut path = segments(&id)?;
             path.push("complete");
             let done = client.post(&path, &Answers { answers }).await?;
-            out.print(&done, |done| {
+            out.show(&done, |done: &Completed| {
                 println!(
                     "completed {id}; run {} is {}",
-                    cell(&done["run"]["id"]),
-                    cell(&done["run"]["status"])
+                    done.run.id,
+                    cell(&serde_json::json!(done.run.status))
                 );
-            });
+            })?;
         }
     }
     Ok(())

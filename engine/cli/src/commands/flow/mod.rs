@@ -13,7 +13,9 @@ use crate::client::Client;
 use crate::output::Output;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
 use serde_json::Value;
+use stagecraft_api_model::DeployedFlow;
 use std::time::Duration;
 
 const COLUMNS: &[(&str, &str)] = &[
@@ -94,34 +96,36 @@ pub async fn run(client: &Client, out: Output, command: FlowCommand) -> Result<(
             }
             let record = client.upload(&["flows", &name], &query, bytes).await;
             spinner.finish_and_clear();
-            let record = record?;
-            let job = record["resume_job"]["id"].as_str().map(str::to_owned);
-            match job {
+            let answer = record?;
+            let deployed = DeployedFlow::deserialize(&answer).with_context(|| {
+                format!("the server's answer does not read as expected: {answer}")
+            })?;
+            let version = deployed.record.version;
+            match &deployed.resume_job {
                 Some(job) if !detach => {
                     if !out.json {
                         println!(
-                            "deployed flow {name} v{}, now active; job {job} resumes the {} runs in Error on it",
-                            record["version"], record["resume_job"]["counts"]["total"]
+                            "deployed flow {name} v{version}, now active; job {} resumes the {} runs in Error on it",
+                            job.id.0, job.counts.total
                         );
                     }
-                    super::job::follow(client, out, &job).await?;
+                    super::job::follow(client, out, &job.id.0).await?;
                 }
-                _ => out.print(&record, |record| {
+                _ => out.print(&answer, |_| {
                     println!(
-                        "deployed flow {} v{} ({}), now active",
-                        name,
-                        record["version"],
-                        record["kind"].as_str().unwrap_or("?")
+                        "deployed flow {name} v{version} ({}), now active",
+                        deployed.record.kind
                     );
-                    if let Some(job) = record["resume_job"]["id"].as_str() {
+                    if let Some(job) = &deployed.resume_job {
+                        let job_id = &job.id.0;
                         println!(
-                            "job {job} resumes the {} runs in Error on it; follow it with `stagecraft job wait {job}`",
-                            record["resume_job"]["counts"]["total"]
+                            "job {job_id} resumes the {} runs in Error on it; follow it with `stagecraft job wait {job_id}`",
+                            job.counts.total
                         );
                     }
                 }),
             }
-            if let Some(error) = record["resume_error"].as_str() {
+            if let Some(error) = &deployed.resume_error {
                 bail!("deployed, but the resume job could not start: {error}");
             }
         }
